@@ -1,0 +1,107 @@
+package component
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+)
+
+// Spec is one Component resource as loaded from YAML (see
+// ../shared/spec/runtime-http.md §7). Metadata values are already resolved
+// (value, envRef, secretKeyRef) to strings.
+type Spec struct {
+	Name      string
+	Namespace string
+	Type      string // e.g. "state.pebble"
+	Version   string // as written in YAML (may be "")
+	// Metadata holds spec.metadata as name -> value, names as written.
+	// Use Meta to look a name up case-insensitively.
+	Metadata     map[string]string
+	IgnoreErrors bool
+	Scopes       []string
+}
+
+// Meta returns the metadata value whose name equals name case-insensitively.
+func (s Spec) Meta(name string) (string, bool) {
+	if v, ok := s.Metadata[name]; ok {
+		return v, true
+	}
+	for k, v := range s.Metadata {
+		if strings.EqualFold(k, name) {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+// Env is what a store factory may know about the sidecar.
+type Env struct {
+	AppID     string
+	Namespace string
+	// DataDir is the default root for embedded data (a store puts its own
+	// data under DataDir/<component name> unless its metadata says where).
+	DataDir string
+	Logger  *slog.Logger
+}
+
+// StateFactory creates a state store from its component spec.
+type StateFactory func(ctx context.Context, spec Spec, env Env) (Store, error)
+
+var registry struct {
+	sync.Mutex
+	state map[string]StateFactory // lower-case type -> factory
+}
+
+// RegisterState registers a state store type (e.g. "state.redis"). Types are
+// matched case-insensitively. Registering a type twice panics.
+func RegisterState(typ string, f StateFactory) {
+	registry.Lock()
+	defer registry.Unlock()
+	if registry.state == nil {
+		registry.state = map[string]StateFactory{}
+	}
+	k := strings.ToLower(typ)
+	if _, dup := registry.state[k]; dup {
+		panic("BUG: state store type registered twice: " + typ)
+	}
+	registry.state[k] = f
+}
+
+// LookupState returns the factory for a state store type.
+func LookupState(typ string) (StateFactory, bool) {
+	registry.Lock()
+	defer registry.Unlock()
+	f, ok := registry.state[strings.ToLower(typ)]
+	return f, ok
+}
+
+// StateTypes lists the registered state store types, sorted.
+func StateTypes() []string {
+	registry.Lock()
+	defer registry.Unlock()
+	out := make([]string, 0, len(registry.state))
+	for k := range registry.state {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// CheckVersion reports whether a component version selects the initial
+// version of a type ("", "v0" and "v1" do, case-insensitively). Stores with
+// further versions (state.postgresql v2) inspect Spec.Version themselves.
+func CheckVersion(version string, supported ...string) error {
+	v := strings.ToLower(version)
+	if v == "" || v == "v0" || v == "v1" {
+		return nil
+	}
+	for _, s := range supported {
+		if v == strings.ToLower(s) {
+			return nil
+		}
+	}
+	return fmt.Errorf("unsupported version %q", version)
+}
