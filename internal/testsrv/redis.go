@@ -1,0 +1,146 @@
+package testsrv
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// RedisOptions configure a Redis test server.
+type RedisOptions struct {
+	// AppendOnly enables the AOF with appendfsync always, so every
+	// acknowledged write survives Kill.
+	AppendOnly bool
+	// Password, when set, is required by the server (requirepass).
+	Password string
+}
+
+// Redis is a redis-server process on a loopback port.
+type Redis struct {
+	// Addr is "127.0.0.1:<port>".
+	Addr string
+
+	bin  string
+	dir  string
+	opts RedisOptions
+	p    *proc // nil while stopped
+}
+
+// StartRedis starts redis-server in a new temporary directory and waits until
+// it answers PING.
+func StartRedis(opts RedisOptions) (*Redis, error) {
+	bin, err := findBinary("redis-server", "/usr/bin/redis-server")
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "testsrv-redis-")
+	if err != nil {
+		return nil, fmt.Errorf("cannot create data dir: %w", err)
+	}
+	port, err := freePort()
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	r := &Redis{Addr: "127.0.0.1:" + itoa(port), bin: bin, dir: dir, opts: opts}
+	if err := r.Start(); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	return r, nil
+}
+
+// Start starts the server again on the same port and data after Stop/Kill.
+func (r *Redis) Start() error {
+	if r.p != nil {
+		return nil
+	}
+	_, port, _ := net.SplitHostPort(r.Addr)
+	args := []string{
+		"--port", port, "--bind", "127.0.0.1", "--dir", r.dir,
+		"--save", "", "--daemonize", "no", "--protected-mode", "no",
+		"--logfile", "",
+	}
+	if r.opts.AppendOnly {
+		args = append(args, "--appendonly", "yes", "--appendfsync", "always")
+	}
+	if r.opts.Password != "" {
+		args = append(args, "--requirepass", r.opts.Password)
+	}
+	cmd := exec.Command(r.bin, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	logPath := filepath.Join(r.dir, "redis.log")
+	p, err := startProc(cmd, logPath)
+	if err != nil {
+		return err
+	}
+	err = waitReady("redis-server", p.exited, logPath, r.ping)
+	if err != nil {
+		p.stop(syscall.SIGKILL)
+		return err
+	}
+	r.p = p
+	return nil
+}
+
+// ping sends PING (after AUTH when a password is set) over a raw connection.
+func (r *Redis) ping() error {
+	c, err := net.DialTimeout("tcp", r.Addr, time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+	cmd := "PING\r\n"
+	if r.opts.Password != "" {
+		cmd = "AUTH " + r.opts.Password + "\r\n" + cmd
+	}
+	if _, err := c.Write([]byte(cmd)); err != nil {
+		return err
+	}
+	br := bufio.NewReader(c)
+	if r.opts.Password != "" {
+		if _, err := br.ReadString('\n'); err != nil {
+			return err
+		}
+	}
+	line, err := br.ReadString('\n')
+	if err != nil {
+		return err
+	}
+	if !strings.HasPrefix(line, "+PONG") {
+		return fmt.Errorf("unexpected PING reply %q", line)
+	}
+	return nil
+}
+
+// Stop shuts the server down gracefully (SIGTERM) and waits for it to exit.
+func (r *Redis) Stop() {
+	r.p.stop(syscall.SIGTERM)
+	r.p = nil
+}
+
+// Kill kills the server with SIGKILL, like a crash. With AppendOnly every
+// acknowledged write is in the fsynced AOF.
+func (r *Redis) Kill() {
+	r.p.stop(syscall.SIGKILL)
+	r.p = nil
+}
+
+// Close stops the server and removes its data directory.
+func (r *Redis) Close() {
+	if r == nil {
+		return
+	}
+	r.Kill()
+	if r.dir != "" {
+		os.RemoveAll(r.dir)
+		r.dir = ""
+	}
+}
