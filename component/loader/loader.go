@@ -1,0 +1,581 @@
+package loader
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/statecar/statecar/component"
+)
+
+// DefaultInitTimeout is daprd's per-component init timeout.
+const DefaultInitTimeout = 5 * time.Second
+
+// Component is one loaded Component resource.
+type Component struct {
+	component.Spec
+	// InitTimeout is spec.initTimeout, DefaultInitTimeout when absent or
+	// unparsable (as daprd).
+	InitTimeout time.Duration
+	// SecretStore is auth.secretStore.
+	SecretStore string
+	// File is the file the document came from.
+	File string
+
+	// refs are the metadata entries still to resolve through a secret store.
+	refs []secretRef
+	// resolveErr is set by Resolve when a value could not be resolved
+	// (Invariant 4).
+	resolveErr error
+}
+
+type secretRef struct {
+	name, secret, key string
+}
+
+// LogName is daprd's "name (type/version)" (or "name (type)" without a
+// version).
+func (c *Component) LogName() string {
+	if c.Version == "" {
+		return fmt.Sprintf("%s (%s)", c.Name, c.Type)
+	}
+	return fmt.Sprintf("%s (%s/%s)", c.Name, c.Type, c.Version)
+}
+
+// Category is the building block of the component type ("state",
+// "secretstores", "pubsub", ...), or "" when the type names none.
+func (c *Component) Category() string {
+	t := strings.ToLower(c.Type)
+	for _, cat := range categories {
+		if strings.HasPrefix(t, cat+".") {
+			return cat
+		}
+	}
+	return ""
+}
+
+// daprd's component categories (pkg/components/category.go).
+var categories = []string{
+	"bindings", "pubsub", "secretstores", "state", "middleware", "configuration",
+	"lock", "crypto", "nameresolution", "workflow", "conversation",
+}
+
+// Options say where and for whom to load components.
+type Options struct {
+	// Paths are the resource folders, in order.
+	Paths []string
+	// AppID filters scoped components.
+	AppID string
+	// Namespace is env NAMESPACE; when non-empty, components of another
+	// namespace are skipped.
+	Namespace string
+	// LookupEnv reads environment variables (envRef, DAPR_ENV_KEYS,
+	// secretstores.local.env); nil means os.LookupEnv.
+	LookupEnv func(string) (string, bool)
+	// Logger receives daprd's warnings; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+func (o *Options) lookup(k string) (string, bool) {
+	if o.LookupEnv != nil {
+		return o.LookupEnv(k)
+	}
+	return os.LookupEnv(k)
+}
+
+func (o *Options) log() *slog.Logger {
+	if o.Logger != nil {
+		return o.Logger
+	}
+	return slog.Default()
+}
+
+// yaml shapes of the documents.
+type typeMeta struct {
+	APIVersion string `yaml:"apiVersion"`
+	Kind       string `yaml:"kind"`
+	Metadata   struct {
+		Name      string `yaml:"name"`
+		Namespace string `yaml:"namespace"`
+	} `yaml:"metadata"`
+}
+
+type componentDoc struct {
+	Spec struct {
+		Type         string      `yaml:"type"`
+		Version      string      `yaml:"version"`
+		IgnoreErrors bool        `yaml:"ignoreErrors"`
+		InitTimeout  string      `yaml:"initTimeout"`
+		Metadata     []metaEntry `yaml:"metadata"`
+	} `yaml:"spec"`
+	Auth struct {
+		SecretStore string `yaml:"secretStore"`
+	} `yaml:"auth"`
+	Scopes []string `yaml:"scopes"`
+}
+
+type metaEntry struct {
+	Name         string    `yaml:"name"`
+	Value        yaml.Node `yaml:"value"`
+	EnvRef       string    `yaml:"envRef"`
+	SecretKeyRef struct {
+		Name string `yaml:"name"`
+		Key  string `yaml:"key"`
+	} `yaml:"secretKeyRef"`
+}
+
+// Load reads every Component of the folders, filters it by namespace and
+// scope, and resolves value and envRef entries (secretKeyRef entries are
+// resolved by Resolve once secret stores are known).
+func Load(o Options) ([]*Component, error) {
+	var all []*Component
+	for _, dir := range o.Paths {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range entries {
+			if e.IsDir() {
+				continue
+			}
+			name := e.Name()
+			if !isYAML(name) {
+				o.log().Warn(fmt.Sprintf("A non-YAML Component file %s was detected, it will not be loaded", name))
+				continue
+			}
+			path := filepath.Join(dir, name)
+			data, err := os.ReadFile(path)
+			if err != nil {
+				o.log().Warn(fmt.Sprintf("daprd load Component error when opening file %s: %v", path, err))
+				continue
+			}
+			comps, err := decodeFile(&o, path, data)
+			if err != nil {
+				o.log().Warn(fmt.Sprintf("daprd load Component error when parsing manifests yaml resource in %s: %v", path, err))
+			}
+			all = append(all, comps...)
+		}
+	}
+	return filter(&o, all)
+}
+
+func isYAML(name string) bool {
+	n := strings.ToLower(name)
+	return strings.HasSuffix(n, ".yaml") || strings.HasSuffix(n, ".yml")
+}
+
+func filter(o *Options, all []*Component) ([]*Component, error) {
+	names := map[string]string{}
+	var out []*Component
+	var errs []error
+	for _, c := range all {
+		if o.Namespace != "" && c.Namespace != "" && c.Namespace != o.Namespace {
+			continue
+		}
+		if existing, ok := names[c.Name]; ok {
+			errs = append(errs, fmt.Errorf("duplicate definition of Component name %s with existing %s", c.LogName(), existing))
+			continue
+		}
+		if len(c.Scopes) != 0 && !contains(c.Scopes, o.AppID) {
+			continue
+		}
+		names[c.Name] = c.LogName()
+		out = append(out, c)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return out, nil
+}
+
+func contains(xs []string, x string) bool {
+	for _, v := range xs {
+		if v == x {
+			return true
+		}
+	}
+	return false
+}
+
+func decodeFile(o *Options, path string, data []byte) ([]*Component, error) {
+	var out []*Component
+	var errs []error
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 0, 64<<10), len(data)+1)
+	sc.Split(splitYAMLDoc)
+	for sc.Scan() {
+		doc := sc.Bytes()
+		var tm typeMeta
+		if err := yaml.Unmarshal(doc, &tm); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if tm.APIVersion != "dapr.io/v1alpha1" || tm.Kind != "Component" {
+			continue
+		}
+		if msgs := pathSegmentErrors(tm.Metadata.Name); len(msgs) > 0 {
+			errs = append(errs, fmt.Errorf("invalid name %q for %q: %s", tm.Metadata.Name, "Component", strings.Join(msgs, "; ")))
+			continue
+		}
+		if tm.Metadata.Name == "" {
+			continue // daprd skips nameless components silently
+		}
+		var cd componentDoc
+		if err := yaml.Unmarshal(doc, &cd); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		c := &Component{
+			Spec: component.Spec{
+				Name:         tm.Metadata.Name,
+				Namespace:    tm.Metadata.Namespace,
+				Type:         cd.Spec.Type,
+				Version:      cd.Spec.Version,
+				Metadata:     map[string]string{},
+				IgnoreErrors: cd.Spec.IgnoreErrors,
+				Scopes:       cd.Scopes,
+			},
+			InitTimeout: DefaultInitTimeout,
+			SecretStore: cd.Auth.SecretStore,
+			File:        path,
+		}
+		if d, err := time.ParseDuration(cd.Spec.InitTimeout); err == nil {
+			c.InitTimeout = d
+		}
+		for _, m := range cd.Spec.Metadata {
+			switch {
+			case !m.Value.IsZero():
+				c.Metadata[m.Name] = nodeString(&m.Value)
+			case m.EnvRef != "":
+				if envAllowed(o, m.EnvRef) {
+					v, _ := o.lookup(m.EnvRef)
+					c.Metadata[m.Name] = v
+				} else {
+					o.log().Warn(fmt.Sprintf("Component %s references an env variable that isn't allowed: %s", c.Name, m.EnvRef))
+				}
+			case m.SecretKeyRef.Name != "":
+				key := m.SecretKeyRef.Key
+				if key == "" {
+					key = m.SecretKeyRef.Name
+				}
+				c.refs = append(c.refs, secretRef{name: m.Name, secret: m.SecretKeyRef.Name, key: key})
+			default:
+				c.Metadata[m.Name] = ""
+			}
+		}
+		out = append(out, c)
+	}
+	if err := sc.Err(); err != nil {
+		errs = append(errs, err)
+	}
+	return out, errors.Join(errs...)
+}
+
+// nodeString renders a metadata value as daprd's DynamicValue.String does:
+// strings as is, other scalars in their written form, structures as JSON.
+func nodeString(n *yaml.Node) string {
+	if n.Kind == yaml.ScalarNode {
+		if n.Tag == "!!null" {
+			return ""
+		}
+		return n.Value
+	}
+	var v any
+	if err := n.Decode(&v); err != nil {
+		return n.Value
+	}
+	b, err := json.Marshal(jsonable(v))
+	if err != nil {
+		return n.Value
+	}
+	return string(b)
+}
+
+// jsonable converts yaml's map[any]any-free output (yaml.v3 produces
+// map[string]any) recursively so json.Marshal accepts it.
+func jsonable(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			x[k] = jsonable(e)
+		}
+		return x
+	case map[any]any:
+		m := make(map[string]any, len(x))
+		for k, e := range x {
+			m[fmt.Sprint(k)] = jsonable(e)
+		}
+		return m
+	case []any:
+		for i, e := range x {
+			x[i] = jsonable(e)
+		}
+		return x
+	}
+	return v
+}
+
+// envAllowed is daprd's isEnvVarAllowed (Invariant 3).
+func envAllowed(o *Options, key string) bool {
+	key = strings.ToUpper(key)
+	switch {
+	case key == "", key == "APP_API_TOKEN", strings.HasPrefix(key, "DAPR_"), strings.Contains(key, " "):
+		return false
+	}
+	allow, _ := o.lookup("DAPR_ENV_KEYS")
+	if allow == "" {
+		return true
+	}
+	idx := strings.Index(allow, key)
+	return idx >= 0 &&
+		(idx+len(key) == len(allow) || allow[idx+len(key)] == ' ') &&
+		(idx == 0 || allow[idx-1] == ' ')
+}
+
+// pathSegmentErrors is k8s path.IsValidPathSegmentName.
+func pathSegmentErrors(name string) []string {
+	var msgs []string
+	if name == "." || name == ".." {
+		msgs = append(msgs, fmt.Sprintf("may not be '%s'", name))
+	}
+	for _, illegal := range []string{"/", "%"} {
+		if strings.Contains(name, illegal) {
+			msgs = append(msgs, fmt.Sprintf(`may not contain '%s'`, illegal))
+		}
+	}
+	return msgs
+}
+
+const yamlSeparator = "\n---"
+
+// splitYAMLDoc is daprd's splitter: a document ends at a line starting with
+// "---" (the rest of that line is dropped).
+func splitYAMLDoc(data []byte, atEOF bool) (advance int, token []byte, err error) {
+	if atEOF && len(data) == 0 {
+		return 0, nil, nil
+	}
+	sep := len(yamlSeparator)
+	if i := bytes.Index(data, []byte(yamlSeparator)); i >= 0 {
+		i += sep
+		after := data[i:]
+		if len(after) == 0 {
+			if atEOF {
+				return len(data), data[:len(data)-sep], nil
+			}
+			return 0, nil, nil
+		}
+		if j := bytes.IndexByte(after, '\n'); j >= 0 {
+			return i + j + 1, data[0 : i-sep], nil
+		}
+		if atEOF {
+			return len(data), data[0 : i-sep], nil
+		}
+		return 0, nil, nil
+	}
+	if atEOF {
+		return len(data), data, nil
+	}
+	return 0, nil, nil
+}
+
+// Resolve resolves the secretKeyRef entries of the non-secret-store
+// components through the secret stores among comps
+// (secretstores.local.env, secretstores.local.file). A failure is kept in
+// the component and reported by InitState (Invariant 4).
+func Resolve(o Options, comps []*Component) {
+	stores := map[string]secretStore{}
+	for _, c := range comps {
+		if c.Category() != "secretstores" {
+			continue
+		}
+		s, err := newSecretStore(&o, c)
+		if err != nil {
+			c.resolveErr = err
+			continue
+		}
+		stores[c.Name] = s
+	}
+	for _, c := range comps {
+		if len(c.refs) == 0 || c.Category() == "secretstores" {
+			continue
+		}
+		s, ok := stores[c.SecretStore]
+		if !ok {
+			c.resolveErr = fmt.Errorf("component %s references a secret store that isn't loaded: %s", c.Name, c.SecretStore)
+			continue
+		}
+		for _, r := range c.refs {
+			v, ok := s.get(r.secret, r.key)
+			if !ok {
+				c.resolveErr = fmt.Errorf("secret %s/%s not found in secret store %s", r.secret, r.key, c.SecretStore)
+				break
+			}
+			c.Metadata[r.name] = v
+		}
+	}
+}
+
+// secretStore is a built-in local secret store.
+type secretStore interface {
+	get(name, key string) (string, bool)
+}
+
+type envSecrets struct{ o *Options }
+
+func (e envSecrets) get(name, key string) (string, bool) {
+	if key != name {
+		return "", false // single-valued: the key is the secret name
+	}
+	return e.o.lookup(name)
+}
+
+type fileSecrets map[string]string
+
+func (f fileSecrets) get(name, key string) (string, bool) {
+	if key != name {
+		v, ok := f[name+":"+key]
+		if ok {
+			return v, true
+		}
+	}
+	v, ok := f[name]
+	return v, ok
+}
+
+func newSecretStore(o *Options, c *Component) (secretStore, error) {
+	switch strings.ToLower(c.Type) {
+	case "secretstores.local.env":
+		return envSecrets{o: o}, nil
+	case "secretstores.local.file":
+		path, _ := c.Meta("secretsFile")
+		sep, ok := c.Meta("nestedSeparator")
+		if !ok || sep == "" {
+			sep = ":"
+		}
+		if path == "" {
+			return nil, errors.New("missing local secrets file in metadata")
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		var raw map[string]any
+		if err := json.Unmarshal(data, &raw); err != nil {
+			return nil, err
+		}
+		out := fileSecrets{}
+		flatten(out, "", sep, raw)
+		return out, nil
+	}
+	return nil, fmt.Errorf("couldn't find secret store %s/%s", c.Type, c.Version)
+}
+
+func flatten(out fileSecrets, prefix, sep string, v any) {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			p := k
+			if prefix != "" {
+				p = prefix + sep + k
+			}
+			flatten(out, p, sep, e)
+		}
+	case string:
+		out[prefix] = x
+	default:
+		b, _ := json.Marshal(x)
+		out[prefix] = string(b)
+	}
+}
+
+// InitError is daprd's rterrors.InitError text.
+type InitError struct {
+	Kind   string // "CREATE_COMPONENT_FAILURE" or "INIT_COMPONENT_FAILURE"
+	Entity string // the component's LogName
+	Err    error
+}
+
+func (e *InitError) Error() string {
+	return fmt.Sprintf("[%s]: initialization error occurred for %s: %s", e.Kind, e.Entity, e.Err)
+}
+
+// Unwrap returns the cause.
+func (e *InitError) Unwrap() error { return e.Err }
+
+// ProcessError is daprd's "process component {name} error: {err}".
+type ProcessError struct {
+	Name   string
+	Reason string // metric label of dapr_runtime_component_init_fail_total: "creation" or "init"
+	Err    error
+}
+
+func (e *ProcessError) Error() string {
+	return fmt.Sprintf("process component %s error: %s", e.Name, e.Err)
+}
+
+// Unwrap returns the cause.
+func (e *ProcessError) Unwrap() error { return e.Err }
+
+// InitState creates and initialises a state store component within its
+// InitTimeout. Errors are *ProcessError with daprd's texts.
+func InitState(ctx context.Context, c *Component, env component.Env) (component.Store, error) {
+	if c.Category() != "state" {
+		return nil, &ProcessError{Name: c.Name, Reason: "creation", Err: fmt.Errorf("incorrect type %s", c.Type)}
+	}
+	if c.resolveErr != nil {
+		return nil, &ProcessError{Name: c.Name, Reason: "creation", Err: &InitError{Kind: "CREATE_COMPONENT_FAILURE", Entity: c.LogName(), Err: c.resolveErr}}
+	}
+	f, ok := component.LookupState(c.Type)
+	if !ok {
+		return nil, &ProcessError{Name: c.Name, Reason: "creation", Err: &InitError{Kind: "CREATE_COMPONENT_FAILURE", Entity: c.LogName(),
+			Err: fmt.Errorf("couldn't find state store %s/%s", c.Type, c.Version)}}
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.InitTimeout)
+	defer cancel()
+	type result struct {
+		s   component.Store
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		s, err := f(ctx, c.Spec, env)
+		ch <- result{s, err}
+	}()
+	var r result
+	select {
+	case r = <-ch:
+	case <-ctx.Done():
+		// The factory keeps running; close whatever it returns later.
+		go func() {
+			if late := <-ch; late.s != nil {
+				_ = late.s.Close()
+			}
+		}()
+		r.err = ctx.Err()
+	}
+	if r.err != nil {
+		return nil, &ProcessError{Name: c.Name, Reason: "init", Err: &InitError{Kind: "INIT_COMPONENT_FAILURE", Entity: c.LogName(), Err: r.err}}
+	}
+	return r.s, nil
+}
+
+// ParseBool is daprd's utils.IsTruthy.
+func ParseBool(s string) bool {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "y", "yes", "true", "t", "on", "1":
+		return true
+	}
+	b, _ := strconv.ParseBool(s)
+	return b
+}
