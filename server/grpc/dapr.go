@@ -1,0 +1,250 @@
+package grpcserver
+
+import (
+	"context"
+	"log/slog"
+
+	commonv1pb "github.com/dapr/dapr/pkg/proto/common/v1"
+	runtimev1pb "github.com/dapr/dapr/pkg/proto/runtime/v1"
+	"google.golang.org/protobuf/types/known/emptypb"
+
+	"github.com/statecar/statecar/api"
+)
+
+// ttlExpireTimeKey is the response metadata name of an item's expiry.
+const ttlExpireTimeKey = "ttlExpireTime"
+
+// daprAPI implements runtimev1pb.DaprServer: the state RPCs and
+// GetMetadata/SetMetadata/Shutdown. Every other RPC is answered by the
+// embedded UnimplementedDaprServer with codes.Unimplemented and the message
+// "method <Name> not implemented".
+//
+// It holds no mutable state; its methods run on grpc-go's per-RPC
+// goroutines concurrently.
+type daprAPI struct {
+	runtimev1pb.UnimplementedDaprServer
+
+	cfg   *Config // read-only after New
+	state *api.State
+	log   *slog.Logger
+}
+
+func newDaprAPI(cfg *Config, log *slog.Logger) *daprAPI {
+	return &daprAPI{cfg: cfg, state: cfg.State, log: log}
+}
+
+// fail converts an api error to its gRPC status error and counts it in
+// dapr_error_code_total (when enabled).
+func fail(e *api.Error) error {
+	api.CountError(e)
+	return e.GRPCStatus().Err()
+}
+
+// empty is the shared, never-modified reply of the RPCs returning
+// google.protobuf.Empty (grpc-go only reads replies).
+var empty = &emptypb.Empty{}
+
+func consistencyString(c commonv1pb.StateOptions_StateConsistency) string {
+	switch c {
+	case commonv1pb.StateOptions_CONSISTENCY_EVENTUAL:
+		return "eventual"
+	case commonv1pb.StateOptions_CONSISTENCY_STRONG:
+		return "strong"
+	}
+	return ""
+}
+
+func concurrencyString(c commonv1pb.StateOptions_StateConcurrency) string {
+	switch c {
+	case commonv1pb.StateOptions_CONCURRENCY_FIRST_WRITE:
+		return "first-write"
+	case commonv1pb.StateOptions_CONCURRENCY_LAST_WRITE:
+		return "last-write"
+	}
+	return ""
+}
+
+// item converts a common.v1 StateItem. The ETag pointer aliases the
+// request's Etag.Value (the request outlives the call); a present Etag with
+// an empty value is passed as is and means "no ETag" to the api.
+func item(s *commonv1pb.StateItem) api.Item {
+	it := api.Item{Key: s.GetKey(), Value: s.GetValue(), Metadata: s.GetMetadata()}
+	if s.GetEtag() != nil {
+		it.ETag = &s.Etag.Value
+	}
+	if o := s.GetOptions(); o != nil {
+		it.Concurrency = concurrencyString(o.GetConcurrency())
+		it.Consistency = consistencyString(o.GetConsistency())
+	}
+	return it
+}
+
+// GetState reads one key. A missing key is OK with an empty response.
+func (d *daprAPI) GetState(ctx context.Context, in *runtimev1pb.GetStateRequest) (*runtimev1pb.GetStateResponse, error) {
+	res, e := d.state.Get(ctx, in.GetStoreName(), in.GetKey(), consistencyString(in.GetConsistency()), in.GetMetadata())
+	if e != nil {
+		return nil, fail(e)
+	}
+	out := &runtimev1pb.GetStateResponse{}
+	if !res.Found {
+		return out, nil
+	}
+	// res is this call's own value: its slices are not reused, so the
+	// response may alias them.
+	out.Data = res.Data
+	out.Etag = string(res.ETag)
+	if len(res.TTLExpireTime) > 0 {
+		out.Metadata = map[string]string{ttlExpireTimeKey: string(res.TTLExpireTime)}
+	}
+	return out, nil
+}
+
+// GetBulkState reads several keys, one item per key in request order.
+func (d *daprAPI) GetBulkState(ctx context.Context, in *runtimev1pb.GetBulkStateRequest) (*runtimev1pb.GetBulkStateResponse, error) {
+	items, e := d.state.BulkGet(ctx, in.GetStoreName(), in.GetKeys(), int(in.GetParallelism()), in.GetMetadata())
+	if e != nil {
+		return nil, fail(e)
+	}
+	out := &runtimev1pb.GetBulkStateResponse{}
+	if len(items) == 0 {
+		return out, nil
+	}
+	// One backing array for all items: one allocation instead of n.
+	backing := make([]runtimev1pb.BulkStateItem, len(items))
+	out.Items = make([]*runtimev1pb.BulkStateItem, len(items))
+	for i := range items {
+		it := &items[i]
+		b := &backing[i]
+		b.Key = it.Key
+		b.Data = it.Data
+		b.Etag = it.ETag
+		b.Metadata = it.Metadata
+		b.Error = it.Error
+		out.Items[i] = b
+	}
+	return out, nil
+}
+
+// SaveState writes the items (none = OK).
+func (d *daprAPI) SaveState(ctx context.Context, in *runtimev1pb.SaveStateRequest) (*emptypb.Empty, error) {
+	states := in.GetStates()
+	if len(states) == 0 {
+		// daprd answers OK before looking at anything but the store name;
+		// the api checks the store.
+		if e := d.state.Save(ctx, in.GetStoreName(), nil); e != nil {
+			return nil, fail(e)
+		}
+		return empty, nil
+	}
+	var one [1]api.Item
+	var items []api.Item
+	if len(states) == 1 {
+		items = one[:]
+	} else {
+		items = make([]api.Item, len(states))
+	}
+	for i, s := range states {
+		items[i] = item(s)
+	}
+	if e := d.state.Save(ctx, in.GetStoreName(), items); e != nil {
+		return nil, fail(e)
+	}
+	return empty, nil
+}
+
+// DeleteState deletes one key.
+func (d *daprAPI) DeleteState(ctx context.Context, in *runtimev1pb.DeleteStateRequest) (*emptypb.Empty, error) {
+	it := api.Item{Key: in.GetKey(), Metadata: in.GetMetadata()}
+	if in.GetEtag() != nil {
+		it.ETag = &in.Etag.Value
+	}
+	if o := in.GetOptions(); o != nil {
+		it.Concurrency = concurrencyString(o.GetConcurrency())
+		it.Consistency = consistencyString(o.GetConsistency())
+	}
+	if e := d.state.Delete(ctx, in.GetStoreName(), it); e != nil {
+		return nil, fail(e)
+	}
+	return empty, nil
+}
+
+// DeleteBulkState deletes several keys (values are ignored).
+func (d *daprAPI) DeleteBulkState(ctx context.Context, in *runtimev1pb.DeleteBulkStateRequest) (*emptypb.Empty, error) {
+	states := in.GetStates()
+	items := make([]api.Item, len(states))
+	for i, s := range states {
+		items[i] = item(s)
+		items[i].Value = nil
+	}
+	if e := d.state.BulkDelete(ctx, in.GetStoreName(), items); e != nil {
+		return nil, fail(e)
+	}
+	return empty, nil
+}
+
+// ExecuteStateTransaction applies the operations atomically.
+func (d *daprAPI) ExecuteStateTransaction(ctx context.Context, in *runtimev1pb.ExecuteStateTransactionRequest) (*emptypb.Empty, error) {
+	ops := make([]api.TxOp, len(in.GetOperations()))
+	for i, op := range in.GetOperations() {
+		ops[i] = api.TxOp{Operation: op.GetOperationType(), Item: item(op.GetRequest())}
+	}
+	if e := d.state.Transaction(ctx, in.GetStoreName(), ops, in.GetMetadata()); e != nil {
+		return nil, fail(e)
+	}
+	return empty, nil
+}
+
+// QueryStateAlpha1 runs a query. No results is OK with no items.
+func (d *daprAPI) QueryStateAlpha1(ctx context.Context, in *runtimev1pb.QueryStateRequest) (*runtimev1pb.QueryStateResponse, error) {
+	res, e := d.state.Query(ctx, in.GetStoreName(), []byte(in.GetQuery()), in.GetMetadata())
+	if e != nil {
+		return nil, fail(e)
+	}
+	out := &runtimev1pb.QueryStateResponse{}
+	if res == nil || len(res.Results) == 0 {
+		return out, nil
+	}
+	out.Token = res.Token
+	out.Metadata = res.Metadata
+	backing := make([]runtimev1pb.QueryStateItem, len(res.Results))
+	out.Results = make([]*runtimev1pb.QueryStateItem, len(res.Results))
+	for i := range res.Results {
+		r := &res.Results[i]
+		b := &backing[i]
+		b.Key = r.Key
+		b.Data = r.Data
+		b.Etag = r.ETag
+		b.Error = r.Error
+		out.Results[i] = b
+	}
+	return out, nil
+}
+
+// GetMetadata answers with Config.Metadata's data.
+func (d *daprAPI) GetMetadata(context.Context, *runtimev1pb.GetMetadataRequest) (*runtimev1pb.GetMetadataResponse, error) {
+	if d.cfg.Metadata != nil {
+		if md := d.cfg.Metadata(); md != nil {
+			return md, nil
+		}
+	}
+	return &runtimev1pb.GetMetadataResponse{Id: d.cfg.AppID}, nil
+}
+
+// SetMetadata stores one extended metadata attribute; an empty key is a
+// no-op (daprd).
+func (d *daprAPI) SetMetadata(_ context.Context, in *runtimev1pb.SetMetadataRequest) (*emptypb.Empty, error) {
+	if in.GetKey() != "" && d.cfg.SetMetadata != nil {
+		d.cfg.SetMetadata(in.GetKey(), in.GetValue())
+	}
+	return empty, nil
+}
+
+// Shutdown answers OK and starts the sidecar's graceful shutdown on a new
+// goroutine (daprd: go a.shutdownFn()).
+func (d *daprAPI) Shutdown(context.Context, *runtimev1pb.ShutdownRequest) (*emptypb.Empty, error) {
+	d.log.Info("Shutdown requested via API")
+	if d.cfg.Shutdown != nil {
+		go d.cfg.Shutdown()
+	}
+	return empty, nil
+}

@@ -1,0 +1,233 @@
+package grpcserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	runtimev1pb "github.com/dapr/dapr/pkg/proto/runtime/v1"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/reflection"
+
+	"github.com/statecar/statecar/api"
+)
+
+// DefaultMaxMsgSize is daprd's default --max-body-size (4 MiB), used when
+// Config.MaxMsgSize is 0.
+const DefaultMaxMsgSize = 4 << 20
+
+// Config configures a Server. Only State is required.
+type Config struct {
+	// Addrs are the TCP listen addresses ("host:port"; "" host or ":port"
+	// means all interfaces), one listener each. daprd builds them from
+	// --dapr-listen-addresses and --dapr-grpc-port.
+	Addrs []string
+	// UnixSocket, when not empty, is a unix socket path to listen on
+	// instead of Addrs (daprd: {dir}/dapr-{appid}-grpc.socket with
+	// --unix-domain-socket). A stale socket file is removed first.
+	UnixSocket string
+	// State serves the state RPCs.
+	State *api.State
+	// AppID labels the metrics (app_id) and is the fallback GetMetadata id.
+	AppID string
+	// APIToken, when not empty, is required in the dapr-api-token metadata
+	// of every call (env DAPR_API_TOKEN).
+	APIToken string
+	// MaxMsgSize limits received and sent messages in bytes
+	// (--max-body-size). 0 means DefaultMaxMsgSize.
+	MaxMsgSize int
+	// MaxHeaderListSize limits the request header list in bytes
+	// (--read-buffer-size, daprd default 4 KiB). 0 leaves grpc-go's default.
+	MaxHeaderListSize int
+	// Metadata returns the GetMetadata answer (the same data as GET
+	// /v1.0/metadata). Called once per GetMetadata RPC, from the RPC's
+	// goroutine; it must be safe for concurrent use. nil answers with the
+	// app id only.
+	Metadata func() *runtimev1pb.GetMetadataResponse
+	// SetMetadata stores one extended-metadata attribute (SetMetadata RPC;
+	// never called with an empty key). Must be safe for concurrent use. nil
+	// ignores the RPC's data.
+	SetMetadata func(key, value string)
+	// Shutdown starts the sidecar's graceful shutdown. The Shutdown RPC
+	// calls it on a new goroutine after answering OK; it typically ends by
+	// calling GracefulStop. nil makes the RPC a no-op.
+	Shutdown func()
+	// DisableMetrics turns the dapr_grpc_io_server_* metrics off
+	// (--enable-metrics=false).
+	DisableMetrics bool
+	// Logger receives start/stop and serve errors; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Server is the gRPC API server. Create it with New, then Start it once and
+// stop it once with GracefulStop or Stop. Its methods are safe for
+// concurrent use.
+type Server struct {
+	cfg  Config
+	log  *slog.Logger
+	srv  *grpc.Server
+	dapr *daprAPI
+
+	// serving counts the Serve goroutines; GracefulStop waits for them.
+	serving sync.WaitGroup
+
+	mu struct {
+		sync.Mutex
+		listeners []net.Listener // set by Start, read by Addrs
+		started   bool
+	}
+}
+
+// New builds a Server from cfg. It opens no socket; call Start.
+func New(cfg Config) (*Server, error) {
+	if cfg.State == nil {
+		return nil, errors.New("cannot create gRPC server: Config.State is nil")
+	}
+	if cfg.MaxMsgSize <= 0 {
+		cfg.MaxMsgSize = DefaultMaxMsgSize
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	s := &Server{cfg: cfg, log: log}
+	s.dapr = newDaprAPI(&s.cfg, log)
+
+	var mt *rpcMetrics
+	if !cfg.DisableMetrics {
+		mt = newRPCMetrics(cfg.AppID)
+	}
+	ic := &interceptor{token: cfg.APIToken, metrics: mt}
+
+	// This is grpc-go's "infinity" (internal/transport/defaults.go).
+	const infinity = time.Duration(math.MaxInt64)
+	opts := []grpc.ServerOption{
+		grpc.UnaryInterceptor(ic.unary),
+		grpc.StreamInterceptor(ic.stream),
+		grpc.MaxRecvMsgSize(cfg.MaxMsgSize),
+		grpc.MaxSendMsgSize(cfg.MaxMsgSize),
+		// daprd's API server keepalive settings (state-grpc.md §1).
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
+			MinTime:             8 * time.Second,
+			PermitWithoutStream: true,
+		}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{
+			MaxConnectionAge:      infinity,
+			MaxConnectionAgeGrace: infinity,
+			MaxConnectionIdle:     3 * time.Minute,
+			Time:                  10 * time.Second,
+			Timeout:               5 * time.Second,
+		}),
+	}
+	if cfg.MaxHeaderListSize > 0 {
+		opts = append(opts, grpc.MaxHeaderListSize(uint32(min(cfg.MaxHeaderListSize, math.MaxUint32))))
+	}
+	s.srv = grpc.NewServer(opts...)
+	runtimev1pb.RegisterDaprServer(s.srv, s.dapr)
+	// daprd registers server reflection on its API server too, so grpcurl
+	// and friends can list the service without .proto files.
+	reflection.Register(s.srv)
+	return s, nil
+}
+
+// Start opens the listeners and starts serving; it returns once they are
+// listening. Like daprd, an address that cannot be opened is logged and
+// skipped, and Start fails only when no listener could be opened (so with a
+// single address, a port in use is an error). Start may be called once.
+func (s *Server) Start() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.mu.started {
+		return errors.New("cannot start gRPC server: already started")
+	}
+	var lns []net.Listener
+	var firstErr error
+	if s.cfg.UnixSocket != "" {
+		_ = os.Remove(s.cfg.UnixSocket) // a stale socket from a previous run
+		l, err := net.Listen("unix", s.cfg.UnixSocket)
+		if err != nil {
+			return fmt.Errorf("cannot listen on unix socket %s: %w", s.cfg.UnixSocket, err)
+		}
+		s.log.Info("gRPC server listening on UNIX socket: " + s.cfg.UnixSocket)
+		lns = append(lns, l)
+	} else {
+		for _, addr := range s.cfg.Addrs {
+			l, err := net.Listen("tcp", addr)
+			if err != nil {
+				s.log.Error(fmt.Sprintf("Failed to listen for gRPC server on TCP address %s with error: %v", addr, err))
+				if firstErr == nil {
+					firstErr = err
+				}
+				continue
+			}
+			s.log.Info("gRPC server listening on TCP address: " + l.Addr().String())
+			lns = append(lns, l)
+		}
+	}
+	if len(lns) == 0 {
+		if firstErr != nil {
+			return fmt.Errorf("cannot start gRPC server: could not listen on any endpoint: %w", firstErr)
+		}
+		return errors.New("cannot start gRPC server: could not listen on any endpoint")
+	}
+	s.mu.listeners = lns
+	s.mu.started = true
+	for _, l := range lns {
+		s.serving.Add(1)
+		go func(l net.Listener) {
+			defer s.serving.Done()
+			if err := s.srv.Serve(l); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+				s.log.Error("gRPC serve error", "addr", l.Addr().String(), "err", err)
+			}
+		}(l)
+	}
+	return nil
+}
+
+// Addrs returns the addresses actually listened on (useful with port 0),
+// in Config.Addrs order; nil before Start.
+func (s *Server) Addrs() []net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]net.Addr, 0, len(s.mu.listeners))
+	for _, l := range s.mu.listeners {
+		out = append(out, l.Addr())
+	}
+	return out
+}
+
+// GracefulStop stops accepting connections and waits for in-flight RPCs to
+// finish. When ctx ends first, the remaining RPCs are cancelled and
+// connections closed (grpc Stop). It returns ctx.Err() in that case, nil
+// otherwise. Safe to call before Start and more than once.
+func (s *Server) GracefulStop(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() {
+		s.srv.GracefulStop()
+		close(done)
+	}()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		s.srv.Stop()
+		<-done
+		err = ctx.Err()
+	}
+	s.serving.Wait()
+	return err
+}
+
+// Stop closes every listener and connection at once, cancelling in-flight
+// RPCs.
+func (s *Server) Stop() {
+	s.srv.Stop()
+	s.serving.Wait()
+}
