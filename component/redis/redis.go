@@ -1,0 +1,518 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/statecar/statecar/component"
+)
+
+func init() {
+	component.RegisterState("state.redis", func(ctx context.Context, spec component.Spec, env component.Env) (component.Store, error) {
+		return New(ctx, spec, env)
+	})
+}
+
+// ErrCrossSlot is returned by Multi on a Redis Cluster when the keys of one
+// transaction hash to different slots (Invariant 4). Use a hash tag
+// ("{user1}a", "{user1}b") to keep keys of one transaction in one slot.
+var ErrCrossSlot = errors.New("redis store: cannot execute transaction: keys span several cluster slots (use a {hash tag} to keep them in one slot)")
+
+// features are the capabilities of state.redis as daprd reports them
+// without RedisJSON (KEYS_LIKE is not offered by statecar).
+var features = []component.Feature{component.FeatureETag, component.FeatureTransactional, component.FeatureTTL}
+
+// Store is a state.redis store. See the package documentation.
+type Store struct {
+	name     string
+	cfg      *config
+	client   goredis.UniversalClient
+	log      *slog.Logger
+	replicas int // connected replicas seen at init (WAIT on strong consistency)
+	m        *storeMetrics
+}
+
+// New connects to Redis as the component spec says and checks the
+// connection with PING.
+func New(ctx context.Context, spec component.Spec, env component.Env) (*Store, error) {
+	if err := component.CheckVersion(spec.Version); err != nil {
+		return nil, fmt.Errorf("redis store: %w", err)
+	}
+	cfg, err := parseConfig(spec)
+	if err != nil {
+		return nil, err
+	}
+	log := env.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	s := &Store{name: spec.Name, cfg: cfg, log: log}
+	s.client = newClient(cfg)
+	if v, ok := metaLookup(spec, "queryIndexes"); ok && v != "" {
+		log.Warn("redis store: queryIndexes is ignored: statecar does not offer the query API on Redis", "component", spec.Name)
+	}
+	timeout := cfg.dialTimeout
+	if timeout <= 0 {
+		timeout = 5 * time.Second
+	}
+	pctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if err := s.client.Ping(pctx).Err(); err != nil {
+		s.client.Close()
+		return nil, fmt.Errorf("redis store: error connecting to redis at %s: %w", strings.Join(cfg.addrs, ","), err)
+	}
+	if err := applyScript.Load(pctx, s.client).Err(); err != nil {
+		s.client.Close()
+		return nil, fmt.Errorf("redis store: cannot load script: %w", err)
+	}
+	if err := getScript.Load(pctx, s.client).Err(); err != nil {
+		s.client.Close()
+		return nil, fmt.Errorf("redis store: cannot load script: %w", err)
+	}
+	if !cfg.cluster {
+		if info, err := s.client.Info(pctx, "replication").Result(); err == nil {
+			s.replicas = connectedReplicas(info)
+		}
+	}
+	s.m = newStoreMetrics(spec.Name, s)
+	return s, nil
+}
+
+func newClient(c *config) goredis.UniversalClient {
+	if c.cluster {
+		return goredis.NewClusterClient(&goredis.ClusterOptions{
+			Addrs: c.addrs, Username: c.username, Password: c.password,
+			MaxRetries: c.maxRetries, MinRetryBackoff: c.minRetryBackoff, MaxRetryBackoff: c.maxRetryBackoff,
+			DialTimeout: c.dialTimeout, ReadTimeout: c.readTimeout, WriteTimeout: c.writeTimeout,
+			PoolSize: c.poolSize, MinIdleConns: c.minIdleConns, PoolTimeout: c.poolTimeout,
+			ConnMaxLifetime: c.connMaxLifetime, ConnMaxIdleTime: c.connMaxIdleTime,
+			TLSConfig: c.tls,
+		})
+	}
+	if c.failover {
+		return goredis.NewFailoverClient(&goredis.FailoverOptions{
+			MasterName: c.sentinelMaster, SentinelAddrs: c.addrs,
+			SentinelUsername: c.sentinelUsername, SentinelPassword: c.sentinelPassword,
+			Username: c.username, Password: c.password, DB: c.db,
+			MaxRetries: c.maxRetries, MinRetryBackoff: c.minRetryBackoff, MaxRetryBackoff: c.maxRetryBackoff,
+			DialTimeout: c.dialTimeout, ReadTimeout: c.readTimeout, WriteTimeout: c.writeTimeout,
+			PoolSize: c.poolSize, MinIdleConns: c.minIdleConns, PoolTimeout: c.poolTimeout,
+			ConnMaxLifetime: c.connMaxLifetime, ConnMaxIdleTime: c.connMaxIdleTime,
+			TLSConfig: c.tls,
+		})
+	}
+	return goredis.NewClient(&goredis.Options{
+		Addr: c.addrs[0], Username: c.username, Password: c.password, DB: c.db,
+		MaxRetries: c.maxRetries, MinRetryBackoff: c.minRetryBackoff, MaxRetryBackoff: c.maxRetryBackoff,
+		DialTimeout: c.dialTimeout, ReadTimeout: c.readTimeout, WriteTimeout: c.writeTimeout,
+		PoolSize: c.poolSize, MinIdleConns: c.minIdleConns, PoolTimeout: c.poolTimeout,
+		ConnMaxLifetime: c.connMaxLifetime, ConnMaxIdleTime: c.connMaxIdleTime,
+		TLSConfig: c.tls,
+	})
+}
+
+// connectedReplicas reads connected_slaves from INFO replication.
+func connectedReplicas(info string) int {
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "connected_slaves:"); ok {
+			n, _ := strconv.Atoi(v)
+			return n
+		}
+	}
+	return 0
+}
+
+// Features implements component.Store.
+func (s *Store) Features() []component.Feature { return features }
+
+// Client returns the underlying go-redis client (for tests and tools).
+func (s *Store) Client() goredis.UniversalClient { return s.client }
+
+// Close implements component.Store. Redis acknowledged every write already.
+func (s *Store) Close() error {
+	s.m.close()
+	return s.client.Close()
+}
+
+// Get implements component.Store.
+func (s *Store) Get(ctx context.Context, req *component.GetRequest, resp *component.GetResponse) error {
+	start := time.Now()
+	key := string(req.Key)
+	v, err := getScript.Run(ctx, s.client, []string{key}).Result()
+	s.m.get.UpdateDuration(start)
+	if err != nil {
+		return fmt.Errorf("cannot get key %s: %w", key, err)
+	}
+	return fillGet(key, v, resp, start)
+}
+
+// fillGet decodes a getScript reply into resp.
+func fillGet(key string, v any, resp *component.GetResponse, now time.Time) error {
+	resp.Found = false
+	resp.Data = resp.Data[:0]
+	resp.ETag = resp.ETag[:0]
+	resp.Expiry = time.Time{}
+	arr, ok := v.([]any)
+	if !ok || len(arr) == 0 {
+		return fmt.Errorf("BUG: unexpected get script reply %T", v)
+	}
+	kind, _ := arr[0].(int64)
+	switch kind {
+	case getMissing:
+		return nil
+	case getBroken:
+		return errors.New("required hash field 'data' or 'version' was not found")
+	case getHash, getString:
+		if len(arr) != 4 {
+			return fmt.Errorf("BUG: unexpected get script reply of %d elements", len(arr))
+		}
+	default:
+		return fmt.Errorf("BUG: unexpected get script kind %d", kind)
+	}
+	data, _ := arr[1].(string)
+	ver, _ := arr[2].(string)
+	pttl, _ := arr[3].(int64)
+	resp.Found = true
+	resp.Data = append(resp.Data, data...)
+	resp.ETag = append(resp.ETag, ver...)
+	if pttl > 0 {
+		resp.Expiry = now.Add(time.Duration(pttl) * time.Millisecond)
+	}
+	return nil
+}
+
+// BulkGet implements component.Store: one pipeline, one round trip.
+func (s *Store) BulkGet(ctx context.Context, keys []string, _ map[string]string, _ int) ([]component.BulkGetItem, error) {
+	start := time.Now()
+	defer s.m.bulkGet.UpdateDuration(start)
+	out := make([]component.BulkGetItem, len(keys))
+	if len(keys) == 0 {
+		return out, nil
+	}
+	var cmds []goredis.Cmder
+	for attempt := 0; attempt < 2; attempt++ {
+		pipe := s.client.Pipeline()
+		for _, k := range keys {
+			getScript.EvalSha(ctx, pipe, []string{k})
+		}
+		var err error
+		cmds, err = pipe.Exec(ctx)
+		if err != nil && goredis.HasErrorPrefix(err, "NOSCRIPT") && attempt == 0 {
+			if lerr := getScript.Load(ctx, s.client).Err(); lerr != nil {
+				return nil, fmt.Errorf("cannot bulk get: %w", lerr)
+			}
+			continue
+		}
+		break
+	}
+	var resp component.GetResponse
+	for i, c := range cmds {
+		out[i].Key = keys[i]
+		v, err := c.(*goredis.Cmd).Result()
+		if err == nil {
+			err = fillGet(keys[i], v, &resp, start)
+		}
+		if err != nil {
+			if isConnError(err) {
+				return nil, fmt.Errorf("cannot bulk get: %w", err)
+			}
+			out[i].Error = err.Error()
+			continue
+		}
+		if resp.Found {
+			out[i].Found = true
+			out[i].Data = append([]byte(nil), resp.Data...)
+			out[i].ETag = string(resp.ETag)
+			out[i].Expiry = resp.Expiry
+		}
+	}
+	return out, nil
+}
+
+// isConnError reports whether err is a transport failure rather than a
+// per-key script error (which Redis returns as an error reply).
+func isConnError(err error) bool {
+	var re goredis.Error
+	return !errors.As(err, &re)
+}
+
+// op is one write prepared for applyScript.
+type op struct {
+	key  string
+	kind string // argSet | argDelete
+	etag string // "" = none
+	fw   string // fwNone | fwCheck | fwField
+	ttl  int64
+	data []byte
+	// origETag is the ETag as the client gave it, for error texts.
+	origETag string
+	// strong asks for WAIT on replicas after the write.
+	strong bool
+}
+
+// ttlFor returns the TTL in seconds a save applies: the request's
+// ttlInSeconds, else the component default, else 0 (no expiry).
+func (s *Store) ttlFor(md map[string]string) (int64, error) {
+	v, ok := md["ttlInSeconds"]
+	if !ok {
+		for k, x := range md {
+			if strings.EqualFold(k, "ttlInSeconds") {
+				v, ok = x, true
+				break
+			}
+		}
+	}
+	if ok {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("failed to parse ttl from metadata: %w", err)
+		}
+		return n, nil
+	}
+	if s.cfg.defaultTTL != nil {
+		return *s.cfg.defaultTTL, nil
+	}
+	return 0, nil
+}
+
+// setOp validates a save and turns it into an op. inTx selects the
+// first-write flag (transactions do not add the "first-write" field).
+func (s *Store) setOp(r *component.SetRequest, inTx bool) (op, error) {
+	if err := component.CheckOptions(r.Options); err != nil {
+		return op{}, err
+	}
+	o := op{key: r.Key, kind: argSet, fw: fwNone, data: r.Value, strong: r.Options.Consistency == component.Strong}
+	if r.ETag != nil {
+		n, err := strconv.Atoi(*r.ETag)
+		if err != nil {
+			return op{}, component.NewETagError(component.ETagInvalid, err)
+		}
+		o.etag = strconv.Itoa(n)
+		o.origETag = *r.ETag
+	}
+	if r.Options.Concurrency == component.FirstWrite {
+		if inTx {
+			o.fw = fwCheck
+		} else {
+			o.fw = fwField
+		}
+	}
+	ttl, err := s.ttlFor(r.Metadata)
+	if err != nil {
+		return op{}, err
+	}
+	o.ttl = ttl
+	if o.data == nil {
+		o.data = []byte{}
+	}
+	return o, nil
+}
+
+// deleteOp validates a delete and turns it into an op. A non-integer ETag
+// is compared as given and so fails with a mismatch (409), as in daprd.
+func deleteOp(r *component.DeleteRequest) (op, error) {
+	if err := component.CheckOptions(r.Options); err != nil {
+		return op{}, err
+	}
+	o := op{key: r.Key, kind: argDelete, fw: fwNone, data: []byte{}, strong: r.Options.Consistency == component.Strong}
+	if r.ETag != nil {
+		o.origETag = *r.ETag
+		if n, err := strconv.Atoi(*r.ETag); err == nil {
+			o.etag = strconv.Itoa(n)
+		} else {
+			o.etag = *r.ETag
+		}
+		if o.etag == "" {
+			o.etag = " " // never equal to a version
+		}
+	}
+	if r.Options.Concurrency == component.FirstWrite {
+		o.fw = fwCheck
+	}
+	return o, nil
+}
+
+// failure is one failed condition reported by applyScript.
+type failure struct {
+	idx  int // 0-based op index
+	code int64
+	cur  string
+}
+
+// run executes ops in one applyScript call. It returns the failed
+// conditions (nothing was written then) or a transport/server error.
+func (s *Store) run(ctx context.Context, ops []op) ([]failure, error) {
+	keys := make([]string, len(ops))
+	args := make([]any, 0, len(ops)*argsPerOp)
+	strong := false
+	for i := range ops {
+		o := &ops[i]
+		keys[i] = o.key
+		args = append(args, o.kind, o.etag, o.fw, o.ttl, o.data)
+		strong = strong || o.strong
+	}
+	v, err := applyScript.Run(ctx, s.client, keys, args...).Result()
+	if err != nil {
+		return nil, err
+	}
+	if n, ok := v.(int64); ok && n == 0 {
+		if strong && s.replicas > 0 {
+			if err := s.client.Do(ctx, "WAIT", s.replicas, 1000).Err(); err != nil {
+				return nil, fmt.Errorf("cannot wait for replicas: %w", err)
+			}
+		}
+		return nil, nil
+	}
+	arr, ok := v.([]any)
+	if !ok || len(arr)%3 != 0 || len(arr) == 0 {
+		return nil, fmt.Errorf("BUG: unexpected apply script reply %v", v)
+	}
+	fails := make([]failure, 0, len(arr)/3)
+	for i := 0; i < len(arr); i += 3 {
+		idx, _ := arr[i].(int64)
+		code, _ := arr[i+1].(int64)
+		cur, _ := arr[i+2].(string)
+		fails = append(fails, failure{idx: int(idx) - 1, code: code, cur: cur})
+	}
+	return fails, nil
+}
+
+// failErr turns a failed condition into the ETagError daprd's reference
+// store gives.
+func failErr(o *op, f failure) error {
+	switch f.code {
+	case codeNotFound:
+		return component.NewETagNotFoundError(o.key)
+	case codeMismatch:
+		return component.NewETagMismatchError(o.key, f.cur, o.origETag)
+	case codeFirstWrite:
+		return component.NewFirstWriteError()
+	}
+	return fmt.Errorf("BUG: unknown apply script code %d", f.code)
+}
+
+// apply runs ops atomically and maps failures: one op gives its own error,
+// several give a *component.BulkError.
+func (s *Store) apply(ctx context.Context, ops []op, what string) error {
+	fails, err := s.run(ctx, ops)
+	if err != nil {
+		return fmt.Errorf("cannot %s: %w", what, err)
+	}
+	if len(fails) == 0 {
+		return nil
+	}
+	if len(ops) == 1 {
+		return failErr(&ops[0], fails[0])
+	}
+	errs := make([]error, len(fails))
+	for i, f := range fails {
+		errs[i] = failErr(&ops[f.idx], f)
+	}
+	return &component.BulkError{Errs: errs}
+}
+
+// applyBulk is apply, except on a cluster with keys in several slots, where
+// each op runs on its own (Invariant 4).
+func (s *Store) applyBulk(ctx context.Context, ops []op, what string) error {
+	if !s.cfg.cluster || len(ops) < 2 || sameSlot(ops) {
+		return s.apply(ctx, ops, what)
+	}
+	var errs []error
+	for i := range ops {
+		if err := s.apply(ctx, ops[i:i+1], what); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return &component.BulkError{Errs: errs}
+	}
+	return nil
+}
+
+// BulkSet implements component.Store: all items in one atomic script.
+func (s *Store) BulkSet(ctx context.Context, reqs []component.SetRequest) error {
+	start := time.Now()
+	defer s.m.set.UpdateDuration(start)
+	ops := make([]op, len(reqs))
+	for i := range reqs {
+		o, err := s.setOp(&reqs[i], false)
+		if err != nil {
+			return err
+		}
+		ops[i] = o
+	}
+	return s.applyBulk(ctx, ops, "save state")
+}
+
+// Set saves one item (a BulkSet of one).
+func (s *Store) Set(ctx context.Context, req *component.SetRequest) error {
+	start := time.Now()
+	defer s.m.set.UpdateDuration(start)
+	o, err := s.setOp(req, false)
+	if err != nil {
+		return err
+	}
+	return s.apply(ctx, []op{o}, "save state")
+}
+
+// BulkDelete implements component.Store: all items in one atomic script.
+func (s *Store) BulkDelete(ctx context.Context, reqs []component.DeleteRequest) error {
+	start := time.Now()
+	defer s.m.del.UpdateDuration(start)
+	ops := make([]op, len(reqs))
+	for i := range reqs {
+		o, err := deleteOp(&reqs[i])
+		if err != nil {
+			return err
+		}
+		ops[i] = o
+	}
+	return s.applyBulk(ctx, ops, "delete state")
+}
+
+// Multi implements component.Store: the whole transaction is one script
+// (Invariant 1); on a cluster its keys must share a slot (ErrCrossSlot).
+// A failed condition is returned as the ETagError of the first failing
+// operation.
+func (s *Store) Multi(ctx context.Context, req *component.TransactionRequest) error {
+	start := time.Now()
+	defer s.m.multi.UpdateDuration(start)
+	if len(req.Operations) == 0 {
+		return nil
+	}
+	ops := make([]op, len(req.Operations))
+	for i := range req.Operations {
+		var o op
+		var err error
+		switch r := &req.Operations[i]; r.Kind {
+		case component.OpUpsert:
+			o, err = s.setOp(&r.Set, true)
+		case component.OpDelete:
+			o, err = deleteOp(&r.Delete)
+		default:
+			err = fmt.Errorf("unsupported operation kind %d", r.Kind)
+		}
+		if err != nil {
+			return err
+		}
+		ops[i] = o
+	}
+	if s.cfg.cluster && !sameSlot(ops) {
+		return ErrCrossSlot
+	}
+	fails, err := s.run(ctx, ops)
+	if err != nil {
+		return fmt.Errorf("cannot execute state transaction: %w", err)
+	}
+	if len(fails) > 0 {
+		return failErr(&ops[fails[0].idx], fails[0])
+	}
+	return nil
+}
