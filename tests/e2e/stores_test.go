@@ -1,0 +1,129 @@
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/statecar/statecar/internal/testsrv"
+	"github.com/statecar/statecar/internal/testutil"
+)
+
+// storeProfile describes one state store type the suite runs against.
+type storeProfile struct {
+	// typ is the component type, e.g. "state.pebble".
+	typ string
+	// caps is the exact capability set /v1.0/metadata must list for the
+	// store (order-insensitive, ACTOR included). Rows needing a capability
+	// the store lacks are skipped with a reason.
+	caps []string
+	// durable says acknowledged writes survive a restart of the sidecar.
+	durable bool
+	// setup starts whatever the store needs (a server) for the lifetime of
+	// t and returns the component metadata (besides keyPrefix) for a store
+	// of this type. It returns a non-empty skip reason if the store cannot
+	// run here.
+	setup func(t *testing.T) (meta map[string]string, skip string)
+}
+
+func (p storeProfile) has(c string) bool {
+	for _, x := range p.caps {
+		if x == c {
+			return true
+		}
+	}
+	return false
+}
+
+// componentYAML returns the Component document of a store of this profile
+// named name with the extra metadata (keyPrefix, ...).
+func (p storeProfile) componentYAML(name string, meta, extra map[string]string) string {
+	m := map[string]string{}
+	for k, v := range meta {
+		m[k] = v
+	}
+	for k, v := range extra {
+		m[k] = v
+	}
+	return testutil.ComponentYAML(name, p.typ, m)
+}
+
+// Capability names (runtime-http.md §3.1).
+const (
+	capETag  = "ETAG"
+	capTx    = "TRANSACTIONAL"
+	capTTL   = "TTL"
+	capQuery = "QUERY_API"
+	capActor = "ACTOR"
+)
+
+func noSetup(*testing.T) (map[string]string, string) { return nil, "" }
+
+// profiles lists the stores the suite runs against. Adding a store is one
+// entry here.
+func profiles() []storeProfile {
+	ps := []storeProfile{
+		{typ: "state.pebble", caps: []string{capETag, capTx, capTTL, capQuery, capActor}, durable: true, setup: noSetup},
+		{typ: "state.in-memory", caps: []string{capETag, capTx, capTTL, capQuery, capActor}, setup: noSetup},
+	}
+	// The Redis and PostgreSQL stores run when their packages exist in
+	// this tree (they register the types the binary serves).
+	if storePackageExists("redis") {
+		ps = append(ps, storeProfile{typ: "state.redis", caps: []string{capETag, capTx, capTTL, capActor}, durable: true, setup: redisSetup})
+	}
+	if storePackageExists("postgres") {
+		ps = append(ps, storeProfile{typ: "state.postgresql", caps: []string{capETag, capTx, capTTL, capQuery, capActor}, durable: true, setup: postgresSetup})
+	}
+	return ps
+}
+
+func storePackageExists(name string) bool {
+	root, err := testutil.ModuleRoot()
+	if err != nil {
+		return false
+	}
+	m, _ := filepath.Glob(filepath.Join(root, "component", name, "*.go"))
+	for _, f := range m {
+		if !strings.HasSuffix(f, "_test.go") {
+			return true
+		}
+	}
+	return false
+}
+
+// serverMissing returns a skip reason when a backing server binary is
+// absent and we are not on CI (where its absence is a failure).
+func serverMissing(t *testing.T, err error) string {
+	if os.Getenv("CI") == "" {
+		return "backing server unavailable: " + err.Error()
+	}
+	t.Fatalf("backing server unavailable under CI: %v", err)
+	return ""
+}
+
+func redisSetup(t *testing.T) (map[string]string, string) {
+	r, err := testsrv.StartRedis(testsrv.RedisOptions{AppendOnly: true})
+	if err != nil {
+		return nil, serverMissing(t, err)
+	}
+	t.Cleanup(r.Close)
+	return map[string]string{"redisHost": r.Addr}, ""
+}
+
+func postgresSetup(t *testing.T) (map[string]string, string) {
+	pg, err := testsrv.StartPostgres()
+	if err != nil {
+		return nil, serverMissing(t, err)
+	}
+	t.Cleanup(pg.Close)
+	return map[string]string{"connectionString": pg.DSN}, ""
+}
+
+// sortedCopy returns s sorted.
+func sortedCopy(s []string) []string {
+	c := append([]string(nil), s...)
+	sort.Strings(c)
+	return c
+}
