@@ -90,7 +90,7 @@ func runMain(m *testing.M) int {
 
 // sidecar is one running statecar process.
 type sidecar struct {
-	AppID                        string
+	AppID                           string
 	HTTPPort, GRPCPort, MetricsPort int
 
 	cmd  *exec.Cmd
@@ -139,12 +139,12 @@ func startSidecar(tb testing.TB, env ...string) *sidecar {
 		tb.Fatal(err)
 	}
 	s := &sidecar{
-		AppID:    "myapp",
-		HTTPPort: freePort(tb),
-		GRPCPort: freePort(tb),
+		AppID:       "myapp",
+		HTTPPort:    freePort(tb),
+		GRPCPort:    freePort(tb),
 		MetricsPort: freePort(tb),
-		out:      &syncBuffer{},
-		done:     make(chan struct{}),
+		out:         &syncBuffer{},
+		done:        make(chan struct{}),
 	}
 	args := []string{
 		"--app-id", s.AppID,
