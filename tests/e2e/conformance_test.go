@@ -12,6 +12,9 @@ type row struct {
 	need  []string // capabilities the store must have, else skipped
 	skip  string   // non-empty: skipped with this reason
 	steps []step
+	// fn, when set, runs after steps: checks a table cannot express
+	// (several clients, gRPC writes, metadata JSON).
+	fn func(t *testing.T, tg target, vars map[string]string)
 }
 
 // TestStateHTTP runs the conformance table against every store profile, one
@@ -27,8 +30,8 @@ func TestStateHTTP(t *testing.T) {
 			dir := t.TempDir()
 			testutil.WriteFile(t, dir, "statestore.yaml", p.componentYAML("statestore", meta, nil))
 			sc := testutil.Start(t, testutil.Options{ResourcesDir: dir})
-			tg := target{addr: sc.Addr(), vars: map[string]string{"store": "statestore", "app": sc.AppID}}
-			for _, r := range rows(p) {
+			tg := target{addr: sc.Addr(), sc: sc, vars: map[string]string{"store": "statestore", "app": sc.AppID}}
+			for _, r := range append(rows(p), customRows(p)...) {
 				t.Run(r.name, func(t *testing.T) {
 					if r.skip != "" {
 						t.Skip(r.skip)
@@ -44,6 +47,9 @@ func TestStateHTTP(t *testing.T) {
 						vars[k] = v
 					}
 					runSteps(t, tg, vars, r.steps)
+					if r.fn != nil && !t.Failed() {
+						r.fn(t, tg, vars)
+					}
 				})
 			}
 		})

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/statecar/statecar/internal/testutil"
 )
 
 // rawResponse is one HTTP response as read from the socket.
@@ -190,6 +192,7 @@ func matcher(tmpl string, vars map[string]string) (*regexp.Regexp, error) {
 // target is what a row runs against.
 type target struct {
 	addr string
+	sc   *testutil.Sidecar
 	vars map[string]string // base variables: store, app, ...
 }
 
