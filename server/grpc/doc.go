@@ -10,8 +10,9 @@
 //     of package api (State.Get, BulkGet, Save, Delete, BulkDelete,
 //     Transaction, Query), plus GetMetadata, SetMetadata and Shutdown, which
 //     it delegates to callbacks from Config;
-//   - the dapr-api-token check and the dapr_grpc_io_server_* metrics, done
-//     by one interceptor.
+//   - the Configuration API allow/deny lists for gRPC, the dapr-api-token
+//     check and the dapr_grpc_io_server_* metrics, done by one interceptor
+//     in daprd's order.
 //
 // It owns no Dapr semantics: every validation, key prefix, ETag rule and
 // error text comes from package api, whose *api.Error carries the exact
@@ -23,8 +24,10 @@
 //     runtimev1pb.UnimplementedDaprServer), never a partial behaviour.
 //  2. When Config.APIToken is set, no handler runs for a call without the
 //     matching dapr-api-token metadata; such calls get daprd's
-//     Unauthenticated status and are not counted in the metrics (daprd's
-//     interceptor order: auth before metrics).
+//     Unauthenticated status. Calls outside the API allow/deny lists get
+//     Unimplemented "Not Implemented" before the token is looked at.
+//     Neither is counted in the metrics (daprd's interceptor order: lists,
+//     auth, metrics).
 //  3. Every error a state handler returns is an *api.Error converted with
 //     GRPCStatus and counted once with api.CountError.
 //  4. A handler never keeps a reference to its request or response after

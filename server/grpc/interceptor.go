@@ -18,17 +18,24 @@ import (
 // APITokenHeader, lower-case as gRPC metadata keys are).
 const apiTokenKey = "dapr-api-token"
 
-// interceptor is the one unary (and stream) interceptor of the server:
-// API token check first, then metrics around the handler. As in daprd, a
-// call rejected by the token check is not counted in the metrics.
+// interceptor is the one unary (and stream) interceptor of the server, in
+// daprd's order: API allow/deny lists, then the API token check, then
+// metrics around the handler. As in daprd, a call rejected by the lists or
+// the token check is not counted in the metrics.
 //
 // It is immutable after New and used from every RPC goroutine.
 type interceptor struct {
+	acl     *acl        // nil = no gRPC access rules
 	token   string      // "" = no token required
 	metrics *rpcMetrics // nil = metrics disabled
 }
 
 func (ic *interceptor) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	if ic.acl != nil {
+		if err := ic.acl.check(info.FullMethod); err != nil {
+			return nil, err
+		}
+	}
 	if ic.token != "" {
 		if err := checkToken(ctx, ic.token); err != nil {
 			return nil, err
@@ -43,7 +50,12 @@ func (ic *interceptor) unary(ctx context.Context, req any, info *grpc.UnaryServe
 	return resp, err
 }
 
-func (ic *interceptor) stream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+func (ic *interceptor) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	if ic.acl != nil {
+		if err := ic.acl.check(info.FullMethod); err != nil {
+			return err
+		}
+	}
 	if ic.token != "" {
 		if err := checkToken(ss.Context(), ic.token); err != nil {
 			return err
@@ -71,8 +83,22 @@ func checkToken(ctx context.Context, token string) error {
 // unauthorized builds daprd's 401-derived status: Unauthenticated,
 // message "Unauthorized", one ErrorInfo with the HTTP code and detail.
 func unauthorized(detail string) error {
-	text := http.StatusText(http.StatusUnauthorized)
-	st := status.New(codes.Unauthenticated, text)
+	return httpStatusError(http.StatusUnauthorized, detail)
+}
+
+// httpStatusError is daprd's invokev1.ErrorFromHTTPResponseCode for the
+// codes used here (401 -> Unauthenticated, 501 -> Unimplemented): message
+// = HTTP status text, one ErrorInfo with http.code and http.error_message.
+func httpStatusError(httpCode int, detail string) error {
+	code := codes.Unknown
+	switch httpCode {
+	case http.StatusUnauthorized:
+		code = codes.Unauthenticated
+	case http.StatusNotImplemented:
+		code = codes.Unimplemented
+	}
+	text := http.StatusText(httpCode)
+	st := status.New(code, text)
 	if len(detail) >= 63 { // daprd truncates long details (maxMetadataValueLen)
 		detail = detail[:63]
 	}
@@ -80,7 +106,7 @@ func unauthorized(detail string) error {
 		Reason: text,
 		Domain: "dapr.io",
 		Metadata: map[string]string{
-			"http.code":          strconv.Itoa(http.StatusUnauthorized),
+			"http.code":          strconv.Itoa(httpCode),
 			"http.error_message": detail,
 		},
 	})

@@ -38,7 +38,8 @@ const numCodes = int(codes.Unauthenticated) + 1
 // slots, so the steady state of record is lock-free except for the
 // histograms' own mutexes and allocation-free.
 type rpcMetrics struct {
-	appID string
+	appID   string
+	buckets []float64 // latency bucket bounds (ms)
 	// known holds one slot per unary method of the Dapr service; built in
 	// newRPCMetrics and read-only afterwards.
 	known map[string]*methodMetrics
@@ -62,8 +63,11 @@ type codeMetrics struct {
 	latency   *metrics.PrometheusHistogram
 }
 
-func newRPCMetrics(appID string) *rpcMetrics {
-	m := &rpcMetrics{appID: appID, known: map[string]*methodMetrics{}}
+func newRPCMetrics(appID string, latencyBuckets []float64) *rpcMetrics {
+	if len(latencyBuckets) == 0 {
+		latencyBuckets = latencyBucketsMs
+	}
+	m := &rpcMetrics{appID: appID, buckets: latencyBuckets, known: map[string]*methodMetrics{}}
 	prefix := "/" + runtimev1pb.Dapr_ServiceDesc.ServiceName + "/"
 	for _, md := range runtimev1pb.Dapr_ServiceDesc.Methods {
 		name := prefix + md.MethodName
@@ -84,7 +88,7 @@ func (m *rpcMetrics) record(method string, req, resp any, err error, start time.
 	if err != nil {
 		code = status.Code(err)
 	}
-	cm := mm.code(m.appID, code)
+	cm := mm.code(m.appID, m.buckets, code)
 	cm.completed.Inc()
 	cm.latency.Update(ms)
 
@@ -109,7 +113,7 @@ func (m *rpcMetrics) slowMethod(method string) *methodMetrics {
 }
 
 // code returns the series for code, creating them on first use.
-func (mm *methodMetrics) code(appID string, code codes.Code) *codeMetrics {
+func (mm *methodMetrics) code(appID string, buckets []float64, code codes.Code) *codeMetrics {
 	idx := int(code)
 	if idx < 0 || idx >= numCodes {
 		idx = int(codes.Unknown)
@@ -122,7 +126,7 @@ func (mm *methodMetrics) code(appID string, code codes.Code) *codeMetrics {
 		`",grpc_server_status="` + code.String() + `"}`
 	cm := &codeMetrics{
 		completed: metrics.GetOrCreateCounter(metricCompleted + labels),
-		latency:   metrics.GetOrCreatePrometheusHistogramExt(metricLatency+labels, latencyBucketsMs),
+		latency:   metrics.GetOrCreatePrometheusHistogramExt(metricLatency+labels, buckets),
 	}
 	if !mm.byCode[idx].CompareAndSwap(nil, cm) {
 		return mm.byCode[idx].Load()

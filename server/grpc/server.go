@@ -62,6 +62,15 @@ type Config struct {
 	// DisableMetrics turns the dapr_grpc_io_server_* metrics off
 	// (--enable-metrics=false).
 	DisableMetrics bool
+	// APIAllowed and APIDenied are the Configuration's spec.api lists;
+	// only rules with Protocol "grpc" apply here. A call to a Dapr method
+	// outside them fails with Unimplemented "Not Implemented".
+	APIAllowed []APIRule
+	APIDenied  []APIRule
+	// LatencyBuckets are the dapr_grpc_io_server_server_latency bucket
+	// upper bounds in ms (Configuration spec.metric
+	// latencyDistributionBuckets); nil means daprd's defaults.
+	LatencyBuckets []float64
 	// Logger receives start/stop and serve errors; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -102,9 +111,9 @@ func New(cfg Config) (*Server, error) {
 
 	var mt *rpcMetrics
 	if !cfg.DisableMetrics {
-		mt = newRPCMetrics(cfg.AppID)
+		mt = newRPCMetrics(cfg.AppID, cfg.LatencyBuckets)
 	}
-	ic := &interceptor{token: cfg.APIToken, metrics: mt}
+	ic := &interceptor{acl: newACL(cfg.APIAllowed, cfg.APIDenied), token: cfg.APIToken, metrics: mt}
 
 	// This is grpc-go's "infinity" (internal/transport/defaults.go).
 	const infinity = time.Duration(math.MaxInt64)

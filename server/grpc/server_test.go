@@ -1,0 +1,626 @@
+package grpcserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+	commonv1pb "github.com/dapr/dapr/pkg/proto/common/v1"
+	runtimev1pb "github.com/dapr/dapr/pkg/proto/runtime/v1"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/statecar/statecar/api"
+	"github.com/statecar/statecar/component"
+)
+
+const testApp = "myapp"
+
+// openStore opens a fresh in-memory store (see memstore_test.go).
+func openStore(t *testing.T, _ string) component.Store {
+	t.Helper()
+	return newMemStore()
+}
+
+// noTx hides TRANSACTIONAL (a store that cannot do transactions).
+type noTx struct{ component.Store }
+
+func (s noTx) Features() []component.Feature {
+	var out []component.Feature
+	for _, f := range s.Store.Features() {
+		if f != component.FeatureTransactional {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// maxOps limits transactions to 2 operations.
+type maxOps struct{ component.Store }
+
+func (maxOps) MultiMaxSize() int { return 2 }
+
+// broken fails every call with a plain store error.
+type broken struct{ component.Store }
+
+var errBroken = errors.New("disk on fire")
+
+func (broken) Get(context.Context, *component.GetRequest, *component.GetResponse) error {
+	return errBroken
+}
+func (broken) BulkSet(context.Context, []component.SetRequest) error       { return errBroken }
+func (broken) BulkDelete(context.Context, []component.DeleteRequest) error { return errBroken }
+func (broken) BulkGet(context.Context, []string, map[string]string, int) ([]component.BulkGetItem, error) {
+	return nil, errBroken
+}
+func (broken) Multi(context.Context, *component.TransactionRequest) error { return errBroken }
+
+// testEnv is a running server with a client.
+type testEnv struct {
+	srv    *Server
+	client runtimev1pb.DaprClient
+	conn   *grpc.ClientConn
+
+	setKey, setVal string
+	shutdowns      atomic.Int32
+}
+
+// startEnv serves stores (name -> store) on 127.0.0.1:0.
+func startEnv(t *testing.T, token string, stores ...api.StoreEntry) *testEnv {
+	t.Helper()
+	st, err := api.New(api.Config{AppID: testApp, Stores: stores, DisableMetrics: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := &testEnv{}
+	cfg := Config{
+		Addrs:      []string{"127.0.0.1:0"},
+		State:      st,
+		AppID:      testApp,
+		APIToken:   token,
+		MaxMsgSize: 64 << 10,
+		Metadata: func() *runtimev1pb.GetMetadataResponse {
+			return &runtimev1pb.GetMetadataResponse{Id: testApp, ExtendedMetadata: map[string]string{env.setKey: env.setVal}}
+		},
+		SetMetadata: func(k, v string) { env.setKey, env.setVal = k, v },
+		Shutdown:    func() { env.shutdowns.Add(1) },
+	}
+	srv, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Stop)
+	conn, err := grpc.NewClient(srv.Addrs()[0].String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	env.srv, env.conn, env.client = srv, conn, runtimev1pb.NewDaprClient(conn)
+	return env
+}
+
+func entry(name string, s component.Store) api.StoreEntry {
+	return api.StoreEntry{Spec: component.Spec{Name: name, Type: "state.in-memory", Metadata: map[string]string{}}, Store: s}
+}
+
+// describe renders a status's details in a stable, comparable form.
+func describe(st *status.Status) []string {
+	var out []string
+	for _, d := range st.Details() {
+		switch d := d.(type) {
+		case *errdetails.ErrorInfo:
+			keys := make([]string, 0, len(d.Metadata))
+			for k := range d.Metadata {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			var kv []string
+			for _, k := range keys {
+				kv = append(kv, k+"="+d.Metadata[k])
+			}
+			out = append(out, fmt.Sprintf("ErrorInfo{%s %s [%s]}", d.Domain, d.Reason, strings.Join(kv, " ")))
+		case *errdetails.ResourceInfo:
+			out = append(out, fmt.Sprintf("ResourceInfo{%s %s}", d.ResourceType, d.ResourceName))
+		case *errdetails.BadRequest:
+			for _, v := range d.FieldViolations {
+				out = append(out, fmt.Sprintf("BadRequest{%s: %s}", v.Field, v.Description))
+			}
+		case *errdetails.Help:
+			for _, l := range d.Links {
+				out = append(out, "Help{"+l.Url+"}")
+			}
+		case error:
+			out = append(out, "undecodable: "+d.Error())
+		default:
+			out = append(out, fmt.Sprintf("%T", d))
+		}
+	}
+	return out
+}
+
+// wantStatus checks err against code, message and details.
+func wantStatus(t *testing.T, err error, code codes.Code, msg string, details ...string) {
+	t.Helper()
+	st, ok := status.FromError(err)
+	if !ok {
+		t.Fatalf("not a status error: %v", err)
+	}
+	if st.Code() != code || st.Message() != msg {
+		t.Fatalf("got %s %q, want %s %q", st.Code(), st.Message(), code, msg)
+	}
+	got := describe(st)
+	if strings.Join(got, "\n") != strings.Join(details, "\n") {
+		t.Fatalf("details of %q:\n got  %q\n want %q", msg, got, details)
+	}
+}
+
+func basicInfo(reason string) string { return "ErrorInfo{dapr.io " + reason + " []}" }
+
+func save(t *testing.T, env *testEnv, items ...*commonv1pb.StateItem) error {
+	t.Helper()
+	_, err := env.client.SaveState(context.Background(), &runtimev1pb.SaveStateRequest{StoreName: "statestore", States: items})
+	return err
+}
+
+func mustSave(t *testing.T, env *testEnv, items ...*commonv1pb.StateItem) {
+	t.Helper()
+	if err := save(t, env, items...); err != nil {
+		t.Fatalf("SaveState: %v", err)
+	}
+}
+
+func get(t *testing.T, env *testEnv, key string) *runtimev1pb.GetStateResponse {
+	t.Helper()
+	resp, err := env.client.GetState(context.Background(), &runtimev1pb.GetStateRequest{StoreName: "statestore", Key: key})
+	if err != nil {
+		t.Fatalf("GetState %s: %v", key, err)
+	}
+	return resp
+}
+
+// TestExamples replays the observed examples of state-grpc.md §6.
+func TestExamples(t *testing.T) {
+	env := startEnv(t, "", entry("statestore", openStore(t, "statestore")))
+	ctx := context.Background()
+
+	mustSave(t, env, &commonv1pb.StateItem{Key: "g1", Value: []byte("hello")})
+	g1 := get(t, env, "g1")
+	if string(g1.Data) != "hello" || g1.Etag == "" || len(g1.Metadata) != 0 {
+		t.Fatalf("GetState g1 = %v", g1)
+	}
+
+	mustSave(t, env, &commonv1pb.StateItem{Key: "g2", Value: []byte(`{"b": 1, "a": 2}`), Metadata: map[string]string{"contentType": "application/json"}})
+	if g2 := get(t, env, "g2"); string(g2.Data) != `{"a":2,"b":1}` {
+		t.Fatalf("GetState g2 data = %q", g2.Data)
+	}
+
+	if m := get(t, env, "missing"); len(m.Data) != 0 || m.Etag != "" || m.Metadata != nil {
+		t.Fatalf("GetState missing = %v, want empty", m)
+	}
+
+	_, err := env.client.GetState(ctx, &runtimev1pb.GetStateRequest{StoreName: "nostore", Key: "g1"})
+	wantStatus(t, err, codes.InvalidArgument, "state store nostore is not found", basicInfo("DAPR_STATE_NOT_FOUND"))
+
+	err = save(t, env, &commonv1pb.StateItem{Key: "g1", Value: []byte("x"), Etag: &commonv1pb.Etag{Value: "bad"}})
+	wantStatus(t, err, codes.Aborted,
+		"failed saving state in state store statestore: possible etag mismatch. error from state store: state etag not match for key=myapp||g1: current="+g1.Etag+", expect=bad",
+		basicInfo("ERR_STATE_SAVE"))
+
+	err = save(t, env, &commonv1pb.StateItem{Key: "g1", Value: []byte("x"), Options: &commonv1pb.StateOptions{Concurrency: commonv1pb.StateOptions_CONCURRENCY_FIRST_WRITE}})
+	wantStatus(t, err, codes.Aborted,
+		"failed saving state in state store statestore: possible etag mismatch. error from state store: item already exists and no etag was passed",
+		basicInfo("ERR_STATE_SAVE"))
+
+	if _, err := env.client.DeleteState(ctx, &runtimev1pb.DeleteStateRequest{StoreName: "statestore", Key: "missing"}); err != nil {
+		t.Fatalf("DeleteState missing: %v", err)
+	}
+
+	bulk, err := env.client.GetBulkState(ctx, &runtimev1pb.GetBulkStateRequest{StoreName: "statestore", Keys: []string{"g1", "g2", "missing"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, it := range bulk.Items {
+		got = append(got, fmt.Sprintf("%s=%q etag:%v err:%q", it.Key, it.Data, it.Etag != "", it.Error))
+	}
+	want := []string{`g1="hello" etag:true err:""`, `g2="{\"a\":2,\"b\":1}" etag:true err:""`, `missing="" etag:false err:""`}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("GetBulkState:\n got  %q\n want %q", got, want)
+	}
+
+	_, err = env.client.ExecuteStateTransaction(ctx, &runtimev1pb.ExecuteStateTransactionRequest{StoreName: "statestore",
+		Operations: []*runtimev1pb.TransactionalStateOperation{{OperationType: "bogus", Request: &commonv1pb.StateItem{Key: "t"}}}})
+	wantStatus(t, err, codes.Unimplemented, "operation type bogus not supported", basicInfo("ERR_NOT_SUPPORTED_STATE_OPERATION"))
+
+	_, err = env.client.ExecuteStateTransaction(ctx, &runtimev1pb.ExecuteStateTransactionRequest{StoreName: "statestore",
+		Operations: []*runtimev1pb.TransactionalStateOperation{{OperationType: "upsert", Request: &commonv1pb.StateItem{Key: "g1", Value: []byte("v"), Etag: &commonv1pb.Etag{Value: "bad"}}}}})
+	wantStatus(t, err, codes.Internal,
+		"error while executing state transaction: possible etag mismatch. error from state store: state etag not match for key=myapp||g1: current="+g1.Etag+", expect=bad",
+		basicInfo("ERR_STATE_TRANSACTION"))
+
+	_, err = env.client.QueryStateAlpha1(ctx, &runtimev1pb.QueryStateRequest{StoreName: "statestore", Query: "{}"})
+	wantStatus(t, err, codes.Internal, "state store does not support querying",
+		"ResourceInfo{state statestore}", basicInfo("DAPR_STATE_QUERYING_NOT_SUPPORTED"))
+}
+
+// TestErrorRows covers the remaining rows of state-grpc.md §5.
+func TestErrorRows(t *testing.T) {
+	mem := openStore(t, "statestore")
+	env := startEnv(t, "",
+		entry("statestore", mem),
+		entry("notx", noTx{openStore(t, "notx")}),
+		entry("small", maxOps{openStore(t, "small")}),
+		entry("broken", broken{openStore(t, "broken")}),
+	)
+	ctx := context.Background()
+	mustSave(t, env, &commonv1pb.StateItem{Key: "k", Value: []byte("v")})
+	etag := get(t, env, "k").Etag
+
+	illegal := []string{"BadRequest{a||b: input key/keyPrefix 'a||b' can't contain '||'}", "ResourceInfo{state statestore}", basicInfo("DAPR_STATE_ILLEGAL_KEY")}
+	_, err := env.client.GetState(ctx, &runtimev1pb.GetStateRequest{StoreName: "statestore", Key: "a||b"})
+	wantStatus(t, err, codes.InvalidArgument, "input key/keyPrefix 'a||b' can't contain '||'", illegal...)
+	err = save(t, env, &commonv1pb.StateItem{Key: "a||b", Value: []byte("v")})
+	wantStatus(t, err, codes.InvalidArgument, "input key/keyPrefix 'a||b' can't contain '||'", illegal...)
+
+	err = save(t, env, &commonv1pb.StateItem{Key: "ok", Value: []byte("v")}, &commonv1pb.StateItem{Key: "", Value: []byte("v")})
+	wantStatus(t, err, codes.InvalidArgument, "state key cannot be empty", basicInfo("ERR_STATE_SAVE"))
+	if m := get(t, env, "ok"); len(m.Data) != 0 {
+		t.Fatalf("an item of a rejected save was written: %q", m.Data)
+	}
+
+	err = save(t, env, &commonv1pb.StateItem{Key: "j", Value: []byte("not json"), Metadata: map[string]string{"contentType": "application/json"}})
+	wantStatus(t, err, codes.Unknown, "invalid character 'o' in literal null (expecting 'u')")
+
+	err = save(t, env, &commonv1pb.StateItem{Key: "k", Value: []byte("v"), Options: &commonv1pb.StateOptions{Concurrency: commonv1pb.StateOptions_StateConcurrency(7)}})
+	if err != nil {
+		t.Fatalf("unknown concurrency enum values map to \"\" as in daprd: %v", err)
+	}
+	etag = get(t, env, "k").Etag
+
+	_, err = env.client.DeleteState(ctx, &runtimev1pb.DeleteStateRequest{StoreName: "statestore", Key: "k", Etag: &commonv1pb.Etag{Value: "bad"}})
+	wantStatus(t, err, codes.Aborted,
+		"failed deleting state with key k: possible etag mismatch. error from state store: state etag not match for key=myapp||k: current="+etag+", expect=bad",
+		basicInfo("ERR_STATE_DELETE"))
+
+	_, err = env.client.DeleteBulkState(ctx, &runtimev1pb.DeleteBulkStateRequest{StoreName: "statestore",
+		States: []*commonv1pb.StateItem{{Key: "k", Etag: &commonv1pb.Etag{Value: "bad"}}}})
+	wantStatus(t, err, codes.Aborted,
+		"failed deleting state in state store statestore: possible etag mismatch. error from state store: state etag not match for key=myapp||k: current="+etag+", expect=bad",
+		basicInfo("ERR_STATE_BULK_DELETE"))
+
+	_, err = env.client.GetState(ctx, &runtimev1pb.GetStateRequest{StoreName: "broken", Key: "k"})
+	wantStatus(t, err, codes.Internal, "fail to get k from state store broken: disk on fire", basicInfo("ERR_STATE_GET"))
+	_, err = env.client.SaveState(ctx, &runtimev1pb.SaveStateRequest{StoreName: "broken", States: []*commonv1pb.StateItem{{Key: "k"}}})
+	wantStatus(t, err, codes.Internal, "failed saving state in state store broken: disk on fire", basicInfo("ERR_STATE_SAVE"))
+	_, err = env.client.DeleteState(ctx, &runtimev1pb.DeleteStateRequest{StoreName: "broken", Key: "k"})
+	wantStatus(t, err, codes.Internal, "failed deleting state with key k: disk on fire", basicInfo("ERR_STATE_DELETE"))
+	_, err = env.client.DeleteBulkState(ctx, &runtimev1pb.DeleteBulkStateRequest{StoreName: "broken", States: []*commonv1pb.StateItem{{Key: "k"}}})
+	wantStatus(t, err, codes.Internal, "failed deleting state in state store broken: disk on fire", basicInfo("ERR_STATE_BULK_DELETE"))
+	_, err = env.client.ExecuteStateTransaction(ctx, &runtimev1pb.ExecuteStateTransactionRequest{StoreName: "broken",
+		Operations: []*runtimev1pb.TransactionalStateOperation{{OperationType: "delete", Request: &commonv1pb.StateItem{Key: "k"}}}})
+	wantStatus(t, err, codes.Internal, "error while executing state transaction: disk on fire", basicInfo("ERR_STATE_TRANSACTION"))
+
+	_, err = env.client.ExecuteStateTransaction(ctx, &runtimev1pb.ExecuteStateTransactionRequest{StoreName: "notx"})
+	wantStatus(t, err, codes.Unimplemented, "state store notx doesn't support transactions",
+		"Help{https://docs.dapr.io/reference/components-reference/supported-state-stores/}", "ResourceInfo{state notx}", basicInfo("DAPR_STATE_TRANSACTIONS_NOT_SUPPORTED"))
+
+	three := []*runtimev1pb.TransactionalStateOperation{
+		{OperationType: "upsert", Request: &commonv1pb.StateItem{Key: "a"}},
+		{OperationType: "upsert", Request: &commonv1pb.StateItem{Key: "b"}},
+		{OperationType: "delete", Request: &commonv1pb.StateItem{Key: "c"}},
+	}
+	_, err = env.client.ExecuteStateTransaction(ctx, &runtimev1pb.ExecuteStateTransactionRequest{StoreName: "small", Operations: three})
+	wantStatus(t, err, codes.InvalidArgument, "the transaction contains 3 operations, which is more than what the state store supports: 2",
+		"ResourceInfo{state small}", "ErrorInfo{dapr.io DAPR_STATE_TOO_MANY_TRANSACTIONS [currentOpsTransaction=3 maxOpsPerTransaction=2]}")
+
+	_, err = env.client.QueryStateAlpha1(ctx, &runtimev1pb.QueryStateRequest{StoreName: "nostore", Query: "{}"})
+	wantStatus(t, err, codes.InvalidArgument, "state store nostore is not found", basicInfo("DAPR_STATE_NOT_FOUND"))
+}
+
+// TestNotConfigured: with no state store at all, every state RPC fails
+// with FailedPrecondition.
+func TestNotConfigured(t *testing.T) {
+	env := startEnv(t, "")
+	ctx := context.Background()
+	want := func(err error) {
+		t.Helper()
+		wantStatus(t, err, codes.FailedPrecondition, "state store statestore is not configured", basicInfo("DAPR_STATE_NOT_CONFIGURED"))
+	}
+	_, err := env.client.GetState(ctx, &runtimev1pb.GetStateRequest{StoreName: "statestore", Key: "k"})
+	want(err)
+	_, err = env.client.GetBulkState(ctx, &runtimev1pb.GetBulkStateRequest{StoreName: "statestore", Keys: []string{"k"}})
+	want(err)
+	_, err = env.client.SaveState(ctx, &runtimev1pb.SaveStateRequest{StoreName: "statestore"})
+	want(err)
+	_, err = env.client.DeleteState(ctx, &runtimev1pb.DeleteStateRequest{StoreName: "statestore", Key: "k"})
+	want(err)
+	_, err = env.client.DeleteBulkState(ctx, &runtimev1pb.DeleteBulkStateRequest{StoreName: "statestore"})
+	want(err)
+	_, err = env.client.ExecuteStateTransaction(ctx, &runtimev1pb.ExecuteStateTransactionRequest{StoreName: "statestore"})
+	want(err)
+	_, err = env.client.QueryStateAlpha1(ctx, &runtimev1pb.QueryStateRequest{StoreName: "statestore", Query: "{}"})
+	want(err)
+}
+
+// TestBehaviours covers the per-RPC rules of state-grpc.md §4 not in the
+// examples: empty requests, TTL metadata, raw transaction values, deletes.
+func TestBehaviours(t *testing.T) {
+	env := startEnv(t, "", entry("statestore", openStore(t, "statestore")))
+	ctx := context.Background()
+
+	if err := save(t, env); err != nil {
+		t.Fatalf("SaveState with no items: %v", err)
+	}
+	if resp, err := env.client.GetBulkState(ctx, &runtimev1pb.GetBulkStateRequest{StoreName: "statestore"}); err != nil || len(resp.Items) != 0 {
+		t.Fatalf("GetBulkState with no keys = %v, %v", resp, err)
+	}
+
+	before := time.Now().UTC().Truncate(time.Second)
+	mustSave(t, env, &commonv1pb.StateItem{Key: "ttl", Value: []byte("v"), Metadata: map[string]string{"ttlInSeconds": "100"}})
+	md := get(t, env, "ttl").Metadata
+	exp, err := time.Parse(time.RFC3339, md["ttlExpireTime"])
+	if err != nil || len(md) != 1 || !strings.HasSuffix(md["ttlExpireTime"], "Z") {
+		t.Fatalf("GetState metadata = %v (%v), want one RFC 3339 UTC ttlExpireTime", md, err)
+	}
+	if exp.Before(before.Add(99*time.Second)) || exp.After(time.Now().Add(101*time.Second)) {
+		t.Fatalf("ttlExpireTime %v is not 100 s after the write", exp)
+	}
+	bulk, err := env.client.GetBulkState(ctx, &runtimev1pb.GetBulkStateRequest{StoreName: "statestore", Keys: []string{"ttl"}})
+	if err != nil || len(bulk.Items) != 1 || bulk.Items[0].Metadata["ttlExpireTime"] != md["ttlExpireTime"] {
+		t.Fatalf("GetBulkState ttl = %v, %v", bulk, err)
+	}
+
+	// Transaction upserts store raw bytes even with contentType json;
+	// top-level metadata does not set a TTL.
+	_, err = env.client.ExecuteStateTransaction(ctx, &runtimev1pb.ExecuteStateTransactionRequest{StoreName: "statestore",
+		Metadata: map[string]string{"ttlInSeconds": "100"},
+		Operations: []*runtimev1pb.TransactionalStateOperation{
+			{OperationType: "upsert", Request: &commonv1pb.StateItem{Key: "tx1", Value: []byte(`{"b": 1}`), Metadata: map[string]string{"contentType": "application/json"}}},
+			{OperationType: "delete", Request: &commonv1pb.StateItem{Key: "ttl"}},
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := get(t, env, "tx1"); string(r.Data) != `{"b": 1}` || r.Metadata != nil {
+		t.Fatalf("tx1 = %q %v, want raw bytes and no TTL", r.Data, r.Metadata)
+	}
+	if r := get(t, env, "ttl"); len(r.Data) != 0 {
+		t.Fatalf("ttl not deleted by the transaction: %q", r.Data)
+	}
+	if _, err = env.client.ExecuteStateTransaction(ctx, &runtimev1pb.ExecuteStateTransactionRequest{StoreName: "statestore"}); err != nil {
+		t.Fatalf("empty transaction: %v", err)
+	}
+
+	// ETag flow: the current ETag succeeds and changes the ETag; an empty
+	// Etag value means none.
+	mustSave(t, env, &commonv1pb.StateItem{Key: "e", Value: []byte("1")})
+	e1 := get(t, env, "e").Etag
+	mustSave(t, env, &commonv1pb.StateItem{Key: "e", Value: []byte("2"), Etag: &commonv1pb.Etag{Value: e1}})
+	e2 := get(t, env, "e").Etag
+	if e2 == e1 || e2 == "" {
+		t.Fatalf("ETag not renewed by a write: %q -> %q", e1, e2)
+	}
+	mustSave(t, env, &commonv1pb.StateItem{Key: "e", Value: []byte("3"), Etag: &commonv1pb.Etag{}})
+	e3 := get(t, env, "e").Etag
+	if _, err := env.client.DeleteState(ctx, &runtimev1pb.DeleteStateRequest{StoreName: "statestore", Key: "e", Etag: &commonv1pb.Etag{Value: e3}}); err != nil {
+		t.Fatalf("DeleteState with the current ETag: %v", err)
+	}
+	if r := get(t, env, "e"); len(r.Data) != 0 {
+		t.Fatalf("e not deleted: %q", r.Data)
+	}
+
+	// Bulk delete, values ignored.
+	mustSave(t, env, &commonv1pb.StateItem{Key: "d1", Value: []byte("1")}, &commonv1pb.StateItem{Key: "d2", Value: []byte("2")})
+	if _, err := env.client.DeleteBulkState(ctx, &runtimev1pb.DeleteBulkStateRequest{StoreName: "statestore",
+		States: []*commonv1pb.StateItem{{Key: "d1", Value: []byte("ignored")}, {Key: "d2"}, {Key: "never"}}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"d1", "d2"} {
+		if r := get(t, env, k); len(r.Data) != 0 {
+			t.Fatalf("%s not deleted", k)
+		}
+	}
+}
+
+func TestMetadataAndShutdown(t *testing.T) {
+	env := startEnv(t, "")
+	ctx := context.Background()
+	if _, err := env.client.SetMetadata(ctx, &runtimev1pb.SetMetadataRequest{Key: "", Value: "ignored"}); err != nil {
+		t.Fatal(err)
+	}
+	if env.setKey != "" || env.setVal != "" {
+		t.Fatalf("an empty key reached SetMetadata: %q=%q", env.setKey, env.setVal)
+	}
+	if _, err := env.client.SetMetadata(ctx, &runtimev1pb.SetMetadataRequest{Key: "k", Value: "v"}); err != nil {
+		t.Fatal(err)
+	}
+	md, err := env.client.GetMetadata(ctx, &runtimev1pb.GetMetadataRequest{})
+	if err != nil || md.Id != testApp || md.ExtendedMetadata["k"] != "v" {
+		t.Fatalf("GetMetadata = %v, %v", md, err)
+	}
+	if _, err := env.client.Shutdown(ctx, &runtimev1pb.ShutdownRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	// The shutdown callback runs on its own goroutine; GracefulStop
+	// returning proves the server itself drained.
+	if err := env.srv.GracefulStop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for env.shutdowns.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	if n := env.shutdowns.Load(); n != 1 {
+		t.Fatalf("Shutdown callback ran %d times", n)
+	}
+}
+
+func TestUnimplemented(t *testing.T) {
+	env := startEnv(t, "")
+	_, err := env.client.PublishEvent(context.Background(), &runtimev1pb.PublishEventRequest{PubsubName: "p", Topic: "t"})
+	wantStatus(t, err, codes.Unimplemented, "method PublishEvent not implemented")
+	_, err = env.client.GetSecret(context.Background(), &runtimev1pb.GetSecretRequest{StoreName: "s", Key: "k"})
+	wantStatus(t, err, codes.Unimplemented, "method GetSecret not implemented")
+}
+
+func TestAPIToken(t *testing.T) {
+	env := startEnv(t, "s3cret", entry("statestore", openStore(t, "statestore")))
+	req := &runtimev1pb.GetStateRequest{StoreName: "statestore", Key: "k"}
+
+	_, err := env.client.GetState(context.Background(), req)
+	wantStatus(t, err, codes.Unauthenticated, "Unauthorized",
+		"ErrorInfo{dapr.io Unauthorized [http.code=401 http.error_message=missing api token in request metadata]}")
+
+	bad := metadata.AppendToOutgoingContext(context.Background(), "dapr-api-token", "wrong")
+	_, err = env.client.GetState(bad, req)
+	wantStatus(t, err, codes.Unauthenticated, "Unauthorized",
+		"ErrorInfo{dapr.io Unauthorized [http.code=401 http.error_message=authentication error: api token mismatch]}")
+
+	_, err = env.client.GetMetadata(bad, &runtimev1pb.GetMetadataRequest{})
+	if status.Code(err) != codes.Unauthenticated {
+		t.Fatalf("GetMetadata without the token: %v", err)
+	}
+
+	good := metadata.AppendToOutgoingContext(context.Background(), "dapr-api-token", "s3cret")
+	if _, err := env.client.GetState(good, req); err != nil {
+		t.Fatalf("GetState with the token: %v", err)
+	}
+}
+
+func TestMaxMessageSize(t *testing.T) {
+	env := startEnv(t, "", entry("statestore", openStore(t, "statestore")))
+	err := save(t, env, &commonv1pb.StateItem{Key: "big", Value: make([]byte, 65<<10)})
+	if status.Code(err) != codes.ResourceExhausted {
+		t.Fatalf("oversized SaveState: %v, want ResourceExhausted", err)
+	}
+	mustSave(t, env, &commonv1pb.StateItem{Key: "fits", Value: make([]byte, 60<<10)})
+}
+
+func TestStartErrors(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	st, _ := api.New(api.Config{AppID: testApp, DisableMetrics: true})
+	srv, err := New(Config{Addrs: []string{l.Addr().String()}, State: st, DisableMetrics: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err == nil || !strings.Contains(err.Error(), "could not listen on any endpoint") {
+		t.Fatalf("Start on a used port: %v", err)
+	}
+	// One usable address out of two is enough, as in daprd.
+	srv2, err := New(Config{Addrs: []string{l.Addr().String(), "127.0.0.1:0"}, State: st, DisableMetrics: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv2.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer srv2.Stop()
+	if n := len(srv2.Addrs()); n != 1 {
+		t.Fatalf("Addrs = %d listeners, want 1", n)
+	}
+	if err := srv2.Start(); err == nil {
+		t.Fatal("second Start succeeded")
+	}
+	if _, err := New(Config{}); err == nil {
+		t.Fatal("New without State succeeded")
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	env := startEnv(t, "", entry("statestore", openStore(t, "statestore")))
+	// The server under test counts under app id myapp; other tests of this
+	// package use the same id, so compare deltas.
+	const getOK = `{app_id="myapp",grpc_server_method="/dapr.proto.runtime.v1.Dapr/GetState",grpc_server_status="OK"}`
+	const saveAborted = `{app_id="myapp",grpc_server_method="/dapr.proto.runtime.v1.Dapr/SaveState",grpc_server_status="Aborted"}`
+	const saveBytes = `{app_id="myapp",grpc_server_method="/dapr.proto.runtime.v1.Dapr/SaveState"}`
+	count := func(name string) uint64 { return metrics.GetOrCreateCounter(name).Get() }
+	getBefore := count(metricCompleted + getOK)
+	abortedBefore := count(metricCompleted + saveAborted)
+
+	mustSave(t, env, &commonv1pb.StateItem{Key: "m", Value: []byte("v")})
+	for range 3 {
+		get(t, env, "m")
+	}
+	err := save(t, env, &commonv1pb.StateItem{Key: "m", Value: []byte("v"), Etag: &commonv1pb.Etag{Value: "bad"}})
+	if status.Code(err) != codes.Aborted {
+		t.Fatal(err)
+	}
+	if d := count(metricCompleted+getOK) - getBefore; d != 3 {
+		t.Fatalf("GetState OK counted %d times, want 3", d)
+	}
+	if d := count(metricCompleted+saveAborted) - abortedBefore; d != 1 {
+		t.Fatalf("SaveState Aborted counted %d times, want 1", d)
+	}
+
+	var sb strings.Builder
+	metrics.WritePrometheus(&sb, false)
+	out := sb.String()
+	for _, want := range []string{
+		metricLatency + `_bucket{app_id="myapp",grpc_server_method="/dapr.proto.runtime.v1.Dapr/GetState",grpc_server_status="OK",le="1"}`,
+		metricLatency + `_count` + getOK,
+		metricRecvBytes + `_bucket{app_id="myapp",grpc_server_method="/dapr.proto.runtime.v1.Dapr/SaveState",le="1024"}`,
+		metricSentBytes + `_count` + saveBytes,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("metrics output lacks %s", want)
+		}
+	}
+}
+
+func TestAPIAccessLists(t *testing.T) {
+	st, err := api.New(api.Config{AppID: testApp, Stores: []api.StoreEntry{entry("statestore", openStore(t, "statestore"))}, DisableMetrics: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := New(Config{
+		Addrs: []string{"127.0.0.1:0"}, State: st, AppID: testApp, APIToken: "tok", DisableMetrics: true,
+		APIAllowed: []APIRule{{Name: "state", Version: "v1", Protocol: "grpc"}, {Name: "metadata", Version: "v1", Protocol: "http"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop()
+	conn, err := grpc.NewClient(srv.Addrs()[0].String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	c := runtimev1pb.NewDaprClient(conn)
+	ctx := metadata.AppendToOutgoingContext(context.Background(), "dapr-api-token", "tok")
+	if _, err := c.GetState(ctx, &runtimev1pb.GetStateRequest{StoreName: "statestore", Key: "k"}); err != nil {
+		t.Fatalf("allowed GetState: %v", err)
+	}
+	// Not allowed for gRPC (the metadata rule is for HTTP); the list is
+	// checked before the token.
+	_, err = c.GetMetadata(context.Background(), &runtimev1pb.GetMetadataRequest{})
+	wantStatus(t, err, codes.Unimplemented, "Not Implemented",
+		"ErrorInfo{dapr.io Not Implemented [http.code=501 http.error_message=requested endpoint is not available]}")
+
+	if a := newACL(nil, []APIRule{{Name: "state", Version: "v1alpha1", Protocol: "grpc"}}); a.check("/dapr.proto.runtime.v1.Dapr/QueryStateAlpha1") == nil ||
+		a.check("/dapr.proto.runtime.v1.Dapr/GetState") != nil || a.check("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo") != nil {
+		t.Fatal("deny list: QueryStateAlpha1 must be denied, GetState and non-Dapr methods allowed")
+	}
+	if newACL([]APIRule{{Name: "state", Version: "v1", Protocol: "http"}}, nil) != nil {
+		t.Fatal("HTTP-only rules must not create a gRPC access list")
+	}
+}
