@@ -579,3 +579,7 @@ func ParseBool(s string) bool {
 	b, _ := strconv.ParseBool(s)
 	return b
 }
+
+// ResolveErr returns the error Resolve recorded for c (a secret store that
+// could not be created, or a secret that could not be resolved), or nil.
+func ResolveErr(c *Component) error { return c.resolveErr }

@@ -1,0 +1,542 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/statecar/statecar/api"
+	"github.com/statecar/statecar/component"
+	_ "github.com/statecar/statecar/component/embedded" // state.pebble, state.in-memory
+	"github.com/statecar/statecar/component/loader"
+	_ "github.com/statecar/statecar/component/redis" // state.redis
+	"github.com/statecar/statecar/internal/daprlog"
+	"github.com/statecar/statecar/internal/quantity"
+	"github.com/statecar/statecar/kv"
+	"github.com/statecar/statecar/server"
+	grpcserver "github.com/statecar/statecar/server/grpc"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// commit returns the VCS revision stamped by the Go toolchain, if any.
+func commit() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" {
+				return s.Value
+			}
+		}
+	}
+	return ""
+}
+
+// fatal logs daprd's fatal line and returns exit code 1.
+func fatal(log *slog.Logger, msg string) int {
+	log.Log(context.Background(), daprlog.LevelFatal, msg)
+	return 1
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	start := time.Now()
+	fs, err := parseFlags(args)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		fmt.Fprint(stderr, usage())
+		return 2
+	}
+	if fs.help {
+		fmt.Fprint(stdout, usage())
+		return 0
+	}
+	if fs.Bool("version") {
+		fmt.Fprintln(stdout, server.Version)
+		return 0
+	}
+	if fs.Bool("build-info") {
+		fmt.Fprintf(stdout, "Version: %s\nGit Commit: %s\nGit Version: %s\n", server.Version, commit(), server.Version)
+		return 0
+	}
+
+	level, lerr := daprlog.ParseLevel(fs.String("log-level"))
+	host, _ := os.Hostname()
+	appID := fs.String("app-id")
+	h := daprlog.NewHandler(stdout, daprlog.Options{JSON: fs.Bool("log-as-json"), Level: level, AppID: appID, Instance: host, Version: server.Version})
+	root := slog.New(h)
+	slog.SetDefault(root)
+	log := daprlog.Scope(root, "dapr.runtime")
+	if lerr != nil {
+		return fatal(log, lerr.Error())
+	}
+	if fs.Bool("wait") {
+		return waitOutbound(fs.String("dapr-http-port"))
+	}
+	log.Info(fmt.Sprintf("Starting Dapr Runtime -- version %s -- commit %s", server.Version, commit()))
+	log.Info("Log level set to: " + fs.String("log-level"))
+
+	cfg, comps, code := buildConfig(fs, log, root)
+	if code >= 0 {
+		return code
+	}
+	return serve(cfg, comps, fs, log, root, start)
+}
+
+// runtimeConfig carries what serve needs beyond server.Config.
+type runtimeConfig struct {
+	server.Config
+	dataDir        string
+	resourcePaths  []string
+	configuration  *loader.Configuration
+	grpcAddrs      []string
+	apiLogExplicit bool
+}
+
+// buildConfig turns flags, environment and Configuration files into the
+// runtime configuration. code >= 0 means exit with it.
+func buildConfig(fs *flagSet, log, root *slog.Logger) (*runtimeConfig, []*loader.Component, int) {
+	rc := &runtimeConfig{}
+	c := &rc.Config
+	c.Logger = root
+	c.AppID = fs.String("app-id")
+	if c.AppID == "" {
+		c.AppID = "statecar"
+		log.Warn("--app-id not given: using app id \"statecar\" (daprd would exit with: parameter app-id cannot be empty)")
+	}
+	if strings.Contains(c.AppID, ".") {
+		return nil, nil, fatal(log, "Fatal error from runtime: parameter app-id cannot contain dots")
+	}
+	c.Namespace = os.Getenv("NAMESPACE")
+	c.APIToken = os.Getenv("DAPR_API_TOKEN")
+
+	var err error
+	if c.HTTPPort, err = strconv.Atoi(fs.String("dapr-http-port")); err != nil {
+		return nil, nil, fatal(log, "Fatal error from runtime: error parsing dapr-http-port flag: "+err.Error())
+	}
+	if c.GRPCPort, err = strconv.Atoi(fs.String("dapr-grpc-port")); err != nil {
+		return nil, nil, fatal(log, "Fatal error from runtime: error parsing dapr-grpc-port flag: "+err.Error())
+	}
+	if c.ProfilePort, err = strconv.Atoi(fs.String("profile-port")); err != nil {
+		return nil, nil, fatal(log, "Fatal error from runtime: error parsing profile-port flag: "+err.Error())
+	}
+	if p := fs.String("dapr-public-port"); p != "" {
+		if c.PublicPort, err = strconv.Atoi(p); err != nil {
+			return nil, nil, fatal(log, "Fatal error from runtime: error parsing dapr-public-port: "+err.Error())
+		}
+	}
+	if p := fs.String("app-port"); p != "" {
+		if c.AppPort, err = strconv.Atoi(p); err != nil {
+			return nil, nil, fatal(log, "Fatal error from runtime: error parsing app-port: "+err.Error())
+		}
+		if c.AppPort == c.HTTPPort {
+			return nil, nil, fatal(log, fmt.Sprintf("Fatal error from runtime: the 'dapr-http-port' argument value %d conflicts with 'app-port'", c.HTTPPort))
+		}
+		if c.AppPort == c.GRPCPort {
+			return nil, nil, fatal(log, fmt.Sprintf("Fatal error from runtime: the 'dapr-grpc-port' argument value %d conflicts with 'app-port'", c.GRPCPort))
+		}
+		if c.AppPort < 0 {
+			c.AppPort = 0
+		}
+	}
+	if c.MetricsPort, err = strconv.Atoi(fs.String("metrics-port")); err != nil {
+		return nil, nil, fatal(log, "Fatal error from runtime: error parsing metrics-port: "+err.Error())
+	}
+	c.MetricsListenAddress = fs.String("metrics-listen-address")
+	c.PublicListenAddress = fs.String("dapr-public-listen-address")
+	if a := fs.String("dapr-listen-addresses"); a != "" {
+		c.APIListenAddresses = strings.Split(a, ",")
+	}
+	c.ProfilingEnabled = fs.Bool("enable-profiling")
+
+	// Body and header limits (--max-body-size wins over the deprecated MB flag).
+	c.MaxBodySize = 4 << 20
+	if fs.Changed("max-body-size") {
+		n, err := quantity.Parse(fs.String("max-body-size"))
+		if err != nil {
+			return nil, nil, fatal(log, "Failed to parse flags: invalid value for 'max-body-size' option: "+err.Error())
+		}
+		c.MaxBodySize = n
+	} else if fs.Changed("dapr-http-max-request-size") {
+		c.MaxBodySize = int64(fs.Int("dapr-http-max-request-size")) << 20
+	}
+	if c.MaxBodySize < 0 {
+		c.MaxBodySize = 4 << 20
+	}
+	c.ReadBufferSize = 4 << 10
+	if fs.Changed("read-buffer-size") {
+		n, err := quantity.Parse(fs.String("read-buffer-size"))
+		if err != nil {
+			return nil, nil, fatal(log, "Failed to parse flags: invalid value for 'read-buffer-size' option: "+err.Error())
+		}
+		c.ReadBufferSize = int(n)
+	} else if fs.Changed("dapr-http-read-buffer-size") {
+		c.ReadBufferSize = fs.Int("dapr-http-read-buffer-size") << 10
+	}
+	if c.ReadBufferSize <= 0 {
+		c.ReadBufferSize = 4 << 10
+	}
+
+	switch p := strings.ToLower(fs.String("app-protocol")); p {
+	case "http", "":
+		c.AppProtocol = "http"
+		if fs.Bool("app-ssl") {
+			c.AppProtocol = "https"
+		}
+	case "grpc":
+		c.AppProtocol = "grpc"
+		if fs.Bool("app-ssl") {
+			c.AppProtocol = "grpcs"
+		}
+	case "https", "grpcs", "h2c":
+		c.AppProtocol = p
+	default:
+		return nil, nil, fatal(log, "Fatal error from runtime: invalid value for 'app-protocol': "+fs.String("app-protocol"))
+	}
+	c.AppChannelAddress = fs.String("app-channel-address")
+	if n := fs.Int("app-max-concurrency"); n > 0 {
+		c.AppMaxConcurrency = n
+	}
+	if fs.Bool("enable-app-health-check") {
+		iv := time.Duration(fs.Int("app-health-probe-interval")) * time.Second
+		if iv <= 0 {
+			iv = 5 * time.Second
+		}
+		to := time.Duration(fs.Int("app-health-probe-timeout")) * time.Millisecond
+		if to <= 0 {
+			to = 500 * time.Millisecond
+		}
+		th := fs.Int("app-health-threshold")
+		if th <= 0 {
+			th = 3
+		}
+		c.AppHealth = &server.AppHealth{Path: fs.String("app-health-check-path"), Interval: iv, Timeout: to, Threshold: th}
+	}
+	gs := fs.Int("dapr-graceful-shutdown-seconds")
+	if gs < 0 {
+		gs = 5
+	}
+	c.GracefulShutdown = time.Duration(gs) * time.Second
+
+	if m := fs.String("mode"); m != "standalone" {
+		log.Warn(fmt.Sprintf("--mode %s is accepted but statecar always runs in standalone mode", m))
+	}
+	for _, n := range sortedFlagNames() {
+		d := flagDefs[n]
+		if !d.ignored || !fs.Changed(n) {
+			continue
+		}
+		if v := fs.String(n); v == "" && len(fs.Slice(n)) == 0 || v == d.def && d.kind != kStringSlice {
+			continue
+		}
+		log.Info(fmt.Sprintf("Flag --%s is accepted for compatibility and ignored by statecar", n))
+	}
+
+	// Configuration files.
+	conf, err := loader.LoadConfiguration(fs.Slice("config"))
+	if err != nil {
+		return nil, nil, fatal(log, "Fatal error from runtime: "+err.Error())
+	}
+	rc.configuration = conf
+	ms := conf.MetricsSpec()
+	c.MetricsEnabled = fs.Bool("enable-metrics")
+	if ms.Enabled != nil && !*ms.Enabled {
+		c.MetricsEnabled = false
+	}
+	c.Metrics.RecordErrorCodes = ms.RecordErrorCodes
+	c.Metrics.IncreasedCardinality = ms.HTTP.IncreasedCardinality == nil || *ms.HTTP.IncreasedCardinality
+	c.Metrics.ExcludeVerbs = ms.HTTP.ExcludeVerbs
+	if len(ms.LatencyDistributionBuckets) > 0 {
+		c.Metrics.LatencyBuckets = ms.LatencyDistributionBuckets
+	}
+	c.EnabledFeatures = conf.EnabledFeatures()
+	for _, r := range conf.Spec.API.Allowed {
+		c.APIAllowed = append(c.APIAllowed, server.APIRule{Name: r.Name, Version: r.Version, Protocol: r.Protocol})
+	}
+	for _, r := range conf.Spec.API.Denied {
+		c.APIDenied = append(c.APIDenied, server.APIRule{Name: r.Name, Version: r.Version, Protocol: r.Protocol})
+	}
+	c.APILogging = conf.Spec.Logging.APILogging.Enabled
+	if fs.Changed("enable-api-logging") {
+		c.APILogging = fs.Bool("enable-api-logging")
+	}
+	c.APILogHealthChecks = !conf.Spec.Logging.APILogging.OmitHealthChecks
+
+	// Data dir (Invariant 2).
+	rc.dataDir = fs.String("data-dir")
+	if rc.dataDir == "" {
+		rc.dataDir = defaultDataDir(c.AppID)
+	}
+
+	// Resources.
+	rc.resourcePaths = fs.Slice("resources-path")
+	if len(rc.resourcePaths) == 0 && fs.String("components-path") != "" {
+		rc.resourcePaths = []string{fs.String("components-path")}
+	}
+	lo := loader.Options{Paths: rc.resourcePaths, AppID: c.AppID, Namespace: c.Namespace, Logger: daprlog.Scope(root, "dapr.runtime.loader.disk")}
+	comps, err := loader.Load(lo)
+	if err != nil {
+		return nil, nil, fatal(log, "Fatal error from runtime: failed to load components: "+err.Error())
+	}
+	loader.Resolve(lo, comps)
+
+	addrs := c.APIListenAddresses
+	if len(addrs) == 0 {
+		addrs = []string{""}
+	}
+	for _, a := range addrs {
+		rc.grpcAddrs = append(rc.grpcAddrs, net.JoinHostPort(strings.TrimSpace(a), strconv.Itoa(c.GRPCPort)))
+	}
+	return rc, comps, -1
+}
+
+func sortedFlagNames() []string {
+	out := make([]string, 0, len(flagDefs))
+	for n := range flagDefs {
+		out = append(out, n)
+	}
+	sortStrings(out)
+	return out
+}
+
+// defaultDataDir is $STATECAR_DATA_DIR, else $HOME/.statecar/data/<app-id>,
+// else ./.statecar/data/<app-id>.
+func defaultDataDir(appID string) string {
+	if d := os.Getenv("STATECAR_DATA_DIR"); d != "" {
+		return d
+	}
+	if h := os.Getenv("HOME"); h != "" {
+		return filepath.Join(h, ".statecar", "data", appID)
+	}
+	return filepath.Join(".statecar", "data", appID)
+}
+
+// serve initialises the components and runs the servers until shutdown.
+func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root *slog.Logger, start time.Time) int {
+	c := &rc.Config
+	api.SetTelemetry(api.Telemetry{AppID: c.AppID, RecordErrorCodes: c.Metrics.RecordErrorCodes})
+	log.Info("Loading components…")
+	env := component.Env{AppID: c.AppID, Namespace: c.Namespace, DataDir: rc.dataDir, Logger: daprlog.Scope(root, "dapr.contrib")}
+	ctx := context.Background()
+
+	var infos []api.ComponentInfo
+	var stores []api.StoreEntry
+	engines := map[string]server.EngineMetricser{}
+	closeAll := func() {
+		for i := len(stores) - 1; i >= 0; i-- {
+			_ = stores[i].Store.Close()
+		}
+	}
+	hasState := false
+	for _, comp := range comps {
+		if comp.Category() == "state" {
+			hasState = true
+		}
+	}
+	// Secret stores first (daprd's order), then the others.
+	for _, comp := range comps {
+		if comp.Category() != "secretstores" {
+			continue
+		}
+		if err := loader.ResolveErr(comp); err != nil {
+			perr := &loader.ProcessError{Name: comp.Name, Reason: "init", Err: &loader.InitError{Kind: "INIT_COMPONENT_FAILURE", Entity: comp.LogName(), Err: err}}
+			if code := componentFailed(log, c.AppID, comp, perr); code >= 0 {
+				closeAll()
+				return code
+			}
+			continue
+		}
+		log.Info("Component loaded: " + comp.LogName())
+		server.RecordComponentLoaded(c.AppID, comp.Type)
+		infos = append(infos, api.ComponentInfo{Name: comp.Name, Type: comp.Type, Version: comp.Version})
+	}
+	for _, comp := range comps {
+		switch comp.Category() {
+		case "secretstores":
+			continue
+		case "state", "":
+		default:
+			log.Warn(fmt.Sprintf("Component %s is not supported by statecar (only state stores and local secret stores are); it is skipped", comp.LogName()))
+			continue
+		}
+		st, err := loader.InitState(ctx, comp, env)
+		if err != nil {
+			if code := componentFailed(log, c.AppID, comp, err); code >= 0 {
+				closeAll()
+				return code
+			}
+			continue
+		}
+		log.Info("Component loaded: " + comp.LogName())
+		server.RecordComponentLoaded(c.AppID, comp.Type)
+		stores = append(stores, api.StoreEntry{Spec: comp.Spec, Store: st})
+		if em := engineOf(st); em != nil {
+			engines[comp.Name] = em
+		}
+	}
+	if !hasState {
+		st, spec, err := defaultStore(ctx, env)
+		if err != nil {
+			closeAll()
+			return fatal(log, "Fatal error from runtime: cannot open the default state store: "+err.Error())
+		}
+		log.Info(fmt.Sprintf("No state store component found: serving the embedded default store %q (%s) with data in %s", spec.Name, spec.Type, filepath.Join(rc.dataDir, spec.Name)))
+		log.Info("Component loaded: " + spec.Name + " (" + spec.Type + "/" + spec.Version + ")")
+		server.RecordComponentLoaded(c.AppID, spec.Type)
+		stores = append(stores, api.StoreEntry{Spec: spec, Store: st})
+		if em := engineOf(st); em != nil {
+			engines[spec.Name] = em
+		}
+	}
+	state, err := api.New(api.Config{AppID: c.AppID, Namespace: c.Namespace, Stores: stores, MaxBodySize: c.MaxBodySize,
+		DisableMetrics: !c.MetricsEnabled, LatencyBuckets: c.Metrics.LatencyBuckets})
+	if err != nil {
+		closeAll()
+		return fatal(log, "Fatal error from runtime: "+err.Error())
+	}
+	infos = append(infos, state.Components()...)
+
+	rt, err := server.New(rc.Config, state, infos)
+	if err != nil {
+		_ = state.Close()
+		return fatal(log, "Fatal error from runtime: "+err.Error())
+	}
+	if err := rt.Start(engines); err != nil {
+		_ = rt.Stop(context.Background())
+		_ = state.Close()
+		return fatal(log, "Fatal error from runtime: "+err.Error())
+	}
+
+	gs, err := grpcserver.New(grpcserver.Config{
+		Addrs:             rc.grpcAddrs,
+		State:             state,
+		AppID:             c.AppID,
+		APIToken:          c.APIToken,
+		MaxMsgSize:        int(c.MaxBodySize),
+		MaxHeaderListSize: c.ReadBufferSize,
+		Metadata:          rt.MetadataProto,
+		SetMetadata:       rt.SetExtended,
+		Shutdown:          rt.Shutdown,
+		DisableMetrics:    !c.MetricsEnabled,
+		Logger:            daprlog.Scope(root, "dapr.runtime.grpc.api"),
+	})
+	if err == nil {
+		err = gs.Start()
+	}
+	if err != nil {
+		_ = rt.Stop(context.Background())
+		_ = state.Close()
+		return fatal(log, "Fatal error from runtime: failed to start gRPC server: "+err.Error())
+	}
+	log.Info(fmt.Sprintf("API gRPC server is running on port %d", c.GRPCPort))
+
+	rt.MarkReady()
+	log.Info(fmt.Sprintf("dapr initialized. Status: Running. Init Elapsed %vms", time.Since(start).Milliseconds()))
+
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	select {
+	case s := <-sigs:
+		log.Info(fmt.Sprintf("Received signal '%s'; beginning shutdown", s))
+	case <-rt.ShutdownRequested():
+		log.Info("Shutdown requested via API; beginning shutdown")
+	}
+	go func() {
+		s := <-sigs
+		log.Warn(fmt.Sprintf("Received signal '%s' during shutdown; exiting immediately", s))
+		os.Exit(1)
+	}()
+
+	// Invariant 1: stop accepting and drain, then close the stores.
+	sctx, cancel := context.WithTimeout(context.Background(), c.GracefulShutdown)
+	defer cancel()
+	done := make(chan error, 2)
+	go func() { done <- rt.Stop(sctx) }()
+	go func() { done <- gs.GracefulStop(sctx) }()
+	for range 2 {
+		if err := <-done; err != nil {
+			log.Warn("Error during graceful shutdown: " + err.Error())
+		}
+	}
+	if err := state.Close(); err != nil {
+		log.Error("Error closing state stores: " + err.Error())
+		return 1
+	}
+	log.Info("Daprd shutdown gracefully")
+	return 0
+}
+
+// componentFailed logs a component failure as daprd does; it returns 1
+// (exit) unless the component has ignoreErrors, then -1.
+func componentFailed(log *slog.Logger, appID string, comp *loader.Component, err error) int {
+	var pe *loader.ProcessError
+	reason := "init"
+	if errors.As(err, &pe) {
+		reason = pe.Reason
+	}
+	server.RecordComponentInitFailed(appID, comp.Type, comp.Name, reason)
+	if comp.IgnoreErrors {
+		log.Error("Ignoring error processing component: " + err.Error())
+		return -1
+	}
+	log.Warn("Error processing component, daprd will exit gracefully: " + err.Error())
+	return fatal(log, "Fatal error from runtime: "+err.Error())
+}
+
+// defaultStore opens the embedded default store "statestore": state.pebble
+// (durable, under <data-dir>/statestore), or state.in-memory when the
+// embedded engine is not compiled in.
+func defaultStore(ctx context.Context, env component.Env) (component.Store, component.Spec, error) {
+	for _, typ := range []string{"state.pebble", "state.in-memory"} {
+		f, ok := component.LookupState(typ)
+		if !ok {
+			continue
+		}
+		spec := component.Spec{Name: "statestore", Type: typ, Version: "v1", Metadata: map[string]string{}}
+		st, err := f(ctx, spec, env)
+		return st, spec, err
+	}
+	return nil, component.Spec{}, errors.New("no embedded state store type is registered")
+}
+
+// waitOutbound implements --wait: poll the outbound health endpoint of the
+// sidecar on port until it answers 204 (exit 0) or 60 s pass (exit 1).
+func waitOutbound(port string) int {
+	url := "http://127.0.0.1:" + port + "/v1.0/healthz/outbound"
+	client := &http.Client{Timeout: time.Second}
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		if resp, err := client.Get(url); err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusNoContent {
+				return 0
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return 1
+}
+
+// engineOf returns the engine figures of a store: the store itself when it
+// implements server.EngineMetricser, or its kv.DB (the embedded stores).
+func engineOf(st component.Store) server.EngineMetricser {
+	if em, ok := st.(server.EngineMetricser); ok {
+		return em
+	}
+	if d, ok := st.(interface{ DB() *kv.DB }); ok {
+		return server.KVEngine(d.DB())
+	}
+	return nil
+}

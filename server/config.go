@@ -1,0 +1,107 @@
+package server
+
+import (
+	"log/slog"
+	"time"
+)
+
+// Version is the daprd version statecar is compatible with; it is what
+// --version prints and what /v1.0/metadata reports as runtimeVersion.
+const Version = "1.18.3"
+
+// Config is the parsed runtime configuration (flags, environment and
+// Configuration files); cmd/statecar fills it.
+type Config struct {
+	AppID     string
+	Namespace string // env NAMESPACE
+
+	// HTTPPort and GRPCPort are --dapr-http-port and --dapr-grpc-port.
+	HTTPPort int
+	GRPCPort int
+	// APIListenAddresses is --dapr-listen-addresses split on commas ("" =
+	// all interfaces).
+	APIListenAddresses []string
+	// PublicPort is --dapr-public-port; 0 disables the public listener.
+	PublicPort          int
+	PublicListenAddress string
+
+	MetricsEnabled       bool
+	MetricsPort          int
+	MetricsListenAddress string
+	// Metrics are the Configuration's metrics settings.
+	Metrics MetricsOptions
+
+	ProfilingEnabled bool
+	ProfilePort      int
+
+	// MaxBodySize is --max-body-size in bytes; ReadBufferSize is
+	// --read-buffer-size (the maximum request header size).
+	MaxBodySize    int64
+	ReadBufferSize int
+
+	// APIToken is env DAPR_API_TOKEN ("" = no token check).
+	APIToken string
+
+	// App channel (reported in metadata; AppPort also gates readiness).
+	AppPort           int // 0 = none
+	AppProtocol       string
+	AppChannelAddress string
+	AppMaxConcurrency int // 0 = unlimited
+	AppHealth         *AppHealth
+
+	// EnabledFeatures are the Configuration's enabled features.
+	EnabledFeatures []string
+	// APIAllowed and APIDenied are the Configuration's API lists.
+	APIAllowed []APIRule
+	APIDenied  []APIRule
+
+	// APILogging logs "HTTP API Called" for each request;
+	// APILogHealthChecks includes healthz calls (omitHealthChecks=false).
+	APILogging         bool
+	APILogHealthChecks bool
+
+	// GracefulShutdown bounds the drain of in-flight requests.
+	GracefulShutdown time.Duration
+
+	// HTTPEventLoops is the number of h1 event loops (0 = h1's default).
+	HTTPEventLoops int
+
+	// Logger is the root logger (scopes are added here); nil means
+	// slog.Default().
+	Logger *slog.Logger
+}
+
+// MetricsOptions are Configuration spec.metrics settings.
+type MetricsOptions struct {
+	// RecordErrorCodes enables dapr_error_code_total.
+	RecordErrorCodes bool
+	// IncreasedCardinality (default true) keeps the path label and
+	// registers dapr_http_server_response_count; false empties the label.
+	IncreasedCardinality bool
+	// ExcludeVerbs empties the method label.
+	ExcludeVerbs bool
+	// LatencyBuckets are the latency histogram bounds in ms (nil = daprd's
+	// defaults).
+	LatencyBuckets []float64
+}
+
+// AppHealth is the app health check configuration shown in metadata.
+type AppHealth struct {
+	Path      string
+	Interval  time.Duration
+	Timeout   time.Duration
+	Threshold int
+}
+
+// APIRule is a Configuration spec.api allowed/denied entry.
+type APIRule struct {
+	Name     string
+	Version  string
+	Protocol string
+}
+
+// DefaultLatencyBuckets are daprd's latency buckets in ms.
+var DefaultLatencyBuckets = []float64{1, 2, 3, 4, 5, 6, 8, 10, 13, 16, 20, 25, 30, 40, 50, 65, 80, 100, 130, 160, 200, 250, 300, 400, 500, 650, 800, 1000, 2000, 5000, 10000, 20000, 50000, 100000}
+
+// sizeBuckets are daprd's defaultSizeDistribution (bytes).
+var sizeBuckets = []float64{1 << 10, 2 << 10, 4 << 10, 16 << 10, 64 << 10, 256 << 10, 1 << 20, 4 << 20, 16 << 20, 64 << 20, 256 << 20, 1 << 30, 4 << 30}

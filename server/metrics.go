@@ -1,0 +1,175 @@
+package server
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/VictoriaMetrics/metrics"
+)
+
+// httpMetrics records dapr_http_server_* into VictoriaMetrics' default set.
+type httpMetrics struct {
+	appID   string
+	opts    MetricsOptions
+	reqSize *metrics.PrometheusHistogram
+	resSize *metrics.PrometheusHistogram
+
+	mu     sync.RWMutex
+	series map[string]*httpSeries // key: method \x00 path \x00 status; guarded by mu
+}
+
+type httpSeries struct {
+	count    *metrics.Counter
+	resCount *metrics.Counter // nil unless increased cardinality
+	latency  *metrics.PrometheusHistogram
+}
+
+func newHTTPMetrics(appID string, opts MetricsOptions) *httpMetrics {
+	app := `{app_id=` + strconv.Quote(appID) + `}`
+	return &httpMetrics{
+		appID:   appID,
+		opts:    opts,
+		reqSize: metrics.GetOrCreatePrometheusHistogramExt("dapr_http_server_request_bytes"+app, sizeBuckets),
+		resSize: metrics.GetOrCreatePrometheusHistogramExt("dapr_http_server_response_bytes"+app, sizeBuckets),
+		series:  map[string]*httpSeries{},
+	}
+}
+
+var keyPool = sync.Pool{New: func() any { b := make([]byte, 0, 128); return &b }}
+
+// metricPath is daprd's legacy path label: state and secrets keep their
+// first three segments (the key is dropped).
+func metricPath(p string) string {
+	segs := splitPath(p)
+	if len(segs) >= 3 && (segs[1] == "state" || segs[1] == "secrets") {
+		n := 1 + len(segs[0]) + 1 + len(segs[1]) + 1 + len(segs[2])
+		if n <= len(p) {
+			return p[:n]
+		}
+	}
+	return p
+}
+
+var validVerbs = map[string]bool{
+	http.MethodGet: true, http.MethodHead: true, http.MethodPost: true, http.MethodPut: true,
+	http.MethodPatch: true, http.MethodDelete: true, http.MethodConnect: true, http.MethodOptions: true, http.MethodTrace: true,
+}
+
+// record counts one served request; the lookup of an existing series does
+// not allocate (Invariant 4).
+func (m *httpMetrics) record(method, path string, status, reqBytes, resBytes int, start int64) {
+	if m.opts.ExcludeVerbs {
+		method = ""
+	} else if !validVerbs[method] {
+		method = "UNKNOWN"
+	}
+	if m.opts.IncreasedCardinality {
+		path = metricPath(path)
+	} else {
+		path = ""
+	}
+	kp := keyPool.Get().(*[]byte)
+	key := append((*kp)[:0], method...)
+	key = append(key, 0)
+	key = append(key, path...)
+	key = append(key, 0)
+	key = strconv.AppendInt(key, int64(status), 10)
+	m.mu.RLock()
+	s := m.series[string(key)]
+	m.mu.RUnlock()
+	if s == nil {
+		s = m.newSeries(string(key), method, path, status)
+	}
+	*kp = key
+	keyPool.Put(kp)
+	s.count.Inc()
+	if s.resCount != nil {
+		s.resCount.Inc()
+	}
+	s.latency.Update(float64(nowFunc()-start) / 1e6)
+	m.reqSize.Update(float64(reqBytes))
+	m.resSize.Update(float64(resBytes))
+}
+
+func (m *httpMetrics) newSeries(key, method, path string, status int) *httpSeries {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if s := m.series[key]; s != nil {
+		return s
+	}
+	labels := `{app_id=` + strconv.Quote(m.appID) + `,method=` + strconv.Quote(method) +
+		`,path=` + strconv.Quote(path) + `,status=` + strconv.Quote(strconv.Itoa(status)) + `}`
+	s := &httpSeries{
+		count:   metrics.GetOrCreateCounter("dapr_http_server_request_count" + labels),
+		latency: metrics.GetOrCreatePrometheusHistogramExt("dapr_http_server_latency"+labels, m.opts.LatencyBuckets),
+	}
+	if m.opts.IncreasedCardinality {
+		s.resCount = metrics.GetOrCreateCounter("dapr_http_server_response_count" + labels)
+	}
+	m.series[key] = s
+	return s
+}
+
+// RecordComponentLoaded counts a loaded component
+// (dapr_runtime_component_loaded, dapr_runtime_component_init_total).
+func RecordComponentLoaded(appID, typ string) {
+	app := strconv.Quote(appID)
+	metrics.GetOrCreateCounter(`dapr_runtime_component_loaded{app_id=` + app + `}`).Inc()
+	metrics.GetOrCreateCounter(`dapr_runtime_component_init_total{app_id=` + app + `,component=` + strconv.Quote(typ) + `}`).Inc()
+}
+
+// RecordComponentInitFailed counts dapr_runtime_component_init_fail_total.
+func RecordComponentInitFailed(appID, typ, name, reason string) {
+	metrics.GetOrCreateCounter(`dapr_runtime_component_init_fail_total{app_id=` + strconv.Quote(appID) +
+		`,component=` + strconv.Quote(typ) + `,componentName=` + strconv.Quote(name) + `,reason=` + strconv.Quote(reason) + `}`).Inc()
+}
+
+// metricsContentType is daprd's exposition content type.
+const metricsContentType = "text/plain; version=0.0.4; charset=utf-8; escaping=underscores"
+
+// EngineMetricser is implemented by stores that expose engine figures
+// (the embedded engine). Values are written as gauges named
+// statecar_<name>{store="<component>"}; names must be valid Prometheus
+// metric name suffixes.
+type EngineMetricser interface {
+	EngineMetrics() map[string]float64
+}
+
+// metricsHandler writes every metric of the default set plus process and
+// Go metrics, and the statecar_* engine figures, on any path.
+func (s *Runtime) metricsHandler(engines map[string]EngineMetricser) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", metricsContentType)
+		metrics.WritePrometheus(w, true)
+		writeEngineMetrics(w, engines)
+	})
+}
+
+func writeEngineMetrics(w io.Writer, engines map[string]EngineMetricser) {
+	names := make([]string, 0, len(engines))
+	for n := range engines {
+		names = append(names, n)
+	}
+	sortStrings(names)
+	for _, store := range names {
+		vals := engines[store].EngineMetrics()
+		keys := make([]string, 0, len(vals))
+		for k := range vals {
+			keys = append(keys, k)
+		}
+		sortStrings(keys)
+		for _, k := range keys {
+			name := "statecar_" + strings.Map(func(r rune) rune {
+				if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' {
+					return r
+				}
+				return '_'
+			}, k)
+			fmt.Fprintf(w, "%s{store=%s} %g\n", name, strconv.Quote(store), vals[k])
+		}
+	}
+}

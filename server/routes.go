@@ -1,0 +1,524 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"path"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/statecar/statecar/api"
+)
+
+// request is what a route handler reads. The transport adapter implements
+// it; byte slices are valid until the handler returns.
+type request interface {
+	method() string
+	// rawPath is the escaped, cleaned request path.
+	rawPath() string
+	header(name string) ([]byte, bool)
+	body() []byte
+	bodyTooLarge() bool
+	// param returns path parameter i, unescaped with QueryUnescape rules.
+	param(i int) []byte
+	visitQuery(fn func(name, value []byte))
+	queryValue(name string) ([]byte, bool)
+	context() context.Context
+	// setParams stores the unescaped path parameters of the matched route.
+	setParams(p [2]string)
+}
+
+// response is what a route handler writes: status and headers first, then
+// the body.
+type response interface {
+	setStatus(code int)
+	status() int
+	addHeader(name, value string)
+	addHeaderBytes(name string, v []byte)
+	write(p []byte)
+	size() int
+}
+
+type handler func(s *Runtime, w response, r request)
+
+// routeID names a route of the table; group and version drive the API
+// allow/deny lists.
+type routeID uint8
+
+const (
+	routeNone routeID = iota
+	routeHealthz
+	routeHealthzOutbound
+	routeMetadataGet
+	routeMetadataPut
+	routeShutdown
+	routeStateSave
+	routeStateGet
+	routeStateDelete
+	routeStateBulk
+	routeStateTx
+	routeStateQuery
+)
+
+type routeInfo struct {
+	h        handler
+	group    string // API name for allow/deny lists ("" = always allowed)
+	version  string
+	blocking bool
+	public   bool // also served on the public port
+	health   bool
+}
+
+var routes = [...]routeInfo{
+	routeHealthz:         {h: (*Runtime).handleHealthz, public: true, health: true},
+	routeHealthzOutbound: {h: (*Runtime).handleHealthzOutbound, public: true, health: true},
+	routeMetadataGet:     {h: (*Runtime).handleMetadataGet, group: "metadata", version: "v1", public: true},
+	routeMetadataPut:     {h: (*Runtime).handleMetadataPut, group: "metadata", version: "v1", public: true, blocking: true},
+	routeShutdown:        {h: (*Runtime).handleShutdown, group: "shutdown", version: "v1", blocking: true},
+	routeStateSave:       {h: (*Runtime).handleSave, group: "state", version: "v1", blocking: true},
+	routeStateGet:        {h: (*Runtime).handleGet, group: "state", version: "v1"},
+	routeStateDelete:     {h: (*Runtime).handleDelete, group: "state", version: "v1", blocking: true},
+	routeStateBulk:       {h: (*Runtime).handleBulk, group: "state", version: "v1", blocking: true},
+	routeStateTx:         {h: (*Runtime).handleTx, group: "state", version: "v1", blocking: true},
+	routeStateQuery:      {h: (*Runtime).handleQuery, group: "state", version: "v1alpha1", blocking: true},
+}
+
+// match finds the route of method and escaped path p (already cleaned) and
+// returns the start/end offsets of up to two parameters in p.
+func match(method, p string) (id routeID, params [2]string) {
+	segs := splitPath(p)
+	switch {
+	case len(segs) >= 2 && segs[0] == "v1.0" && segs[1] == "healthz":
+		if method == http.MethodGet {
+			if len(segs) == 2 {
+				return routeHealthz, params
+			}
+			if len(segs) == 3 && segs[2] == "outbound" {
+				return routeHealthzOutbound, params
+			}
+		}
+	case len(segs) >= 2 && segs[0] == "v1.0" && segs[1] == "metadata":
+		if len(segs) == 2 && method == http.MethodGet {
+			return routeMetadataGet, params
+		}
+		if len(segs) == 3 && method == http.MethodPut {
+			params[0] = segs[2]
+			return routeMetadataPut, params
+		}
+	case len(segs) == 2 && segs[0] == "v1.0" && segs[1] == "shutdown":
+		if method == http.MethodPost {
+			return routeShutdown, params
+		}
+	case len(segs) >= 3 && segs[0] == "v1.0" && segs[1] == "state":
+		params[0] = segs[2]
+		postPut := method == http.MethodPost || method == http.MethodPut
+		switch len(segs) {
+		case 3:
+			if postPut {
+				return routeStateSave, params
+			}
+		case 4:
+			params[1] = segs[3]
+			switch {
+			case postPut && segs[3] == "bulk":
+				return routeStateBulk, params
+			case postPut && segs[3] == "transaction":
+				return routeStateTx, params
+			case method == http.MethodGet:
+				return routeStateGet, params
+			case method == http.MethodDelete:
+				return routeStateDelete, params
+			}
+		}
+	case len(segs) == 4 && segs[0] == "v1.0-alpha1" && segs[1] == "state" && segs[3] == "query":
+		if method == http.MethodPost || method == http.MethodPut {
+			params[0] = segs[2]
+			return routeStateQuery, params
+		}
+	}
+	return routeNone, params
+}
+
+// splitPath splits a cleaned path into at most 5 segments without
+// allocating more than the slice header array on the stack.
+func splitPath(p string) []string {
+	var arr [5]string
+	segs := arr[:0]
+	p = strings.TrimPrefix(p, "/")
+	for p != "" && len(segs) < 5 {
+		i := strings.IndexByte(p, '/')
+		if i < 0 {
+			segs = append(segs, p)
+			break
+		}
+		segs = append(segs, p[:i])
+		p = p[i+1:]
+	}
+	if p != "" && len(segs) == 5 && strings.IndexByte(p, '/') >= 0 {
+		segs = append(segs, "") // more than five segments: matches nothing
+	}
+	return segs
+}
+
+// cleanPath is chi's path.Clean of the escaped path (state-http.md §2.1).
+func cleanPath(p string) string {
+	if p == "" {
+		return "/"
+	}
+	if isClean(p) {
+		return p
+	}
+	return path.Clean("/" + p)
+}
+
+func isClean(p string) bool {
+	if p[0] != '/' || (len(p) > 1 && p[len(p)-1] == '/') {
+		return false
+	}
+	return !strings.Contains(p, "//") && !strings.Contains(p, "/./") && !strings.Contains(p, "/../") &&
+		!strings.HasSuffix(p, "/.") && !strings.HasSuffix(p, "/..")
+}
+
+// allowed applies the Configuration API lists to a route.
+func (s *Runtime) allowed(id routeID) bool {
+	ri := &routes[id]
+	if ri.group == "" {
+		return true
+	}
+	matches := func(rules []APIRule) bool {
+		for _, rule := range rules {
+			if rule.Protocol != "" && !strings.EqualFold(rule.Protocol, "http") {
+				continue
+			}
+			if strings.EqualFold(rule.Name, ri.group) && normVersion(rule.Version) == ri.version {
+				return true
+			}
+		}
+		return false
+	}
+	if len(s.cfg.APIAllowed) > 0 && !matches(s.cfg.APIAllowed) {
+		return false
+	}
+	return !matches(s.cfg.APIDenied)
+}
+
+func normVersion(v string) string {
+	v = strings.ToLower(v)
+	switch v {
+	case "v1.0":
+		return "v1"
+	case "v1.0-alpha1":
+		return "v1alpha1"
+	case "v1.0-beta1":
+		return "v1beta1"
+	}
+	return v
+}
+
+// paramNames are daprd's names of the path parameters, for the unescape
+// error text.
+var paramNames = [...][2]string{
+	routeMetadataPut: {"key"},
+	routeStateSave:   {"storeName"},
+	routeStateGet:    {"storeName", "key"},
+	routeStateDelete: {"storeName", "key"},
+	routeStateBulk:   {"storeName"},
+	routeStateTx:     {"storeName"},
+	routeStateQuery:  {"storeName"},
+}
+
+var epoch = time.Now()
+
+// nowFunc returns monotonic nanoseconds since process start.
+func nowFunc() int64 { return int64(time.Since(epoch)) }
+
+var (
+	bodyDirectInvoke = []byte(`{"errorCode":"ERR_DIRECT_INVOKE","message":"failed getting app id either from the URL path or the header dapr-app-id"}`)
+	bodyInvalidToken = []byte("invalid api token\n")
+	zeroTraceparent  = []byte("00-00000000000000000000000000000000-0000000000000000-00")
+)
+
+const (
+	ctJSON      = "application/json"
+	ctPlainText = "text/plain; charset=utf-8"
+)
+
+func (s *Runtime) notFound(w response, _ request) {
+	api.CountErrorCode("common", "ERR_DIRECT_INVOKE")
+	w.addHeader("Content-Type", ctJSON)
+	w.setStatus(http.StatusNotFound)
+	w.write(bodyDirectInvoke)
+}
+
+func (s *Runtime) handleHealthz(w response, r request) {
+	id, ok := r.queryValue("appid")
+	code, body := s.healthz(id, ok)
+	writeHealth(w, code, body)
+}
+
+func (s *Runtime) handleHealthzOutbound(w response, _ request) {
+	code, body := s.healthzOutbound()
+	writeHealth(w, code, body)
+}
+
+func writeHealth(w response, code int, body []byte) {
+	if body != nil {
+		w.addHeader("Content-Type", ctJSON)
+	}
+	w.setStatus(code)
+	if body != nil {
+		w.write(body)
+	}
+}
+
+func (s *Runtime) handleMetadataGet(w response, _ request) {
+	w.addHeader("Content-Type", ctJSON)
+	w.setStatus(http.StatusOK)
+	w.write(s.AppendMetadataJSON(nil))
+}
+
+func (s *Runtime) handleMetadataPut(w response, r request) {
+	s.SetExtended(string(r.param(0)), string(r.body()))
+	w.setStatus(http.StatusNoContent)
+}
+
+func (s *Runtime) handleShutdown(w response, _ request) {
+	w.setStatus(http.StatusNoContent)
+	// daprd starts the shutdown when the request context ends; the reply
+	// is written by the transport right after this handler returns.
+	s.log.Info("Received shutdown request via API")
+	go s.Shutdown()
+}
+
+// scratch is per-request state of the state routes (Invariant 4).
+type scratch struct {
+	get  api.GetResult
+	meta map[string]string
+	buf  []byte
+}
+
+var scratchPool = sync.Pool{New: func() any { return &scratch{meta: map[string]string{}} }}
+
+func getScratch() *scratch { return scratchPool.Get().(*scratch) }
+
+func putScratch(sc *scratch) {
+	clear(sc.meta)
+	if cap(sc.buf) > 64<<10 {
+		sc.buf = nil
+	}
+	sc.buf = sc.buf[:0]
+	scratchPool.Put(sc)
+}
+
+const metaPrefix = "metadata."
+
+// queryMeta collects the metadata.* query parameters (first value wins);
+// it returns nil when there are none, so the common case allocates nothing.
+func queryMeta(r request, m map[string]string) map[string]string {
+	found := false
+	r.visitQuery(func(name, value []byte) {
+		if len(name) <= len(metaPrefix) || string(name[:len(metaPrefix)]) != metaPrefix {
+			return
+		}
+		k := name[len(metaPrefix):]
+		if _, dup := m[string(k)]; dup {
+			return
+		}
+		m[string(k)] = string(value)
+		found = true
+	})
+	if !found {
+		return nil
+	}
+	return m
+}
+
+func (s *Runtime) writeError(w response, e *api.Error, sc *scratch) {
+	api.CountError(e)
+	w.addHeader("Content-Type", e.HTTPContentType())
+	w.setStatus(e.HTTPStatus())
+	sc.buf = e.AppendHTTPBody(sc.buf[:0])
+	w.write(sc.buf)
+}
+
+func (s *Runtime) handleGet(w response, r request) {
+	sc := getScratch()
+	defer putScratch(sc)
+	consistency, _ := r.queryValue("consistency")
+	meta := queryMeta(r, sc.meta)
+	if e := s.state.HTTPGet(r.context(), r.param(0), r.param(1), consistency, meta, &sc.get); e != nil {
+		s.writeError(w, e, sc)
+		return
+	}
+	if !sc.get.Found {
+		w.setStatus(http.StatusNoContent)
+		return
+	}
+	w.addHeader("Content-Type", ctJSON)
+	if len(sc.get.ETag) > 0 {
+		w.addHeaderBytes("Etag", sc.get.ETag)
+	}
+	if len(sc.get.TTLExpireTime) > 0 {
+		w.addHeaderBytes("Metadata.ttlexpiretime", sc.get.TTLExpireTime)
+	}
+	w.setStatus(http.StatusOK)
+	w.write(sc.get.Data)
+}
+
+func (s *Runtime) handleSave(w response, r request) {
+	sc := getScratch()
+	defer putScratch(sc)
+	if e := s.state.HTTPSave(r.context(), r.param(0), r.body(), r.bodyTooLarge(), queryMeta(r, sc.meta)); e != nil {
+		s.writeError(w, e, sc)
+		return
+	}
+	w.setStatus(http.StatusNoContent)
+}
+
+func (s *Runtime) handleDelete(w response, r request) {
+	sc := getScratch()
+	defer putScratch(sc)
+	ifMatch, _ := r.header("If-Match")
+	concurrency, _ := r.queryValue("concurrency")
+	consistency, _ := r.queryValue("consistency")
+	if e := s.state.HTTPDelete(r.context(), r.param(0), r.param(1), ifMatch, concurrency, consistency, queryMeta(r, sc.meta)); e != nil {
+		s.writeError(w, e, sc)
+		return
+	}
+	w.setStatus(http.StatusNoContent)
+}
+
+func (s *Runtime) handleBulk(w response, r request) {
+	sc := getScratch()
+	defer putScratch(sc)
+	out, e := s.state.HTTPBulkGet(r.context(), r.param(0), r.body(), r.bodyTooLarge(), queryMeta(r, sc.meta), sc.buf[:0])
+	if e != nil {
+		s.writeError(w, e, sc)
+		return
+	}
+	sc.buf = out
+	w.addHeader("Content-Type", ctJSON)
+	w.setStatus(http.StatusOK)
+	w.write(out)
+}
+
+func (s *Runtime) handleTx(w response, r request) {
+	sc := getScratch()
+	defer putScratch(sc)
+	if e := s.state.HTTPTransaction(r.context(), r.param(0), r.body(), r.bodyTooLarge(), queryMeta(r, sc.meta)); e != nil {
+		s.writeError(w, e, sc)
+		return
+	}
+	w.setStatus(http.StatusNoContent)
+}
+
+func (s *Runtime) handleQuery(w response, r request) {
+	sc := getScratch()
+	defer putScratch(sc)
+	out, none, e := s.state.HTTPQuery(r.context(), r.param(0), r.body(), queryMeta(r, sc.meta), sc.buf[:0])
+	if e != nil {
+		s.writeError(w, e, sc)
+		return
+	}
+	if none {
+		w.setStatus(http.StatusNoContent)
+		return
+	}
+	sc.buf = out
+	w.addHeader("Content-Type", ctJSON)
+	w.setStatus(http.StatusOK)
+	w.write(out)
+}
+
+// serve runs the middleware chain and the route of one API request:
+// Traceparent, API token, the handler (or the fallback), then metrics and
+// API logging.
+func (s *Runtime) serve(w response, r request, public bool) {
+	start := nowFunc()
+	p := r.rawPath()
+	id, params := match(r.method(), p)
+	if id != routeNone && (!s.allowed(id) || (public && !routes[id].public)) {
+		id = routeNone
+	}
+	badParam := ""
+	var unescErr error
+	for i, v := range params {
+		if id == routeNone || v == "" {
+			break
+		}
+		u, err := url.QueryUnescape(v)
+		if err != nil {
+			badParam, unescErr = paramNames[id][i], err
+			break
+		}
+		params[i] = u
+	}
+	r.setParams(params)
+	if !public {
+		if tp, ok := r.header("Traceparent"); ok && len(tp) > 0 {
+			w.addHeaderBytes("Traceparent", tp)
+		} else {
+			w.addHeaderBytes("Traceparent", zeroTraceparent)
+		}
+	}
+	switch {
+	case !public && s.cfg.APIToken != "" && !(id != routeNone && routes[id].health) && !s.tokenOK(r):
+		w.addHeader("Content-Type", ctPlainText)
+		w.setStatus(http.StatusUnauthorized)
+		w.write(bodyInvalidToken)
+	case unescErr != nil:
+		w.addHeader("Content-Type", ctPlainText)
+		w.addHeader("X-Content-Type-Options", "nosniff")
+		w.setStatus(http.StatusBadRequest)
+		w.write([]byte("failed to unescape request parameter \"" + badParam + "\". Error: " + unescErr.Error() + "\n"))
+	case id == routeNone:
+		if public {
+			w.addHeader("Content-Type", ctPlainText)
+			w.addHeader("X-Content-Type-Options", "nosniff")
+			w.setStatus(http.StatusNotFound)
+			w.write([]byte("404 page not found\n"))
+		} else {
+			s.notFound(w, r)
+		}
+	default:
+		routes[id].h(s, w, r)
+	}
+	if public {
+		return
+	}
+	if s.metrics != nil {
+		s.metrics.record(r.method(), p, w.status(), len(r.body()), w.size(), start)
+	}
+	if s.cfg.APILogging && (id == routeNone || !routes[id].health || s.cfg.APILogHealthChecks) {
+		s.logAPICall(w, r, start)
+	}
+}
+
+func (s *Runtime) tokenOK(r request) bool {
+	t, ok := r.header("dapr-api-token")
+	return ok && string(t) == s.cfg.APIToken
+}
+
+func (s *Runtime) logAPICall(w response, r request, start int64) {
+	args := []any{
+		"duration", (nowFunc() - start) / 1e6,
+		"method", r.method() + " " + unescapePath(r.rawPath()),
+		"code", w.status(),
+		"size", w.size(),
+	}
+	if ua, ok := r.header("User-Agent"); ok && len(ua) > 0 {
+		args = append(args, "useragent", string(ua))
+	}
+	s.infoLog.Info("HTTP API Called", args...)
+}
+
+func unescapePath(p string) string {
+	if u, err := url.PathUnescape(p); err == nil {
+		return u
+	}
+	return p
+}
+
+func urlQueryUnescape(s string) (string, error) { return url.QueryUnescape(s) }

@@ -1,0 +1,354 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	runtimev1pb "github.com/dapr/dapr/pkg/proto/runtime/v1"
+
+	"github.com/statecar/statecar/api"
+	"github.com/statecar/statecar/internal/daprlog"
+)
+
+// Runtime is the sidecar's runtime surface shared by the HTTP API, the
+// public port, the metrics listener and the gRPC server.
+type Runtime struct {
+	cfg              Config              // read-only after New
+	state            *api.State          // read-only after New
+	comps            []api.ComponentInfo // read-only after New
+	log              *slog.Logger
+	httpLog, infoLog *slog.Logger
+
+	// ready is set by MarkReady (Invariant 1); appReady once the app port
+	// accepted a connection (always true without an app port).
+	ready    atomic.Bool
+	appReady atomic.Bool
+
+	extended struct {
+		sync.Mutex
+		m map[string]string // PUT /v1.0/metadata/{key}, gRPC SetMetadata
+	}
+
+	shutdownOnce sync.Once
+	shutdownCh   chan struct{} // closed by Shutdown (Invariant 5)
+
+	stopProbe chan struct{} // closed by Stop; ends the app port probe
+
+	metrics *httpMetrics // nil when metrics are disabled
+
+	// Listeners, set by Start, then read-only.
+	apiSrv     *http.Server
+	publicSrv  *http.Server
+	metricsSrv *http.Server
+	pprofSrv   *http.Server
+	publicLn   net.Listener
+	metricsLn  net.Listener
+	pprofLn    net.Listener
+	serveErrs  chan error
+}
+
+// New builds a Runtime. comps is the component list of /v1.0/metadata in
+// initialisation order (secret stores first, then state stores).
+func New(cfg Config, state *api.State, comps []api.ComponentInfo) (*Runtime, error) {
+	if state == nil {
+		return nil, errors.New("cannot create runtime: nil api.State")
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	if cfg.Metrics.LatencyBuckets == nil {
+		cfg.Metrics.LatencyBuckets = DefaultLatencyBuckets
+	}
+	r := &Runtime{
+		cfg:        cfg,
+		state:      state,
+		comps:      comps,
+		log:        daprlog.Scope(log, "dapr.runtime"),
+		httpLog:    daprlog.Scope(log, "dapr.runtime.http"),
+		infoLog:    daprlog.Scope(log, "dapr.runtime.http-info"),
+		shutdownCh: make(chan struct{}),
+		stopProbe:  make(chan struct{}),
+		serveErrs:  make(chan error, 4),
+	}
+	r.extended.m = map[string]string{}
+	r.appReady.Store(cfg.AppPort <= 0)
+	if cfg.MetricsEnabled {
+		r.metrics = newHTTPMetrics(cfg.AppID, cfg.Metrics)
+	}
+	return r, nil
+}
+
+// Config returns the runtime configuration (read-only).
+func (r *Runtime) Config() *Config { return &r.cfg }
+
+// State returns the State API.
+func (r *Runtime) State() *api.State { return r.state }
+
+// MarkReady declares the runtime initialised: components loaded and every
+// listener up. With an app port it also starts probing that port
+// (Invariant 1).
+func (r *Runtime) MarkReady() {
+	r.ready.Store(true)
+	if !r.appReady.Load() {
+		go r.probeApp()
+	}
+}
+
+// probeApp dials the app port until it accepts a connection.
+func (r *Runtime) probeApp() {
+	addr := net.JoinHostPort(r.cfg.AppChannelAddress, strconv.Itoa(r.cfg.AppPort))
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			_ = c.Close()
+			r.appReady.Store(true)
+			r.log.Info("Application discovered on port " + strconv.Itoa(r.cfg.AppPort))
+			return
+		}
+		select {
+		case <-r.stopProbe:
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Ready reports the /v1.0/healthz condition.
+func (r *Runtime) Ready() bool { return r.ready.Load() && r.appReady.Load() }
+
+// OutboundReady reports the /v1.0/healthz/outbound condition.
+func (r *Runtime) OutboundReady() bool { return r.ready.Load() }
+
+// Shutdown requests a graceful shutdown (POST /v1.0/shutdown, gRPC
+// Shutdown). It returns at once; the main goroutine watches
+// ShutdownRequested. Idempotent.
+func (r *Runtime) Shutdown() {
+	r.shutdownOnce.Do(func() { close(r.shutdownCh) })
+}
+
+// ShutdownRequested is closed once Shutdown was called.
+func (r *Runtime) ShutdownRequested() <-chan struct{} { return r.shutdownCh }
+
+// SetExtended stores an extended-metadata attribute.
+func (r *Runtime) SetExtended(key, value string) {
+	r.extended.Lock()
+	r.extended.m[key] = value
+	r.extended.Unlock()
+}
+
+func (r *Runtime) extendedCopy() map[string]string {
+	r.extended.Lock()
+	defer r.extended.Unlock()
+	m := make(map[string]string, len(r.extended.m)+1)
+	for k, v := range r.extended.m {
+		m[k] = v
+	}
+	m["daprRuntimeVersion"] = Version
+	return m
+}
+
+// The JSON shape of GET /v1.0/metadata (daprd's metadataResponse; field
+// order matters).
+type metadataResponse struct {
+	ID                      string                  `json:"id,omitempty"`
+	RuntimeVersion          string                  `json:"runtimeVersion,omitempty"`
+	EnabledFeatures         []string                `json:"enabledFeatures,omitempty"`
+	Components              []metadataComponent     `json:"components,omitempty"`
+	Extended                map[string]string       `json:"extended,omitempty"`
+	AppConnectionProperties appConnectionProperties `json:"appConnectionProperties"`
+	ActorRuntime            actorRuntime            `json:"actorRuntime"`
+	Workflows               struct{}                `json:"workflows"`
+}
+
+type metadataComponent struct {
+	Name         string   `json:"name"`
+	Type         string   `json:"type"`
+	Version      string   `json:"version"`
+	Capabilities []string `json:"capabilities,omitempty"`
+}
+
+type appConnectionProperties struct {
+	Port           int          `json:"port,omitempty"`
+	Protocol       string       `json:"protocol,omitempty"`
+	ChannelAddress string       `json:"channelAddress,omitempty"`
+	MaxConcurrency int          `json:"maxConcurrency,omitempty"`
+	Health         *appHealthJS `json:"health,omitempty"`
+}
+
+type appHealthJS struct {
+	HealthCheckPath     string `json:"healthCheckPath,omitempty"`
+	HealthProbeInterval string `json:"healthProbeInterval,omitempty"`
+	HealthProbeTimeout  string `json:"healthProbeTimeout,omitempty"`
+	HealthThreshold     int    `json:"healthThreshold,omitempty"`
+}
+
+type actorRuntime struct {
+	RuntimeStatus string `json:"runtimeStatus"`
+	HostReady     bool   `json:"hostReady"`
+	Placement     string `json:"placement,omitempty"`
+}
+
+const placementDisconnected = "placement: disconnected"
+
+func (r *Runtime) protocol() string {
+	if r.cfg.AppProtocol == "" {
+		return "http"
+	}
+	return r.cfg.AppProtocol
+}
+
+func (r *Runtime) metadata() *metadataResponse {
+	m := &metadataResponse{
+		ID:              r.cfg.AppID,
+		RuntimeVersion:  Version,
+		EnabledFeatures: r.cfg.EnabledFeatures,
+		Extended:        r.extendedCopy(),
+		AppConnectionProperties: appConnectionProperties{
+			Port:           r.cfg.AppPort,
+			Protocol:       r.protocol(),
+			ChannelAddress: r.cfg.AppChannelAddress,
+			MaxConcurrency: r.cfg.AppMaxConcurrency,
+		},
+		ActorRuntime: actorRuntime{RuntimeStatus: "DISABLED", Placement: placementDisconnected},
+	}
+	if h := r.cfg.AppHealth; h != nil {
+		js := &appHealthJS{
+			HealthProbeInterval: h.Interval.String(),
+			HealthProbeTimeout:  h.Timeout.String(),
+			HealthThreshold:     h.Threshold,
+		}
+		if p := r.protocol(); p == "http" || p == "https" || p == "h2c" {
+			js.HealthCheckPath = h.Path
+		}
+		m.AppConnectionProperties.Health = js
+	}
+	for _, c := range r.comps {
+		m.Components = append(m.Components, metadataComponent{Name: c.Name, Type: c.Type, Version: c.Version, Capabilities: c.Capabilities})
+	}
+	return m
+}
+
+// AppendMetadataJSON appends the GET /v1.0/metadata body (JSON, ending in
+// "\n", fields in daprd's order) to dst.
+func (r *Runtime) AppendMetadataJSON(dst []byte) []byte {
+	buf := bytes.NewBuffer(dst)
+	if err := json.NewEncoder(buf).Encode(r.metadata()); err != nil {
+		panic(fmt.Sprintf("BUG: cannot encode metadata: %v", err))
+	}
+	return buf.Bytes()
+}
+
+// MetadataProto returns the gRPC GetMetadata answer (the same data as GET
+// /v1.0/metadata), for grpcserver.Config.Metadata.
+func (r *Runtime) MetadataProto() *runtimev1pb.GetMetadataResponse {
+	m := r.metadata()
+	out := &runtimev1pb.GetMetadataResponse{
+		Id:               m.ID,
+		RuntimeVersion:   m.RuntimeVersion,
+		EnabledFeatures:  m.EnabledFeatures,
+		ExtendedMetadata: m.Extended,
+		AppConnectionProperties: &runtimev1pb.AppConnectionProperties{
+			Port:           int32(m.AppConnectionProperties.Port),
+			Protocol:       m.AppConnectionProperties.Protocol,
+			ChannelAddress: m.AppConnectionProperties.ChannelAddress,
+			MaxConcurrency: int32(m.AppConnectionProperties.MaxConcurrency),
+		},
+		ActorRuntime: &runtimev1pb.ActorRuntime{
+			RuntimeStatus: runtimev1pb.ActorRuntime_DISABLED,
+			Placement:     placementDisconnected,
+		},
+		Workflows: &runtimev1pb.MetadataWorkflows{},
+	}
+	if h := m.AppConnectionProperties.Health; h != nil {
+		out.AppConnectionProperties.Health = &runtimev1pb.AppConnectionHealthProperties{
+			HealthCheckPath:     h.HealthCheckPath,
+			HealthProbeInterval: h.HealthProbeInterval,
+			HealthProbeTimeout:  h.HealthProbeTimeout,
+			HealthThreshold:     int32(h.HealthThreshold),
+		}
+	}
+	for _, c := range m.Components {
+		out.RegisteredComponents = append(out.RegisteredComponents, &runtimev1pb.RegisteredComponents{
+			Name: c.Name, Type: c.Type, Version: c.Version, Capabilities: c.Capabilities,
+		})
+	}
+	return out
+}
+
+// Health answers, shared by the API and the public port.
+var (
+	bodyNotReady         = []byte(`{"errorCode":"ERR_HEALTH_NOT_READY","message":"dapr is not ready: [runtime]"}`)
+	bodyAppIDNotMatch    = []byte(`{"errorCode":"ERR_HEALTH_APPID_NOT_MATCH","message":"dapr app-id does not match"}`)
+	bodyOutboundNotReady = []byte(`{"errorCode":"ERR_OUTBOUND_HEALTH_NOT_READY","message":"dapr outbound is not ready"}`)
+)
+
+// healthz returns the status and body of GET /v1.0/healthz; appID is the
+// ?appid= value (hasAppID false when absent).
+func (r *Runtime) healthz(appID []byte, hasAppID bool) (int, []byte) {
+	if !r.Ready() {
+		return http.StatusInternalServerError, bodyNotReady
+	}
+	if hasAppID && string(appID) != r.cfg.AppID {
+		return http.StatusInternalServerError, bodyAppIDNotMatch
+	}
+	return http.StatusNoContent, nil
+}
+
+func (r *Runtime) healthzOutbound() (int, []byte) {
+	if !r.OutboundReady() {
+		return http.StatusInternalServerError, bodyOutboundNotReady
+	}
+	return http.StatusNoContent, nil
+}
+
+// sortedKeys is used by tests and the engine metrics writer.
+func sortedKeys(m map[string]string) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+// Stop stops every listener: the HTTP API and the public port drain their
+// in-flight requests until ctx ends (Invariant 5), then metrics and pprof
+// close.
+func (r *Runtime) Stop(ctx context.Context) error {
+	select {
+	case <-r.stopProbe:
+	default:
+		close(r.stopProbe)
+	}
+	var errs []error
+	if r.apiSrv != nil {
+		if err := r.apiSrv.Shutdown(ctx); err != nil {
+			_ = r.apiSrv.Close()
+			errs = append(errs, fmt.Errorf("cannot stop HTTP server: %w", err))
+		}
+	}
+	for _, s := range []*http.Server{r.publicSrv, r.pprofSrv, r.metricsSrv} {
+		if s == nil {
+			continue
+		}
+		if err := s.Shutdown(ctx); err != nil {
+			_ = s.Close()
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}

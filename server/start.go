@@ -1,0 +1,123 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+func sortStrings(s []string) { sort.Strings(s) }
+
+// listenAll opens addr:port on each address; it fails only if none could
+// be opened, like daprd, unless the port is in use (always fatal).
+func listenAll(addrs []string, port int) ([]net.Listener, error) {
+	if len(addrs) == 0 {
+		addrs = []string{""}
+	}
+	var lns []net.Listener
+	var errs []error
+	for _, a := range addrs {
+		ln, err := net.Listen("tcp", net.JoinHostPort(strings.TrimSpace(a), strconv.Itoa(port)))
+		if err != nil {
+			if strings.Contains(err.Error(), "address already in use") {
+				for _, l := range lns {
+					_ = l.Close()
+				}
+				return nil, err
+			}
+			errs = append(errs, err)
+			continue
+		}
+		lns = append(lns, ln)
+	}
+	if len(lns) == 0 {
+		return nil, fmt.Errorf("could not listen on any endpoint: %w", errors.Join(errs...))
+	}
+	return lns, nil
+}
+
+// Start opens the HTTP API, public, metrics and profiling listeners and
+// logs daprd's "HTTP server is running on port" line. engines are the
+// stores exposing engine figures (by component name). It returns once all
+// listeners accept connections; serving errors are logged.
+func (s *Runtime) Start(engines map[string]EngineMetricser) error {
+	if s.cfg.MetricsEnabled {
+		addr := net.JoinHostPort(s.cfg.MetricsListenAddress, strconv.Itoa(s.cfg.MetricsPort))
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("failed to start metrics server: %w", err)
+		}
+		s.metricsLn = ln
+		s.metricsSrv = &http.Server{Handler: s.metricsHandler(engines), ReadHeaderTimeout: 10 * time.Second}
+		go s.serveHTTP(s.metricsSrv, ln, "metrics")
+		s.log.Info(fmt.Sprintf("metrics server started on %s/", ln.Addr()))
+	}
+	if err := s.startAPI(); err != nil {
+		return err
+	}
+	s.log.Info(fmt.Sprintf("HTTP server is running on port %d", s.cfg.HTTPPort))
+	if s.cfg.PublicPort > 0 {
+		ln, err := net.Listen("tcp", net.JoinHostPort(s.cfg.PublicListenAddress, strconv.Itoa(s.cfg.PublicPort)))
+		if err != nil {
+			return fmt.Errorf("failed to start public HTTP server: %w", err)
+		}
+		s.publicLn = ln
+		s.publicSrv = &http.Server{Handler: s.netHTTPHandler(true), ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: s.maxHeaderBytes()}
+		go s.serveHTTP(s.publicSrv, ln, "public HTTP")
+		s.log.Info(fmt.Sprintf("Public HTTP server is running on port %d", s.cfg.PublicPort))
+	}
+	if s.cfg.ProfilingEnabled {
+		addrs := s.cfg.APIListenAddresses
+		if len(addrs) == 0 {
+			addrs = []string{""}
+		}
+		ln, err := net.Listen("tcp", net.JoinHostPort(addrs[0], strconv.Itoa(s.cfg.ProfilePort)))
+		if err != nil {
+			return fmt.Errorf("failed to start profiling server: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		s.pprofLn = ln
+		s.pprofSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go s.serveHTTP(s.pprofSrv, ln, "profiling")
+		s.log.Info(fmt.Sprintf("starting profiling server on port %d", s.cfg.ProfilePort))
+	}
+	return nil
+}
+
+func (s *Runtime) maxHeaderBytes() int {
+	if s.cfg.ReadBufferSize > 0 {
+		return s.cfg.ReadBufferSize
+	}
+	return 4 << 10
+}
+
+func (s *Runtime) serveHTTP(srv *http.Server, ln net.Listener, what string) {
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		s.log.Error(fmt.Sprintf("%s server error: %v", what, err))
+	}
+}
+
+// MetricsAddr, PublicAddr and ProfileAddr return the bound addresses (nil
+// when the listener is off).
+func (s *Runtime) MetricsAddr() net.Addr { return addrOf(s.metricsLn) }
+
+// PublicAddr returns the public listener's address.
+func (s *Runtime) PublicAddr() net.Addr { return addrOf(s.publicLn) }
+
+func addrOf(ln net.Listener) net.Addr {
+	if ln == nil {
+		return nil
+	}
+	return ln.Addr()
+}
