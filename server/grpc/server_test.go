@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"sort"
 	"strings"
@@ -26,6 +27,9 @@ import (
 )
 
 const testApp = "myapp"
+
+// quiet drops the servers' log lines in tests.
+var quiet = slog.New(slog.DiscardHandler)
 
 // openStore opens a fresh in-memory store (see memstore_test.go).
 func openStore(t *testing.T, _ string) component.Store {
@@ -95,6 +99,7 @@ func startEnv(t *testing.T, token string, stores ...api.StoreEntry) *testEnv {
 		},
 		SetMetadata: func(k, v string) { env.setKey, env.setVal = k, v },
 		Shutdown:    func() { env.shutdowns.Add(1) },
+		Logger:      quiet,
 	}
 	srv, err := New(cfg)
 	if err != nil {
@@ -516,7 +521,7 @@ func TestStartErrors(t *testing.T) {
 	}
 	defer l.Close()
 	st, _ := api.New(api.Config{AppID: testApp, DisableMetrics: true})
-	srv, err := New(Config{Addrs: []string{l.Addr().String()}, State: st, DisableMetrics: true})
+	srv, err := New(Config{Addrs: []string{l.Addr().String()}, State: st, DisableMetrics: true, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -524,7 +529,7 @@ func TestStartErrors(t *testing.T) {
 		t.Fatalf("Start on a used port: %v", err)
 	}
 	// One usable address out of two is enough, as in daprd.
-	srv2, err := New(Config{Addrs: []string{l.Addr().String(), "127.0.0.1:0"}, State: st, DisableMetrics: true})
+	srv2, err := New(Config{Addrs: []string{l.Addr().String(), "127.0.0.1:0"}, State: st, DisableMetrics: true, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -590,7 +595,7 @@ func TestAPIAccessLists(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv, err := New(Config{
-		Addrs: []string{"127.0.0.1:0"}, State: st, AppID: testApp, APIToken: "tok", DisableMetrics: true,
+		Addrs: []string{"127.0.0.1:0"}, State: st, AppID: testApp, APIToken: "tok", DisableMetrics: true, Logger: quiet,
 		APIAllowed: []APIRule{{Name: "state", Version: "v1", Protocol: "grpc"}, {Name: "metadata", Version: "v1", Protocol: "http"}},
 	})
 	if err != nil {
