@@ -68,25 +68,31 @@ func profiles() []storeProfile {
 		{typ: "state.pebble", caps: []string{capETag, capTx, capTTL, capQuery, capActor}, durable: true, setup: noSetup},
 		{typ: "state.in-memory", caps: []string{capETag, capTx, capTTL, capQuery, capActor}, setup: noSetup},
 	}
-	// The Redis and PostgreSQL stores run when their packages exist in
-	// this tree (they register the types the binary serves).
-	if storePackageExists("redis") {
+	// The Redis and PostgreSQL stores run when the binary links them in
+	// (cmd/statecar imports their packages, which register the types).
+	if binaryLinksStore("redis") {
 		ps = append(ps, storeProfile{typ: "state.redis", caps: []string{capETag, capTx, capTTL, capActor}, durable: true, setup: redisSetup})
 	}
-	if storePackageExists("postgres") {
+	if binaryLinksStore("postgres") {
 		ps = append(ps, storeProfile{typ: "state.postgresql", caps: []string{capETag, capTx, capTTL, capQuery, capActor}, durable: true, setup: postgresSetup})
 	}
 	return ps
 }
 
-func storePackageExists(name string) bool {
+// binaryLinksStore reports whether cmd/statecar imports package
+// component/<name>.
+func binaryLinksStore(name string) bool {
 	root, err := testutil.ModuleRoot()
 	if err != nil {
 		return false
 	}
-	m, _ := filepath.Glob(filepath.Join(root, "component", name, "*.go"))
+	m, _ := filepath.Glob(filepath.Join(root, "cmd", "statecar", "*.go"))
 	for _, f := range m {
-		if !strings.HasSuffix(f, "_test.go") {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err == nil && strings.Contains(string(b), `"github.com/statecar/statecar/component/`+name+`"`) {
 			return true
 		}
 	}
