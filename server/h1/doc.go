@@ -1,0 +1,57 @@
+// Package h1 is statecar's HTTP/1.1 transport: a hand-written request parser,
+// a chi-compatible router and a response writer on a gnet event-loop engine.
+// It owns the wire only; Dapr semantics live in the handlers that package
+// server registers.
+//
+// # Goroutines
+//
+//   - gnet event loops (Config.EventLoops) run OnOpen, OnTraffic and OnClose:
+//     they parse requests in place, run non-blocking handlers inline and write
+//     their responses directly.
+//   - A blocking route runs on its own goroutine (one per in-flight request),
+//     on a copy of the request; its response goes back with Conn.AsyncWrite and
+//     the callback (on the event loop) resumes the connection.
+//   - gnet's ticker goroutine runs OnTick: it refreshes the coarse clock and
+//     the cached Date header, and wakes (Conn.Wake) connections whose deadline
+//     passed or that wait for their output to drain.
+//   - Start and Shutdown are called by the owner (package server) from any
+//     goroutine.
+//
+// # Invariants
+//
+//  1. Responses on a connection leave in request order. While a blocking
+//     request of a connection is in flight, later pipelined requests of that
+//     connection stay unread in gnet's inbound buffer; they are resumed by a
+//     Conn.Wake from the AsyncWrite callback.
+//  2. A Request's views point into gnet's inbound buffer (or a Peek copy when
+//     the buffered bytes are not contiguous) only until its handler returns;
+//     the bytes are discarded after that. Anything that outlives OnTraffic (a
+//     blocking request, a head waiting for its body) is copied first.
+//  3. The event loop never blocks: no disk or network I/O other than the
+//     connection's own non-blocking socket runs inline.
+//  4. A request the parser rejects gets Go net/http's exact reply (400, 431,
+//     501, 505) and the connection is closed; it never reaches a handler and
+//     never disturbs another connection. A handler panic answers 500 and closes
+//     that connection.
+//  5. A connection that must close after its response first lets gnet send
+//     all output; unless the request was fully read, it then shuts down its
+//     write side and discards input until the peer closes or lingerTime passes,
+//     so that the peer reads the reply instead of a reset.
+//  6. Timeouts: ReadHeaderTimeout runs from accept (first request) or from the
+//     first byte of a request; ReadBodyTimeout from the end of the head;
+//     IdleTimeout between requests. None runs while a handler runs. They are
+//     checked against the ticker's coarse clock, so they fire up to one tick
+//     late (tick = min(1s, smallest timeout/4)).
+//
+// # Compatibility with daprd (Go net/http + chi)
+//
+// The router matches path.Clean(EscapedPath), static segments before
+// {params}, falls back to other patterns on a method mismatch, and decodes
+// params with url.QueryUnescape. Responses carry the handler's headers
+// (canonicalised and sorted like Go), Date, Content-Length, a sniffed
+// Content-Type when the handler set none, and Connection when needed.
+// Differences: no HTTP/2 (h2c) and no Upgrade; requests with obs-fold, bare LF,
+// Content-Length together with Transfer-Encoding, or Transfer-Encoding on
+// HTTP/1.0 are rejected with 400 (Go accepts some of them); a malformed chunked
+// body is a 400 before the handler instead of a body read error inside it.
+package h1

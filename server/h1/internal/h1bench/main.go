@@ -1,0 +1,38 @@
+// Command h1bench serves a 204 on GET /v1.0/healthz through the h1 transport,
+// for load tests with wrk (see docs/benchmarks.md, "HTTP transport (h1)").
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/statecar/statecar/server/h1"
+)
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:0", "listen address")
+	loops := flag.Int("loops", 0, "event loops (0 = GOMAXPROCS)")
+	flag.Parse()
+	rt := h1.NewRouter()
+	rt.Handle("GET", "/v1.0/healthz", func(w *h1.Response, _ *h1.Request) { w.SetStatus(204) }, false)
+	srv, err := h1.NewServer(h1.Config{Addrs: []string{*addr}, Router: rt, EventLoops: *loops,
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	if err := srv.Start(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	fmt.Println(srv.Addrs()[0].String())
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM)
+	<-ch
+	_ = srv.Shutdown(context.Background())
+}

@@ -1,0 +1,690 @@
+package h1
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+	"golang.org/x/sys/unix"
+)
+
+// Config configures a Server. Zero values take the defaults documented per field.
+type Config struct {
+	Addrs             []string      // host:port listeners ("" host = all interfaces); one gnet engine serving all
+	Router            *Router       // required
+	MaxBodySize       int64         // --max-body-size; default 4 MiB
+	MaxHeaderBytes    int           // --read-buffer-size; default 4 KiB. Like Go, request line + headers may use MaxHeaderBytes+4096 bytes; over → 431 and close
+	MaxHeaderCount    int           // default 100; over → 431 and close
+	ReadHeaderTimeout time.Duration // default 10s: a request whose headers are not complete in time is closed (slowloris)
+	ReadBodyTimeout   time.Duration // default 60s: a body not complete in time is closed
+	IdleTimeout       time.Duration // keep-alive idle; default 120s
+	MaxConns          int           // cap on open connections, default 10000; over → accepted then closed
+	EventLoops        int           // 0 = GOMAXPROCS
+	Logger            *slog.Logger  // default slog.Default()
+}
+
+const (
+	defaultMaxBody      = 4 << 20
+	defaultMaxHeader    = 4 << 10
+	defaultMaxHdrCount  = 100
+	defaultHeaderTO     = 10 * time.Second
+	defaultBodyTO       = 60 * time.Second
+	defaultIdleTO       = 120 * time.Second
+	defaultMaxConns     = 10000
+	lingerTime          = 500 * time.Millisecond // like Go's rstAvoidanceDelay
+	maxOutboundBacklog  = 4 << 20                // stop reading pipelined requests above this
+	maxChunkLine        = 4096                   // Go's maxLineLength for chunk-size lines
+	maxTick             = time.Second
+	minTick             = 5 * time.Millisecond
+	shutdownPollInitial = time.Millisecond
+)
+
+// Server is an HTTP/1.1 server on a gnet engine.
+//
+// Start and Shutdown may be called from any goroutine (once each). Request
+// processing happens on the engine's event loops and, for blocking routes, on
+// one goroutine per in-flight request.
+type Server struct {
+	gnet.BuiltinEventEngine
+
+	cfg    Config
+	lim    limits
+	router *Router
+	log    *slog.Logger
+	tick   time.Duration
+
+	eng     gnet.Engine   // set in OnBoot, before started is closed
+	addrs   []net.Addr    // set in OnBoot, before started is closed
+	bootErr error         // set in OnBoot, before started is closed
+	started chan struct{} // closed by the first OnTick (engine running) or by OnBoot on error
+	done    chan struct{} // closed when the engine has stopped
+	runErr  error         // written before done is closed
+
+	now     atomic.Int64           // coarse clock (unix nanos), updated by the ticker
+	date    atomic.Pointer[[]byte] // "Date: ...\r\n", updated by the ticker
+	dateSec int64                  // ticker goroutine only
+	once    sync.Once              // closes started
+
+	nconns   atomic.Int64 // open connections
+	inflight atomic.Int64 // blocking requests whose response is not yet written
+	stopping atomic.Bool  // Shutdown called
+
+	regMu sync.Mutex
+	reg   []*connState // guarded by regMu: open connections, for the ticker and Shutdown
+
+	tasks sync.Pool // *task
+
+	logPanic throttle
+}
+
+// connState is the per-connection state. Unless noted, fields are used only on
+// the connection's event loop.
+type connState struct {
+	c    gnet.Conn
+	rd   *reader
+	resp Response
+	out  []byte // responses not yet handed to gnet
+
+	regIdx int // guarded by Server.regMu
+
+	// deadline is when the connection times out (coarse unix nanos, 0 = none).
+	// Written on the event loop, read by the ticker goroutine.
+	deadline atomic.Int64
+	// poke asks the ticker to wake the connection on every tick (closing with
+	// unsent output, or paused by output backpressure). Same access as deadline.
+	poke atomic.Bool
+
+	timer    timerKind
+	inflight bool // a blocking request of this connection is running
+	closing  bool // the last response is written; discard input until EOF / linger
+	clean    bool // closing: the whole request was read, an immediate close is safe
+	shutWr   bool // closing: write side shut down
+}
+
+type timerKind uint8
+
+const (
+	tNone timerKind = iota
+	tIdle
+	tHead
+	tBody
+	tDrain
+)
+
+// NewServer validates cfg, fills defaults and returns a Server ready to Start.
+func NewServer(cfg Config) (*Server, error) {
+	if cfg.Router == nil {
+		return nil, errors.New("cannot create HTTP server: Config.Router is nil")
+	}
+	if len(cfg.Addrs) == 0 {
+		return nil, errors.New("cannot create HTTP server: no listen address")
+	}
+	if cfg.MaxBodySize <= 0 {
+		cfg.MaxBodySize = defaultMaxBody
+	}
+	if cfg.MaxHeaderBytes <= 0 {
+		cfg.MaxHeaderBytes = defaultMaxHeader
+	}
+	if cfg.MaxHeaderCount <= 0 {
+		cfg.MaxHeaderCount = defaultMaxHdrCount
+	}
+	if cfg.ReadHeaderTimeout <= 0 {
+		cfg.ReadHeaderTimeout = defaultHeaderTO
+	}
+	if cfg.ReadBodyTimeout <= 0 {
+		cfg.ReadBodyTimeout = defaultBodyTO
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = defaultIdleTO
+	}
+	if cfg.MaxConns <= 0 {
+		cfg.MaxConns = defaultMaxConns
+	}
+	if cfg.EventLoops <= 0 {
+		cfg.EventLoops = runtime.GOMAXPROCS(0)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	s := &Server{
+		cfg:     cfg,
+		router:  cfg.Router,
+		log:     cfg.Logger,
+		started: make(chan struct{}),
+		done:    make(chan struct{}),
+		lim: limits{
+			maxHead:  cfg.MaxHeaderBytes + 4096,
+			maxHdrs:  cfg.MaxHeaderCount,
+			maxBody:  cfg.MaxBodySize,
+			maxChunk: maxChunkLine,
+		},
+	}
+	s.tick = maxTick
+	for _, d := range []time.Duration{cfg.ReadHeaderTimeout, cfg.ReadBodyTimeout, cfg.IdleTimeout} {
+		s.tick = min(s.tick, d/4)
+	}
+	s.tick = max(s.tick, minTick)
+	s.updateClock(time.Now())
+	s.tasks.New = func() any { t := &task{s: s}; t.cb = t.written; return t }
+	return s, nil
+}
+
+// Start starts the engine and returns once every address is listening, or
+// with the listen error (a port in use is an error).
+func (s *Server) Start() error {
+	addrs := make([]string, len(s.cfg.Addrs))
+	for i, a := range s.cfg.Addrs {
+		addrs[i] = "tcp://" + a
+	}
+	go func() {
+		err := gnet.Rotate(s, addrs,
+			gnet.WithNumEventLoop(s.cfg.EventLoops),
+			gnet.WithReuseAddr(true),
+			gnet.WithTicker(true),
+			gnet.WithTCPKeepAlive(15*time.Second),
+			gnet.WithTCPKeepInterval(15*time.Second),
+			gnet.WithTCPKeepCount(9),
+			gnet.WithLogger(gnetLogger{s.log}),
+		)
+		s.runErr = err
+		close(s.done)
+	}()
+	select {
+	case <-s.started:
+		if s.bootErr != nil {
+			<-s.done
+			return s.bootErr
+		}
+		return nil
+	case <-s.done:
+		if s.bootErr != nil {
+			return s.bootErr
+		}
+		if s.runErr != nil {
+			return fmt.Errorf("cannot listen on %s: %w", strings.Join(s.cfg.Addrs, ","), s.runErr)
+		}
+		return errors.New("cannot start HTTP server: engine stopped")
+	}
+}
+
+// Addrs returns the bound listener addresses (valid after Start returned nil).
+func (s *Server) Addrs() []net.Addr { return s.addrs }
+
+// Shutdown stops accepting (new connections are accepted and closed at once),
+// lets in-flight requests, blocking ones included, finish and their responses
+// be written (with Connection: close), closes idle connections, then stops the
+// engine. It returns when done or when ctx ends (then remaining connections
+// are closed anyway).
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.stopping.Store(true)
+	select {
+	case <-s.started:
+	case <-s.done:
+		return nil
+	}
+	var err error
+	wait := shutdownPollInitial
+	for s.inflight.Load() > 0 || s.nconns.Load() > 0 {
+		s.wakeAll()
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			err = ctx.Err()
+		case <-t.C:
+		}
+		t.Stop()
+		if err != nil {
+			break
+		}
+		wait = min(wait*2, 100*time.Millisecond)
+	}
+	stopCtx, cancel := context.WithCancel(context.Background())
+	cancel() // Engine.Stop only needs to trigger the shutdown; we wait on done
+	_ = s.eng.Stop(stopCtx)
+	select {
+	case <-s.done:
+	case <-ctx.Done():
+		if err == nil {
+			err = ctx.Err()
+		}
+	}
+	return err
+}
+
+func (s *Server) wakeAll() {
+	s.regMu.Lock()
+	for _, cs := range s.reg {
+		_ = cs.c.Wake(nil)
+	}
+	s.regMu.Unlock()
+}
+
+// OnBoot records the engine and the bound addresses. (gnet callback)
+func (s *Server) OnBoot(eng gnet.Engine) gnet.Action {
+	s.eng = eng
+	for _, a := range s.cfg.Addrs {
+		fd, err := eng.DupListener("tcp", a)
+		if err != nil {
+			s.bootErr = fmt.Errorf("cannot inspect listener %s: %w", a, err)
+			break
+		}
+		sa, err := unix.Getsockname(fd)
+		_ = unix.Close(fd)
+		if err != nil {
+			s.bootErr = fmt.Errorf("cannot inspect listener %s: %w", a, err)
+			break
+		}
+		s.addrs = append(s.addrs, sockaddrToTCP(sa))
+	}
+	if s.bootErr != nil {
+		s.once.Do(func() { close(s.started) })
+		return gnet.Shutdown
+	}
+	return gnet.None
+}
+
+func sockaddrToTCP(sa unix.Sockaddr) net.Addr {
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		return &net.TCPAddr{IP: net.IP(append([]byte(nil), a.Addr[:]...)), Port: a.Port}
+	case *unix.SockaddrInet6:
+		return &net.TCPAddr{IP: net.IP(append([]byte(nil), a.Addr[:]...)), Port: a.Port}
+	}
+	return &net.TCPAddr{}
+}
+
+// OnTick updates the clock and Date, and wakes connections whose deadline
+// passed or that asked for polling. (gnet ticker goroutine)
+func (s *Server) OnTick() (time.Duration, gnet.Action) {
+	now := time.Now()
+	s.updateClock(now)
+	s.once.Do(func() { close(s.started) })
+	n := now.UnixNano()
+	stopping := s.stopping.Load()
+	s.regMu.Lock()
+	for _, cs := range s.reg {
+		if d := cs.deadline.Load(); d != 0 && n >= d || cs.poke.Load() || stopping {
+			_ = cs.c.Wake(nil)
+		}
+	}
+	s.regMu.Unlock()
+	return s.tick, gnet.None
+}
+
+func (s *Server) updateClock(now time.Time) {
+	s.now.Store(now.UnixNano())
+	if sec := now.Unix(); sec != s.dateSec {
+		s.dateSec = sec
+		b := append([]byte("Date: "), now.UTC().Format(http.TimeFormat)...)
+		b = append(b, '\r', '\n')
+		s.date.Store(&b)
+	}
+}
+
+func (s *Server) dateLine() []byte { return *s.date.Load() }
+
+// OnOpen sets up a connection, or closes it at once over MaxConns or while
+// shutting down. (event loop)
+func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
+	if n := s.nconns.Add(1); n > int64(s.cfg.MaxConns) || s.stopping.Load() {
+		return nil, gnet.Close
+	}
+	cs := &connState{c: c, rd: newReader(s.lim)}
+	remote := c.RemoteAddr()
+	if a, ok := remote.(*net.TCPAddr); ok && a.Zone != "" {
+		cp := *a
+		cp.Zone = strings.Clone(a.Zone) // gnet recycles zone bytes on close
+		remote = &cp
+	}
+	cs.rd.req.remote = remote
+	cs.setTimer(s, tHead) // like Go, ReadHeaderTimeout runs from accept
+	c.SetContext(cs)
+	s.regMu.Lock()
+	cs.regIdx = len(s.reg)
+	s.reg = append(s.reg, cs)
+	s.regMu.Unlock()
+	return nil, gnet.None
+}
+
+// OnClose forgets the connection. (event loop)
+func (s *Server) OnClose(c gnet.Conn, _ error) gnet.Action {
+	s.nconns.Add(-1)
+	cs, _ := c.Context().(*connState)
+	if cs == nil {
+		return gnet.None
+	}
+	s.regMu.Lock()
+	last := len(s.reg) - 1
+	s.reg[cs.regIdx] = s.reg[last]
+	s.reg[cs.regIdx].regIdx = cs.regIdx
+	s.reg[last] = nil
+	s.reg = s.reg[:last]
+	s.regMu.Unlock()
+	c.SetContext(nil)
+	return gnet.None
+}
+
+// OnTraffic reads and answers every complete request buffered on c, in order.
+// (event loop)
+func (s *Server) OnTraffic(c gnet.Conn) (action gnet.Action) {
+	cs, _ := c.Context().(*connState)
+	if cs == nil {
+		return gnet.Close
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			if s.logPanic.allow() {
+				s.log.Error("h1: panic while serving a connection; closing it", "panic", p)
+			}
+			action = gnet.Close
+		}
+	}()
+	return s.serve(cs)
+}
+
+func (cs *connState) setTimer(s *Server, k timerKind) {
+	if cs.timer == k {
+		return
+	}
+	cs.timer = k
+	var d time.Duration
+	switch k {
+	case tNone:
+		cs.deadline.Store(0)
+		return
+	case tIdle:
+		d = s.cfg.IdleTimeout
+	case tHead:
+		d = s.cfg.ReadHeaderTimeout
+	case tBody:
+		d = s.cfg.ReadBodyTimeout
+	case tDrain:
+		d = s.cfg.IdleTimeout
+	}
+	cs.deadline.Store(s.now.Load() + int64(d))
+}
+
+func (s *Server) serve(cs *connState) gnet.Action {
+	c := cs.c
+	if cs.closing {
+		return s.linger(cs)
+	}
+	if cs.inflight {
+		return gnet.None
+	}
+	if d := cs.deadline.Load(); d != 0 && s.now.Load() >= d {
+		return gnet.Close // header, body or idle timeout: close without a reply, like Go
+	}
+	rd := cs.rd
+	cs.poke.Store(false)
+loop:
+	for {
+		if c.OutboundBuffered() > maxOutboundBacklog {
+			cs.poke.Store(true) // resume on a tick once the client reads
+			break
+		}
+		switch rd.next(c) {
+		case resMore:
+			if rd.want100 && !rd.sent100 {
+				rd.sent100 = true
+				cs.out = append(cs.out, continueReply...)
+			}
+			switch {
+			case !rd.idle():
+				cs.setTimer(s, tBody)
+			case c.InboundBuffered() > 0:
+				cs.setTimer(s, tHead)
+			case s.stopping.Load():
+				if !s.flush(cs) {
+					return gnet.Close
+				}
+				return s.closeNow(cs)
+			default:
+				cs.setTimer(s, tIdle)
+			}
+			break loop
+		case resErr:
+			cs.out = append(cs.out, errorReplies[rd.err]...)
+			cs.closing = true
+			break loop
+		case resDone:
+			if !s.handle(cs) {
+				return gnet.None // a blocking request took over the connection
+			}
+			if cs.closing {
+				break loop
+			}
+		}
+	}
+	if !s.flush(cs) {
+		return gnet.Close
+	}
+	if cs.closing {
+		return s.linger(cs)
+	}
+	return gnet.None
+}
+
+// flush hands the pending output to gnet; false means the write failed and
+// gnet already closed the connection.
+func (s *Server) flush(cs *connState) bool {
+	if len(cs.out) == 0 {
+		return true
+	}
+	_, err := cs.c.Write(cs.out)
+	cs.out = cs.out[:0]
+	return err == nil
+}
+
+// handle routes and answers the request rd.req. It returns false when the
+// request was handed to a blocking task (the connection waits for it).
+func (s *Server) handle(cs *connState) bool {
+	rd := cs.rd
+	req := &rd.req
+	keep := req.keepAlive && !req.bodyTooLarge && !s.stopping.Load()
+	isHead := string(req.view(req.meth)) == "HEAD"
+	w := &cs.resp
+	w.reset()
+	if req.expectFailed {
+		w.SetStatus(http.StatusExpectationFailed)
+		w.AddHeader("Connection", "close")
+		cs.out = appendResponse(cs.out, req, w, s.dateLine(), false, isHead)
+		rd.done(cs.c)
+		cs.closing = true
+		return true
+	}
+	s.router.route(req)
+	if req.ep.blocking {
+		t := s.tasks.Get().(*task)
+		t.load(cs, req, keep, isHead)
+		rd.done(cs.c)
+		if !s.flush(cs) {
+			s.tasks.Put(t)
+			return false
+		}
+		cs.inflight = true
+		cs.setTimer(s, tNone)
+		s.inflight.Add(1)
+		go t.run()
+		return false
+	}
+	cs.setTimer(s, tNone)
+	s.invoke(w, req)
+	keep = keep && !w.close
+	cs.out = appendResponse(cs.out, req, w, s.dateLine(), keep, isHead)
+	if !keep {
+		cs.closing = true
+		cs.clean = !req.bodyTooLarge
+	}
+	rd.done(cs.c)
+	return true
+}
+
+// invoke runs the route's handler chain; a panic becomes a 500 and closes the
+// connection.
+func (s *Server) invoke(w *Response, r *Request) {
+	defer func() {
+		if p := recover(); p != nil {
+			if s.logPanic.allow() {
+				s.log.Error("h1: handler panic", "panic", p, "method", string(r.Method()), "path", string(r.RawPath()))
+			}
+			w.reset()
+			w.SetStatus(http.StatusInternalServerError)
+			w.close = true
+		}
+	}()
+	r.ep.h(w, r)
+}
+
+// closeNow closes a connection whose output is handed to gnet.
+func (s *Server) closeNow(cs *connState) gnet.Action {
+	cs.closing, cs.clean = true, true
+	return s.linger(cs)
+}
+
+// linger drives a closing connection: wait until gnet has sent all output,
+// then close at once if the request was fully read and nothing else arrived;
+// otherwise shut down the write side and discard input until the peer closes
+// or lingerTime passes, so that the peer reads the reply instead of a reset.
+func (s *Server) linger(cs *connState) gnet.Action {
+	c := cs.c
+	if n := c.InboundBuffered(); n > 0 {
+		_, _ = c.Discard(n)
+		cs.clean = false
+	}
+	now := s.now.Load()
+	if !cs.shutWr {
+		if c.OutboundBuffered() > 0 {
+			cs.setTimer(s, tDrain)
+			cs.poke.Store(true)
+			if d := cs.deadline.Load(); now >= d {
+				return gnet.Close // the peer does not read
+			}
+			return gnet.None
+		}
+		if cs.clean {
+			return gnet.Close
+		}
+		_ = unix.Shutdown(c.Fd(), unix.SHUT_WR)
+		cs.shutWr = true
+		cs.poke.Store(false)
+		cs.timer = tNone
+		cs.deadline.Store(now + int64(lingerTime))
+		return gnet.None
+	}
+	if now >= cs.deadline.Load() {
+		return gnet.Close
+	}
+	return gnet.None
+}
+
+// task runs one blocking request on its own goroutine.
+type task struct {
+	s      *Server
+	cs     *connState
+	c      gnet.Conn
+	buf    []byte
+	req    Request
+	resp   Response
+	out    []byte
+	keep   bool
+	isHead bool
+	cb     gnet.AsyncCallback // t.written, bound once
+}
+
+// load copies src (views into gnet's buffer) into the task. (event loop)
+func (t *task) load(cs *connState, src *Request, keep, isHead bool) {
+	t.cs, t.c, t.keep, t.isHead = cs, cs.c, keep, isHead
+	r := &t.req
+	r.reset()
+	t.buf = append(t.buf[:0], src.buf[:src.head.e]...)
+	bs := len(t.buf)
+	t.buf = append(t.buf, src.body...)
+	r.buf = t.buf
+	r.body = t.buf[bs:len(t.buf):len(t.buf)]
+	r.head, r.meth, r.path, r.query = src.head, src.meth, src.path, src.query
+	r.hdrs = append(r.hdrs, src.hdrs...)
+	r.contentLength, r.major, r.minor = src.contentLength, src.major, src.minor
+	r.chunked, r.keepAlive, r.expect100, r.bodyTooLarge = src.chunked, src.keepAlive, src.expect100, src.bodyTooLarge
+	r.remote = src.remote
+	t.s.router.route(r)
+}
+
+// run executes the handler and queues the response. (task goroutine)
+func (t *task) run() {
+	s := t.s
+	t.resp.reset()
+	s.invoke(&t.resp, &t.req)
+	t.keep = t.keep && !t.resp.close
+	t.out = appendResponse(t.out[:0], &t.req, &t.resp, s.dateLine(), t.keep, t.isHead)
+	if err := t.c.AsyncWrite(t.out, t.cb); err != nil {
+		// The engine is stopping; the connection is being closed.
+		s.inflight.Add(-1)
+		t.release()
+	}
+}
+
+// written resumes the connection after the response was handed to gnet.
+// (event loop)
+func (t *task) written(c gnet.Conn, err error) error {
+	s, cs, keep, clean := t.s, t.cs, t.keep, !t.req.bodyTooLarge
+	t.release()
+	s.inflight.Add(-1)
+	cs.inflight = false
+	if err != nil {
+		return nil // connection already closed
+	}
+	if !keep {
+		cs.closing, cs.clean = true, clean
+		_ = c.Wake(nil)
+		return nil
+	}
+	if c.InboundBuffered() == 0 && !s.stopping.Load() {
+		cs.setTimer(s, tIdle)
+		return nil
+	}
+	_ = c.Wake(nil)
+	return nil
+}
+
+func (t *task) release() {
+	t.cs, t.c = nil, nil
+	t.req.reset()
+	if cap(t.buf) > 64<<10 {
+		t.buf = nil
+	}
+	if cap(t.out) > 64<<10 {
+		t.out = nil
+	}
+	if cap(t.resp.body) > 64<<10 {
+		t.resp.body = nil
+	}
+	t.s.tasks.Put(t)
+}
+
+// throttle allows one event per second.
+type throttle struct{ last atomic.Int64 }
+
+func (t *throttle) allow() bool {
+	now := time.Now().Unix()
+	last := t.last.Load()
+	return now != last && t.last.CompareAndSwap(last, now)
+}
+
+// gnetLogger sends gnet's own logs to slog.
+type gnetLogger struct{ l *slog.Logger }
+
+func (g gnetLogger) Debugf(f string, a ...any) { g.l.Debug(fmt.Sprintf(f, a...), "component", "gnet") }
+func (g gnetLogger) Infof(f string, a ...any)  { g.l.Debug(fmt.Sprintf(f, a...), "component", "gnet") }
+func (g gnetLogger) Warnf(f string, a ...any)  { g.l.Warn(fmt.Sprintf(f, a...), "component", "gnet") }
+func (g gnetLogger) Errorf(f string, a ...any) { g.l.Error(fmt.Sprintf(f, a...), "component", "gnet") }
+func (g gnetLogger) Fatalf(f string, a ...any) { g.l.Error(fmt.Sprintf(f, a...), "component", "gnet") }
