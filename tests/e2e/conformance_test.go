@@ -30,7 +30,15 @@ func TestStateHTTP(t *testing.T) {
 			dir := t.TempDir()
 			testutil.WriteFile(t, dir, "statestore.yaml", p.componentYAML("statestore", meta, nil))
 			sc := testutil.Start(t, testutil.Options{ResourcesDir: dir})
-			tg := target{addr: sc.Addr(), sc: sc, vars: map[string]string{"store": "statestore", "app": sc.AppID}}
+			// bad is an ETag no write ever produced. The spec's examples use
+			// words ("bad", "nope"); stores whose ETags are integers
+			// (Redis versions, PostgreSQL xmin) reject a word as an invalid
+			// ETag (400, stores.md §2.3, §3.3), so they get a number.
+			bad := "bad"
+			if !p.native() {
+				bad = "999999999"
+			}
+			tg := target{addr: sc.Addr(), sc: sc, vars: map[string]string{"store": "statestore", "app": sc.AppID, "bad": bad}}
 			for _, r := range append(rows(p), customRows(p)...) {
 				t.Run(r.name, func(t *testing.T) {
 					if r.skip != "" {
@@ -63,7 +71,7 @@ func rows(p storeProfile) []row {
 	// texts of daprd's in-memory store (state-http.md §3.2 notes); other
 	// stores have their own, so only the API's part of the message is
 	// checked for them.
-	native := p.typ == "state.pebble" || p.typ == "state.in-memory"
+	native := p.native()
 	st := func(s string) string {
 		if native {
 			return s
@@ -220,13 +228,23 @@ func rows(p storeProfile) []row {
 			name: "§13.9 statecar: multi-item save failing an ETag check writes nothing (docs/compatibility.md)", steps: []step{
 				save(`[{"key":"{{k}}a","value":1}]`),
 				getv("{{k}}a", `1`).capture("ea"),
-				saveErr(`[{"key":"{{k}}a","value":2,"etag":"wrong"},{"key":"{{k}}b","value":3}]`, 409,
-					etagPrefix+etagPrefix+mismatch("{{k}}a", "{{ea}}", "wrong")),
+				saveErr(`[{"key":"{{k}}a","value":2,"etag":"{{bad}}"},{"key":"{{k}}b","value":3}]`, 409,
+					etagPrefix+etagPrefix+mismatch("{{k}}a", "{{ea}}", "{{bad}}")),
 				miss("{{k}}b"),
 				get("{{k}}a", 200, `1`, "Etag: {{ea}}"),
 			}},
+		{name: "§3.2 a non-integer ETag is 400 invalid etag value on stores with integer ETags", skip: func() string {
+			if native {
+				return "the embedded stores treat any unknown ETag as a mismatch (409), like daprd's in-memory store"
+			}
+			return ""
+		}(), steps: []step{
+			save(`[{"key":"{{k}}a","value":1}]`),
+			saveErr(`[{"key":"{{k}}a","value":2,"etag":"word"}]`, 400, "invalid etag value: {{~any}}"),
+			getv("{{k}}a", `1`),
+		}},
 		{name: "§13.10 ETag on a missing key is 409; empty ETag means none", steps: []step{
-			saveErr(`[{"key":"{{k}}m","value":"x","etag":"xxxxx","options":{"concurrency":"first-write","consistency":"strong"}}]`, 409,
+			saveErr(`[{"key":"{{k}}m","value":"x","etag":"{{bad}}","options":{"concurrency":"first-write","consistency":"strong"}}]`, 409,
 				etagPrefix+notExist("{{k}}m")),
 			miss("{{k}}m"),
 			save(`[{"key":"{{k}}m","value":"x","etag":""}]`),
@@ -263,10 +281,10 @@ func rows(p storeProfile) []row {
 		}},
 		{name: "§13.14 delete: missing key 204, If-Match checks, empty If-Match is absent", steps: []step{
 			delWith("{{k}}missing", "", nil, 204, ""),
-			delErr("{{k}}missing", "", []string{"If-Match: nope"}, 409, etagPrefix+notExist("{{k}}missing")),
+			delErr("{{k}}missing", "", []string{"If-Match: {{bad}}"}, 409, etagPrefix+notExist("{{k}}missing")),
 			save(`[{"key":"{{k}}d","value":1}]`),
 			getv("{{k}}d", `1`).capture("e"),
-			delErr("{{k}}d", "", []string{"If-Match: nope"}, 409, etagPrefix+mismatch("{{k}}d", "{{e}}", "nope")),
+			delErr("{{k}}d", "", []string{"If-Match: {{bad}}"}, 409, etagPrefix+mismatch("{{k}}d", "{{e}}", "{{bad}}")),
 			getv("{{k}}d", `1`),
 			delWith("{{k}}d", "", []string{"If-Match: {{e}}"}, 204, ""),
 			miss("{{k}}d"),
@@ -298,9 +316,9 @@ func rows(p storeProfile) []row {
 		{name: "§13.15 transaction ETag mismatch is 500 ERR_STATE_TRANSACTION", steps: []step{
 			save(`[{"key":"{{k}}t1","value":1}]`),
 			getv("{{k}}t1", `1`).capture("e"),
-			txErr(`{"operations":[{"operation":"upsert","request":{"key":"{{k}}t1","value":1,"etag":"bad"}}]}`, 500, "ERR_STATE_TRANSACTION",
-				"error while executing state transaction: "+etagPrefix+mismatch("{{k}}t1", "{{e}}", "bad")),
-			txErr(`{"operations":[{"operation":"delete","request":{"key":"{{k}}none","etag":"bad"}}]}`, 500, "ERR_STATE_TRANSACTION",
+			txErr(`{"operations":[{"operation":"upsert","request":{"key":"{{k}}t1","value":1,"etag":"{{bad}}"}}]}`, 500, "ERR_STATE_TRANSACTION",
+				"error while executing state transaction: "+etagPrefix+mismatch("{{k}}t1", "{{e}}", "{{bad}}")),
+			txErr(`{"operations":[{"operation":"delete","request":{"key":"{{k}}none","etag":"{{bad}}"}}]}`, 500, "ERR_STATE_TRANSACTION",
 				"error while executing state transaction: "+etagPrefix+notExist("{{k}}none")),
 			tx(`{"operations":[{"operation":"upsert","request":{"key":"{{k}}t1","value":2,"etag":"{{e}}"}}]}`, 204, ""),
 			getv("{{k}}t1", `2`).capture("e2"),
@@ -310,7 +328,7 @@ func rows(p storeProfile) []row {
 		{name: "§8.5 transactions are atomic: a failed condition writes nothing", steps: []step{
 			save(`[{"key":"{{k}}a","value":1}]`),
 			getv("{{k}}a", `1`).capture("ea"),
-			tx(`{"operations":[{"operation":"upsert","request":{"key":"{{k}}b","value":1}},{"operation":"delete","request":{"key":"{{k}}a"}},{"operation":"upsert","request":{"key":"{{k}}c","value":1,"etag":"bad"}}]}`, 500, "").any(),
+			tx(`{"operations":[{"operation":"upsert","request":{"key":"{{k}}b","value":1}},{"operation":"delete","request":{"key":"{{k}}a"}},{"operation":"upsert","request":{"key":"{{k}}c","value":1,"etag":"{{bad}}"}}]}`, 500, "").any(),
 			miss("{{k}}b"),
 			get("{{k}}a", 200, `1`, "Etag: {{ea}}"),
 			tx(`{"operations":[{"operation":"upsert","request":{"key":"{{k}}d","value":1,"options":{"concurrency":"first-write"}}},{"operation":"upsert","request":{"key":"{{k}}a","value":2,"options":{"concurrency":"first-write"}}}]}`, 500, "").any(),

@@ -28,6 +28,10 @@ type storeProfile struct {
 	setup func(t *testing.T) (meta map[string]string, skip string)
 }
 
+// native reports whether the store is one of statecar's embedded stores,
+// which use the error texts of daprd's in-memory store.
+func (p storeProfile) native() bool { return p.typ == "state.pebble" || p.typ == "state.in-memory" }
+
 func (p storeProfile) has(c string) bool {
 	for _, x := range p.caps {
 		if x == c {
