@@ -145,25 +145,55 @@ func TestBodyLimit(t *testing.T) {
 	})
 }
 
-// TestNoStateStore: with no state store component at all, every state route
-// is 500 ERR_STATE_STORE_NOT_CONFIGURED (§3.2, §13.22).
+// TestNoStateStore: with no state store component at all, daprd answers
+// every state route with 500 ERR_STATE_STORE_NOT_CONFIGURED (§3.2, §13.22).
+// statecar deliberately serves an embedded default store named statestore
+// in that case (README "Run it", docs/operations.md), so the spec rows run
+// only if the binary started without one; otherwise the default store is
+// checked instead and the spec rows are skipped with that reason.
 func TestNoStateStore(t *testing.T) {
 	dir := t.TempDir()
 	testutil.WriteComponent(t, dir, "envsecrets", "secretstores.local.env", nil)
 	sc := testutil.Start(t, testutil.Options{AppID: "emptyapp", ResourcesDir: dir})
 	tg := target{addr: sc.Addr(), sc: sc}
-	nc := storeNotConfiguredErr("statestore", "emptyapp")
-	runSteps(t, tg, map[string]string{}, []step{
-		req("POST", "/v1.0/state/statestore", `[{"key":"x","value":1}]`, 500, nc),
-		req("GET", "/v1.0/state/statestore/x", "", 500, nc),
-		req("DELETE", "/v1.0/state/statestore/x", "", 500, nc),
-		req("POST", "/v1.0/state/statestore/bulk", `{"keys":["x"]}`, 500, nc),
-		req("POST", "/v1.0/state/statestore/transaction", `{}`, 500, nc),
-		req("POST", "/v1.0-alpha1/state/statestore/query", `{}`, 500, storeNotConfiguredErr("statestore", "")),
-	})
-	if m := scrape(t, sc); strings.Contains(m, "dapr_error_code_total{") {
-		t.Errorf("dapr_error_code_total recorded without recordErrorCodes:\n%s", grepLines(m, "dapr_error_code_total"))
+	md, err := rawDo(sc.Addr(), "GET", "/v1.0/metadata", nil, "")
+	if err != nil {
+		t.Fatal(err)
 	}
+	defaultStore := strings.Contains(string(md.Body), `"name":"statestore","type":"state.`)
+	t.Run("without recordErrorCodes no error-code series", func(t *testing.T) {
+		if _, err := rawDo(sc.Addr(), "GET", "/v1.0/state/nostore/x", nil, ""); err != nil {
+			t.Fatal(err)
+		}
+		if m := scrape(t, sc); strings.Contains(m, "dapr_error_code_total{") {
+			t.Errorf("dapr_error_code_total recorded without recordErrorCodes:\n%s", grepLines(m, "dapr_error_code_total"))
+		}
+	})
+	t.Run("statecar: the embedded default store is served (README)", func(t *testing.T) {
+		if !defaultStore {
+			t.Skip("the binary started without a default store")
+		}
+		checkMetadataCaps(t, sc.Addr(), "statestore", profiles()[0])
+		runSteps(t, tg, map[string]string{"store": "statestore"}, []step{
+			save(`[{"key":"d","value":1}]`),
+			getv("d", `1`),
+			req("GET", "/v1.0/state/other/x", "", 400, storeNotFoundErr("other", "emptyapp")),
+		})
+	})
+	t.Run("§13.22 no state store at all is 500 ERR_STATE_STORE_NOT_CONFIGURED", func(t *testing.T) {
+		if defaultStore {
+			t.Skip("unreachable in statecar: with no state store component it serves the embedded default store statestore (README, docs/operations.md)")
+		}
+		nc := storeNotConfiguredErr("statestore", "emptyapp")
+		runSteps(t, tg, map[string]string{}, []step{
+			req("POST", "/v1.0/state/statestore", `[{"key":"x","value":1}]`, 500, nc),
+			req("GET", "/v1.0/state/statestore/x", "", 500, nc),
+			req("DELETE", "/v1.0/state/statestore/x", "", 500, nc),
+			req("POST", "/v1.0/state/statestore/bulk", `{"keys":["x"]}`, 500, nc),
+			req("POST", "/v1.0/state/statestore/transaction", `{}`, 500, nc),
+			req("POST", "/v1.0-alpha1/state/statestore/query", `{}`, 500, storeNotConfiguredErr("statestore", "")),
+		})
+	})
 }
 
 // TestErrorCodeMetrics: with Configuration spec.metrics.recordErrorCodes,
