@@ -44,7 +44,8 @@ var keyPool = sync.Pool{New: func() any { b := make([]byte, 0, 128); return &b }
 // metricPath is daprd's legacy path label: state and secrets keep their
 // first three segments (the key is dropped).
 func metricPath(p string) string {
-	segs := splitPath(p)
+	ps := splitPath(p)
+	segs := ps.s[:ps.n]
 	if len(segs) >= 3 && (segs[1] == "state" || segs[1] == "secrets") {
 		n := 1 + len(segs[0]) + 1 + len(segs[1]) + 1 + len(segs[2])
 		if n <= len(p) {

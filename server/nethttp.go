@@ -28,6 +28,7 @@ func (q *httpRequest) body() []byte             { return q.data }
 func (q *httpRequest) bodyTooLarge() bool       { return q.tooLarge }
 func (q *httpRequest) context() context.Context { return q.r.Context() }
 func (q *httpRequest) setParams(p [2]string)    { q.params = p }
+func (q *httpRequest) rawQuery() string         { return q.r.URL.RawQuery }
 func (q *httpRequest) param(i int) []byte       { return bytesOf(q.params[i]) }
 func (q *httpRequest) header(name string) ([]byte, bool) {
 	vs, ok := q.r.Header[http.CanonicalHeaderKey(name)]

@@ -26,6 +26,8 @@ type request interface {
 	visitQuery(fn func(name, value []byte))
 	queryValue(name string) ([]byte, bool)
 	context() context.Context
+	// rawQuery is the raw (escaped) query string.
+	rawQuery() string
 	// setParams stores the unescaped path parameters of the matched route.
 	setParams(p [2]string)
 }
@@ -88,7 +90,11 @@ var routes = [...]routeInfo{
 // match finds the route of method and escaped path p (already cleaned) and
 // returns the start/end offsets of up to two parameters in p.
 func match(method, p string) (id routeID, params [2]string) {
-	segs := splitPath(p)
+	ps := splitPath(p)
+	if ps.more {
+		return routeNone, params
+	}
+	segs := ps.s[:ps.n]
 	switch {
 	case len(segs) >= 2 && segs[0] == "v1.0" && segs[1] == "healthz":
 		if method == http.MethodGet {
@@ -141,25 +147,37 @@ func match(method, p string) (id routeID, params [2]string) {
 	return routeNone, params
 }
 
-// splitPath splits a cleaned path into at most 5 segments without
-// allocating more than the slice header array on the stack.
-func splitPath(p string) []string {
-	var arr [5]string
-	segs := arr[:0]
+// maxSegs bounds the segments splitPath reports; longer paths match no
+// route.
+const maxSegs = 5
+
+// pathSegs holds the segments of a path without allocating.
+type pathSegs struct {
+	s [maxSegs]string
+	n int
+	// more is set when the path has more than maxSegs segments.
+	more bool
+}
+
+// splitPath splits a cleaned path into segments.
+func splitPath(p string) (ps pathSegs) {
 	p = strings.TrimPrefix(p, "/")
-	for p != "" && len(segs) < 5 {
+	for p != "" {
+		if ps.n == maxSegs {
+			ps.more = true
+			return ps
+		}
 		i := strings.IndexByte(p, '/')
 		if i < 0 {
-			segs = append(segs, p)
-			break
+			ps.s[ps.n] = p
+			ps.n++
+			return ps
 		}
-		segs = append(segs, p[:i])
+		ps.s[ps.n] = p[:i]
+		ps.n++
 		p = p[i+1:]
 	}
-	if p != "" && len(segs) == 5 && strings.IndexByte(p, '/') >= 0 {
-		segs = append(segs, "") // more than five segments: matches nothing
-	}
-	return segs
+	return ps
 }
 
 // cleanPath is chi's path.Clean of the escaped path (state-http.md §2.1).
@@ -317,6 +335,9 @@ const metaPrefix = "metadata."
 // queryMeta collects the metadata.* query parameters (first value wins);
 // it returns nil when there are none, so the common case allocates nothing.
 func queryMeta(r request, m map[string]string) map[string]string {
+	if !strings.Contains(r.rawQuery(), "metadata") {
+		return nil // fast path: no closure, no allocation
+	}
 	found := false
 	r.visitQuery(func(name, value []byte) {
 		if len(name) <= len(metaPrefix) || string(name[:len(metaPrefix)]) != metaPrefix {

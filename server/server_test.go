@@ -1,0 +1,367 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"unsafe"
+
+	"github.com/statecar/statecar/api"
+	"github.com/statecar/statecar/component"
+	"github.com/statecar/statecar/component/embedded"
+)
+
+// fakeReq and fakeResp drive serve without a transport.
+type fakeReq struct {
+	meth, path string
+	hdr        map[string]string
+	q          [][2]string
+	data       []byte
+	params     [2]string
+}
+
+func (f *fakeReq) method() string           { return f.meth }
+func (f *fakeReq) rawPath() string          { return f.path }
+func (f *fakeReq) body() []byte             { return f.data }
+func (f *fakeReq) bodyTooLarge() bool       { return false }
+func (f *fakeReq) param(i int) []byte       { return bytesOf(f.params[i]) }
+func (f *fakeReq) context() context.Context { return context.Background() }
+func (f *fakeReq) setParams(p [2]string)    { f.params = p }
+func (f *fakeReq) rawQuery() string {
+	var b strings.Builder
+	for _, kv := range f.q {
+		b.WriteString(kv[0] + "=" + kv[1] + "&")
+	}
+	return b.String()
+}
+func (f *fakeReq) header(n string) ([]byte, bool) {
+	for k, v := range f.hdr {
+		if strings.EqualFold(k, n) {
+			return bytesOf(v), true
+		}
+	}
+	return nil, false
+}
+func (f *fakeReq) visitQuery(fn func(n, v []byte)) {
+	for _, kv := range f.q {
+		fn(bytesOf(kv[0]), bytesOf(kv[1]))
+	}
+}
+func (f *fakeReq) queryValue(n string) ([]byte, bool) {
+	for _, kv := range f.q {
+		if kv[0] == n {
+			return bytesOf(kv[1]), true
+		}
+	}
+	return nil, false
+}
+
+type fakeResp struct {
+	code  int
+	hdr   [][2]string
+	out   []byte
+	arena []byte // header values written by addHeaderBytes
+}
+
+func (f *fakeResp) setStatus(c int) { f.code = c }
+func (f *fakeResp) status() int     { return f.code }
+func (f *fakeResp) addHeader(n, v string) {
+	f.hdr = append(f.hdr, [2]string{n, v})
+}
+func (f *fakeResp) addHeaderBytes(n string, v []byte) {
+	// Copy into a preallocated arena so that the fake itself does not
+	// allocate in the allocation test.
+	start := len(f.arena)
+	f.arena = append(f.arena, v...)
+	f.hdr = append(f.hdr, [2]string{n, unsafe.String(unsafe.SliceData(f.arena[start:]), len(v))})
+}
+func (f *fakeResp) write(p []byte) { f.out = append(f.out, p...) }
+func (f *fakeResp) size() int      { return len(f.out) }
+func (f *fakeResp) reset() {
+	f.code, f.hdr, f.out = 0, f.hdr[:0], f.out[:0]
+	if cap(f.arena) < 4096 {
+		f.arena = make([]byte, 0, 4096)
+	}
+	f.arena = f.arena[:0]
+}
+func (f *fakeResp) get(n string) string {
+	for _, h := range f.hdr {
+		if h[0] == n {
+			return h[1]
+		}
+	}
+	return ""
+}
+
+func newTestRuntime(t testing.TB, cfg Config) *Runtime {
+	t.Helper()
+	st, err := embedded.OpenMemory(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	state, err := api.New(api.Config{AppID: "myapp", Stores: []api.StoreEntry{{Spec: component.Spec{Name: "statestore", Type: "state.in-memory", Version: "v1"}, Store: st}}, DisableMetrics: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = state.Close() })
+	if cfg.AppID == "" {
+		cfg.AppID = "myapp"
+	}
+	rt, err := New(cfg, state, state.Components())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rt
+}
+
+func do(rt *Runtime, meth, path string, body string, hdr map[string]string, q ...[2]string) *fakeResp {
+	w := &fakeResp{}
+	rt.serve(w, &fakeReq{meth: meth, path: cleanPath(path), hdr: hdr, q: q, data: []byte(body)}, false)
+	return w
+}
+
+func TestMatch(t *testing.T) {
+	f := func(method, path string, want routeID, p0, p1 string) {
+		t.Helper()
+		id, params := match(method, cleanPath(path))
+		if id != want || (want != routeNone && (params[0] != p0 || params[1] != p1)) {
+			t.Fatalf("match(%s %s) = %d %q, want %d [%q %q]", method, path, id, params, want, p0, p1)
+		}
+	}
+	f("GET", "/v1.0/healthz", routeHealthz, "", "")
+	f("POST", "/v1.0/healthz", routeNone, "", "")
+	f("GET", "/v1.0/healthz/outbound", routeHealthzOutbound, "", "")
+	f("GET", "/v1.0/metadata", routeMetadataGet, "", "")
+	f("PUT", "/v1.0/metadata/k1", routeMetadataPut, "k1", "")
+	f("POST", "/v1.0/shutdown", routeShutdown, "", "")
+	f("GET", "/v1.0/shutdown", routeNone, "", "")
+	f("POST", "/v1.0/state/s", routeStateSave, "s", "")
+	f("PUT", "/v1.0/state/s/", routeStateSave, "s", "")
+	f("GET", "/v1.0/state/s", routeNone, "", "")
+	f("GET", "/v1.0/state/s/k", routeStateGet, "s", "k")
+	f("GET", "//v1.0//state/s//k9", routeStateGet, "s", "k9")
+	f("GET", "/v1.0/state/s/bulk", routeStateGet, "s", "bulk")
+	f("POST", "/v1.0/state/s/bulk", routeStateBulk, "s", "bulk")
+	f("PUT", "/v1.0/state/s/transaction", routeStateTx, "s", "transaction")
+	f("DELETE", "/v1.0/state/s/k", routeStateDelete, "s", "k")
+	f("POST", "/v1.0/state/s/k", routeNone, "", "")
+	f("GET", "/v1.0/state/s/a/b", routeNone, "", "")
+	f("POST", "/v1.0-alpha1/state/s/query", routeStateQuery, "s", "")
+	f("POST", "/v1.0/state/s/query", routeNone, "", "")
+	f("HEAD", "/v1.0/state/s/k", routeNone, "", "")
+	f("GET", "/v1.0/state/s/k/x/y/z", routeNone, "", "")
+}
+
+func TestMetricPath(t *testing.T) {
+	f := func(in, want string) {
+		t.Helper()
+		if got := metricPath(in); got != want {
+			t.Fatalf("metricPath(%q) = %q, want %q", in, got, want)
+		}
+	}
+	f("/v1.0/state/statestore/mykey", "/v1.0/state/statestore")
+	f("/v1.0/state/statestore", "/v1.0/state/statestore")
+	f("/v1.0-alpha1/state/statestore/query", "/v1.0-alpha1/state/statestore")
+	f("/v1.0/metadata/k", "/v1.0/metadata/k")
+	f("/v1.0/healthz", "/v1.0/healthz")
+}
+
+func TestStateRoutesThroughServe(t *testing.T) {
+	rt := newTestRuntime(t, Config{})
+	w := do(rt, "POST", "/v1.0/state/statestore", `[{"key":"k1","value":{"a":1}}]`, nil, [2]string{"metadata.ttlInSeconds", "100"})
+	if w.code != 204 || w.get("Content-Type") != "" {
+		t.Fatalf("save: %d %q", w.code, w.out)
+	}
+	w = do(rt, "GET", "/v1.0/state/statestore/k1", "", map[string]string{"traceparent": "00-abc-def-01"})
+	if w.code != 200 || string(w.out) != `{"a":1}` || w.get("Content-Type") != "application/json" || w.get("Etag") == "" ||
+		w.get("Metadata.ttlexpiretime") == "" || w.get("Traceparent") != "00-abc-def-01" {
+		t.Fatalf("get: %d %q %v", w.code, w.out, w.hdr)
+	}
+	w = do(rt, "GET", "/v1.0/state/statestore/missing", "", nil)
+	if w.code != 204 || w.get("Content-Type") != "" || w.get("Traceparent") != string(zeroTraceparent) {
+		t.Fatalf("miss: %d %v", w.code, w.hdr)
+	}
+	w = do(rt, "POST", "/v1.0/state/statestore/bulk", `{"keys":["k1","nope"]}`, nil)
+	if w.code != 200 || !bytes.HasPrefix(w.out, []byte(`[{"key":"k1","data":{"a":1}`)) || !bytes.HasSuffix(w.out, []byte("]\n")) {
+		t.Fatalf("bulk: %d %q", w.code, w.out)
+	}
+	w = do(rt, "DELETE", "/v1.0/state/statestore/k1", "", map[string]string{"If-Match": "nope"})
+	if w.code != 409 || w.get("Content-Type") != "application/json" || !bytes.Contains(w.out, []byte("ERR_STATE_DELETE")) {
+		t.Fatalf("delete mismatch: %d %q", w.code, w.out)
+	}
+	w = do(rt, "POST", "/v1.0/state/statestore/transaction", `{"operations":[{"operation":"delete","request":{"key":"k1"}}]}`, nil)
+	if w.code != 204 {
+		t.Fatalf("tx: %d %q", w.code, w.out)
+	}
+	w = do(rt, "GET", "/v1.0/state/statestore/k1", "", nil)
+	if w.code != 204 {
+		t.Fatalf("after tx delete: %d %q", w.code, w.out)
+	}
+	w = do(rt, "GET", "/v1.0/state/nostore/k", "", nil)
+	if w.code != 400 || !bytes.Contains(w.out, []byte(`"ERR_STATE_STORE_NOT_FOUND"`)) {
+		t.Fatalf("no store: %d %q", w.code, w.out)
+	}
+	w = do(rt, "GET", "/v1.0/state/statestore/a%zz", "", nil)
+	if w.code != 400 || w.get("Content-Type") != ctPlainText || !strings.HasPrefix(string(w.out), `failed to unescape request parameter "key". Error: `) {
+		t.Fatalf("bad escape: %d %q", w.code, w.out)
+	}
+	w = do(rt, "POST", "/v1.0/state/statestore/k", "", nil)
+	if w.code != 404 || string(w.out) != string(bodyDirectInvoke) || w.get("Content-Type") != "application/json" {
+		t.Fatalf("fallback: %d %q", w.code, w.out)
+	}
+}
+
+func TestHealthAndMetadata(t *testing.T) {
+	rt := newTestRuntime(t, Config{AppPort: 1, AppChannelAddress: "127.0.0.1", EnabledFeatures: []string{"SchedulerReminders"}})
+	w := do(rt, "GET", "/v1.0/healthz", "", nil)
+	if w.code != 500 || string(w.out) != string(bodyNotReady) {
+		t.Fatalf("healthz before ready: %d %q", w.code, w.out)
+	}
+	w = do(rt, "GET", "/v1.0/healthz/outbound", "", nil)
+	if w.code != 500 || string(w.out) != string(bodyOutboundNotReady) {
+		t.Fatalf("outbound before ready: %d %q", w.code, w.out)
+	}
+	rt.ready.Store(true) // MarkReady without the app probe
+	if w = do(rt, "GET", "/v1.0/healthz/outbound", "", nil); w.code != 204 || len(w.out) != 0 {
+		t.Fatalf("outbound ready: %d %q", w.code, w.out)
+	}
+	if w = do(rt, "GET", "/v1.0/healthz", "", nil); w.code != 500 {
+		t.Fatalf("healthz must wait for the app port: %d", w.code)
+	}
+	rt.appReady.Store(true)
+	if w = do(rt, "GET", "/v1.0/healthz", "", nil); w.code != 204 {
+		t.Fatalf("healthz ready: %d", w.code)
+	}
+	if w = do(rt, "GET", "/v1.0/healthz", "", nil, [2]string{"appid", "other"}); w.code != 500 || string(w.out) != string(bodyAppIDNotMatch) {
+		t.Fatalf("healthz appid: %d %q", w.code, w.out)
+	}
+	if w = do(rt, "GET", "/v1.0/healthz", "", nil, [2]string{"appid", "myapp"}); w.code != 204 {
+		t.Fatalf("healthz appid ok: %d", w.code)
+	}
+	if w = do(rt, "PUT", "/v1.0/metadata/myKey", "hello-value", nil); w.code != 204 {
+		t.Fatalf("put metadata: %d", w.code)
+	}
+	w = do(rt, "GET", "/v1.0/metadata", "", nil)
+	want := `{"id":"myapp","runtimeVersion":"1.18.3","enabledFeatures":["SchedulerReminders"],"components":[{"name":"statestore","type":"state.in-memory","version":"v1","capabilities":["ETAG","TRANSACTIONAL","TTL","QUERY_API","ACTOR"]}],"extended":{"daprRuntimeVersion":"1.18.3","myKey":"hello-value"},"appConnectionProperties":{"port":1,"protocol":"http","channelAddress":"127.0.0.1"},"actorRuntime":{"runtimeStatus":"DISABLED","hostReady":false,"placement":"placement: disconnected"},"workflows":{}}` + "\n"
+	if w.code != 200 || string(w.out) != want {
+		t.Fatalf("metadata:\n%s\nwant\n%s", w.out, want)
+	}
+	var js map[string]any
+	if err := json.Unmarshal(w.out, &js); err != nil {
+		t.Fatal(err)
+	}
+	if p := rt.MetadataProto(); p.Id != "myapp" || p.ExtendedMetadata["myKey"] != "hello-value" || len(p.RegisteredComponents) != 1 {
+		t.Fatalf("proto metadata %v", p)
+	}
+}
+
+func TestAPIToken(t *testing.T) {
+	rt := newTestRuntime(t, Config{APIToken: "tok"})
+	rt.MarkReady()
+	if w := do(rt, "GET", "/v1.0/metadata", "", nil); w.code != 401 || string(w.out) != "invalid api token\n" || w.get("Content-Type") != ctPlainText {
+		t.Fatalf("no token: %d %q", w.code, w.out)
+	}
+	if w := do(rt, "GET", "/v1.0/nothing", "", nil); w.code != 401 {
+		t.Fatalf("unknown route without token: %d", w.code)
+	}
+	if w := do(rt, "GET", "/v1.0/metadata", "", map[string]string{"dapr-api-token": "tok"}); w.code != 200 {
+		t.Fatalf("token: %d", w.code)
+	}
+	if w := do(rt, "GET", "/v1.0/healthz", "", nil); w.code != 204 {
+		t.Fatalf("healthz exempt: %d", w.code)
+	}
+	if w := do(rt, "GET", "/v1.0/healthz/outbound", "", nil); w.code != 204 {
+		t.Fatalf("outbound exempt: %d", w.code)
+	}
+	if w := do(rt, "POST", "/v1.0/shutdown", "", nil); w.code != 401 {
+		t.Fatalf("shutdown needs the token: %d", w.code)
+	}
+}
+
+func TestAPIAllowDeny(t *testing.T) {
+	rt := newTestRuntime(t, Config{APIAllowed: []APIRule{{Name: "state", Version: "v1.0", Protocol: "http"}}})
+	rt.MarkReady()
+	if w := do(rt, "GET", "/v1.0/metadata", "", nil); w.code != 404 {
+		t.Fatalf("metadata not allowed: %d", w.code)
+	}
+	if w := do(rt, "GET", "/v1.0/state/statestore/k", "", nil); w.code != 204 {
+		t.Fatalf("state allowed: %d", w.code)
+	}
+	if w := do(rt, "GET", "/v1.0/healthz", "", nil); w.code != 204 {
+		t.Fatalf("healthz always allowed: %d", w.code)
+	}
+	rt2 := newTestRuntime(t, Config{APIDenied: []APIRule{{Name: "state", Version: "v1"}}})
+	if w := do(rt2, "GET", "/v1.0/state/statestore/k", "", nil); w.code != 404 {
+		t.Fatalf("state denied: %d", w.code)
+	}
+}
+
+func TestPublicPortRoutes(t *testing.T) {
+	rt := newTestRuntime(t, Config{APIToken: "tok"})
+	rt.MarkReady()
+	pub := func(meth, path string) *fakeResp {
+		w := &fakeResp{}
+		rt.serve(w, &fakeReq{meth: meth, path: cleanPath(path)}, true)
+		return w
+	}
+	if w := pub("GET", "/v1.0/metadata"); w.code != 200 {
+		t.Fatalf("public metadata (no token needed): %d", w.code)
+	}
+	if w := pub("GET", "/v1.0/state/statestore/k"); w.code != 404 || string(w.out) != "404 page not found\n" {
+		t.Fatalf("public state: %d %q", w.code, w.out)
+	}
+	if w := pub("GET", "/v1.0/healthz"); w.code != 204 || w.get("Traceparent") != "" {
+		t.Fatalf("public healthz: %d %v", w.code, w.hdr)
+	}
+}
+
+func TestShutdownRoute(t *testing.T) {
+	rt := newTestRuntime(t, Config{})
+	if w := do(rt, "POST", "/v1.0/shutdown", "", nil); w.code != 204 {
+		t.Fatalf("shutdown: %d", w.code)
+	}
+	<-rt.ShutdownRequested() // fails by timeout if never requested
+	rt.Shutdown()            // idempotent
+}
+
+func TestGetAllocs(t *testing.T) {
+	rt := newTestRuntime(t, Config{MetricsEnabled: true, Metrics: MetricsOptions{IncreasedCardinality: true}})
+	rt.metrics = newHTTPMetrics("allocs-test", rt.cfg.Metrics)
+	if w := do(rt, "POST", "/v1.0/state/statestore", `[{"key":"k","value":"v"}]`, nil); w.code != 204 {
+		t.Fatalf("save: %d", w.code)
+	}
+	req := &fakeReq{meth: "GET", path: "/v1.0/state/statestore/k"}
+	miss := &fakeReq{meth: "GET", path: "/v1.0/state/statestore/nokey"}
+	w := &fakeResp{hdr: make([][2]string, 0, 8), out: make([]byte, 0, 64)}
+	for _, r := range []*fakeReq{req, miss} {
+		rt.serve(w, r, false) // warm pools and series
+		w.reset()
+		n := testing.AllocsPerRun(200, func() {
+			w.reset()
+			rt.serve(w, r, false)
+		})
+		if n != 0 {
+			t.Errorf("GET %s: %v allocs per request, want 0", r.path, n)
+		}
+	}
+}
+
+func BenchmarkServeGet(b *testing.B) {
+	rt := newTestRuntime(b, Config{MetricsEnabled: true, Metrics: MetricsOptions{IncreasedCardinality: true}})
+	rt.metrics = newHTTPMetrics("bench", rt.cfg.Metrics)
+	do(rt, "POST", "/v1.0/state/statestore", `[{"key":"k","value":{"hello":"world"}}]`, nil)
+	req := &fakeReq{meth: "GET", path: "/v1.0/state/statestore/k"}
+	w := &fakeResp{hdr: make([][2]string, 0, 8), out: make([]byte, 0, 64)}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		w.reset()
+		rt.serve(w, req, false)
+	}
+	if w.code != http.StatusOK {
+		b.Fatalf("status %d", w.code)
+	}
+}
