@@ -658,6 +658,29 @@ func (db *DB) markCheckpoint(seq uint64) {
 	}
 }
 
+// finalCheckpoint marks and flushes every shard and truncates the WAL.
+// Called by Close after the applier stopped. Failures are logged: the WAL
+// still holds everything.
+func (db *DB) finalCheckpoint() {
+	seq := db.applied.Load()
+	for i, d := range db.dbs {
+		pb := d.NewBatch()
+		shard.SetApplied(pb, seq)
+		err := d.Apply(pb, pebble.NoSync)
+		_ = pb.Close()
+		if err == nil {
+			err = d.Flush()
+		}
+		if err != nil {
+			db.opts.Logger.Error("kv: cannot checkpoint shard at close", "shard", i, "err", err)
+			return
+		}
+	}
+	if _, err := db.log.Truncate(seq); err != nil {
+		db.opts.Logger.Error("kv: cannot truncate WAL at close", "err", err)
+	}
+}
+
 // checkpointLoop flushes the shards and truncates the WAL (Invariant 3).
 func (db *DB) checkpointLoop() {
 	defer close(db.ckptDone)
@@ -919,6 +942,12 @@ func (db *DB) Close() error {
 	<-db.applierDone
 	close(db.ckptCh)
 	<-db.ckptDone
+	if walErr == nil && db.fatal.Load() == nil {
+		// Checkpoint so the next Open replays nothing: Pebble's memtables
+		// are not logged (DisableWAL) and would otherwise be rebuilt from
+		// the WAL.
+		db.finalCheckpoint()
+	}
 	for i := range db.vis {
 		db.vis[i].Lock()
 	}

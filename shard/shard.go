@@ -131,6 +131,13 @@ func Open(dir string, n int, o Options) (*Set, error) {
 		}
 		s.Shards = append(s.Shards, sh)
 	}
+	// Make the shard directories' entries and dir itself durable.
+	for _, d := range []string{dir, fs.PathDir(dir)} {
+		if err := syncDir(fs, d); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
 	return s, nil
 }
 
@@ -240,6 +247,13 @@ func writeManifest(fs vfs.FS, dir string, n int) error {
 	}
 	if err := fs.Rename(tmp, fs.PathJoin(dir, manifestName)); err != nil {
 		return fmt.Errorf("cannot rename shard manifest: %w", err)
+	}
+	return syncDir(fs, dir)
+}
+
+func syncDir(fs vfs.FS, dir string) error {
+	if dir == "" {
+		dir = "."
 	}
 	d, err := fs.OpenDir(dir)
 	if err != nil {

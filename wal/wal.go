@@ -151,6 +151,10 @@ func Open(opts Options, replayFrom uint64, fn func(seq uint64, payload []byte) e
 	if err := l.fs.MkdirAll(opts.Dir, 0o755); err != nil {
 		return nil, 0, fmt.Errorf("cannot create WAL dir %s: %w", opts.Dir, err)
 	}
+	// Make the directory itself durable (its entry in the parent).
+	if err := syncDirPath(l.fs, l.fs.PathDir(opts.Dir)); err != nil {
+		return nil, 0, err
+	}
 	start := time.Now()
 	lastSeq, err = l.recover(replayFrom, fn)
 	if err != nil {
@@ -504,8 +508,13 @@ func (l *Log) rollover(firstSeq uint64) error {
 	return nil
 }
 
-func (l *Log) syncDir() error {
-	d, err := l.fs.OpenDir(l.opts.Dir)
+func (l *Log) syncDir() error { return syncDirPath(l.fs, l.opts.Dir) }
+
+func syncDirPath(fs vfs.FS, dir string) error {
+	if dir == "" {
+		dir = "."
+	}
+	d, err := fs.OpenDir(dir)
 	if err != nil {
 		return fmt.Errorf("cannot open WAL dir: %w", err)
 	}
