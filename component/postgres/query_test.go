@@ -82,9 +82,9 @@ func TestQuery(t *testing.T) {
 	}
 
 	for doc, wantErr := range map[string]string{
-		`{"filter":{"GT":{"city":"A"}}}`:         "unsupported type of value A; string type not permitted",
-		`{"filter":{"IN":{"state":[]}}}`:         "empty IN operator",
-		`{"page":{"limit":1,"token":"x"}}`:       `invalid token "x"`,
+		`{"filter":{"GT":{"city":"A"}}}`:        "unsupported type of value A; string type not permitted",
+		`{"filter":{"IN":{"state":[]}}}`:        "empty IN operator",
+		`{"page":{"limit":1,"token":"x"}}`:      `invalid token "x"`,
 		`{"filter":{"EQ":{"a'b":"x' OR 1=1"}}}`: "",
 	} {
 		_, err := runQuery(t, s, doc)
