@@ -25,6 +25,7 @@ func customRows(p storeProfile) []row {
 		{name: "concurrency: racing first-write creates of one key, exactly one wins", need: []string{capETag}, fn: raceFirstWrite},
 		{name: "concurrency: racing ETag updates of one key, exactly one wins per round", need: []string{capETag}, fn: raceETagUpdate},
 		{name: "concurrency: bulk get never sees half a transaction", need: []string{capTx}, fn: txIsolation},
+		{name: "§7 ttlExpireTime is the write time plus ttlInSeconds, in UTC seconds", need: []string{capTTL}, fn: ttlExpireValue},
 		{
 			// §6.2/§13.6: daprd answers an empty 200 body; statecar emits
 			// the bytes as a JSON string (docs/compatibility.md).
@@ -241,8 +242,49 @@ func nonJSONValue(t *testing.T, tg target, vars map[string]string) {
 	if err != nil {
 		t.Fatalf("gRPC SaveState: %v", err)
 	}
+	// contentType application/json: the bytes are decoded and re-marshalled
+	// like an HTTP write (§6.2, state-grpc.md).
+	_, err = runtimev1.NewDaprClient(conn).SaveState(ctx, &runtimev1.SaveStateRequest{
+		StoreName: "statestore",
+		States: []*commonv1.StateItem{{Key: key + "json", Value: []byte(`{ "b":1, "a":"<" }`),
+			Metadata: map[string]string{"contentType": "application/json"}}},
+	})
+	if err != nil {
+		t.Fatalf("gRPC SaveState with contentType: %v", err)
+	}
 	runSteps(t, tg, vars, []step{
+		getv("{{k}}rawjson", `{"a":"\u003c","b":1}`),
 		getv("{{k}}raw", `hello`),
 		bulk(`{"keys":["{{k}}raw"]}`, 200, `[{"key":"{{k}}raw","data":"hello","etag":"{{~etag}}"}]`+"\n"),
 	})
+}
+
+// ttlExpireValue: a save with ttlInSeconds=100 reports an expiry between
+// (time before the request, truncated to seconds) + 100 s and (time after
+// the response) + 100 s, on GET and on bulk get.
+func ttlExpireValue(t *testing.T, tg target, vars map[string]string) {
+	key := vars["k"] + "ttl"
+	before := time.Now().Truncate(time.Second)
+	r, err := rawDo(tg.addr, "POST", "/v1.0/state/statestore?metadata.ttlInSeconds=100", nil, fmt.Sprintf(`[{"key":%q,"value":1}]`, key))
+	if err != nil || r.Status != 204 {
+		t.Fatalf("save: %v %v", r, err)
+	}
+	after := time.Now()
+	r, err = rawDo(tg.addr, "GET", "/v1.0/state/statestore/"+key, nil, "")
+	if err != nil || r.Status != 200 {
+		t.Fatalf("get: %v %v", r, err)
+	}
+	hdr := r.Header.Get("Metadata.ttlexpiretime")
+	exp, err := time.Parse(time.RFC3339, hdr)
+	if err != nil || !strings.HasSuffix(hdr, "Z") {
+		t.Fatalf("Metadata.ttlexpiretime %q is not RFC 3339 UTC: %v", hdr, err)
+	}
+	lo, hi := before.Add(100*time.Second), after.Add(100*time.Second)
+	if exp.Before(lo) || exp.After(hi) {
+		t.Errorf("ttlExpireTime %s not within [%s, %s]", hdr, lo.UTC().Format(time.RFC3339), hi.UTC().Format(time.RFC3339))
+	}
+	r, err = rawDo(tg.addr, "POST", "/v1.0/state/statestore/bulk", nil, fmt.Sprintf(`{"keys":[%q]}`, key))
+	if err != nil || !strings.Contains(string(r.Body), `"metadata":{"ttlExpireTime":"`+hdr+`"}`) {
+		t.Errorf("bulk get does not carry the same ttlExpireTime %s: %v %v", hdr, r, err)
+	}
 }

@@ -337,3 +337,23 @@ func TestRestart(t *testing.T) {
 		})
 	}
 }
+
+// TestAPIToken: with DAPR_API_TOKEN set, state routes need the
+// dapr-api-token header (401 text/plain "invalid api token\n" otherwise);
+// the health routes are exempt (§2.5).
+func TestAPIToken(t *testing.T) {
+	dir := t.TempDir()
+	testutil.WriteComponent(t, dir, "statestore", "state.in-memory", nil)
+	sc := testutil.Start(t, testutil.Options{ResourcesDir: dir, Env: []string{"DAPR_API_TOKEN=s3cret"}})
+	tg := target{addr: sc.Addr(), sc: sc}
+	tok := "dapr-api-token: s3cret"
+	runSteps(t, tg, map[string]string{"store": "statestore"}, []step{
+		req("POST", "/v1.0/state/statestore", `[{"key":"t","value":1}]`, 401, "invalid api token\n", "Content-Type: text/plain; charset=utf-8"),
+		req("GET", "/v1.0/state/statestore/t", "", 401, "invalid api token\n", "Content-Type: text/plain; charset=utf-8"),
+		req("GET", "/v1.0/state/statestore/t", "", 401, "invalid api token\n").h("dapr-api-token: wrong"),
+		save(`[{"key":"t","value":1}]`).h(tok),
+		getv("t", `1`).h(tok),
+		req("GET", "/v1.0/healthz", "", 204, ""),
+		req("GET", "/v1.0/healthz/outbound", "", 204, ""),
+	})
+}
