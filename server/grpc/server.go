@@ -23,6 +23,10 @@ import (
 // Config.MaxMsgSize is 0.
 const DefaultMaxMsgSize = 4 << 20
 
+// DefaultStreamWorkers is the default Config.StreamWorkers: enough for a
+// few dozen concurrent callers, cheap when idle.
+const DefaultStreamWorkers = 64
+
 // Config configures a Server. Only State is required.
 type Config struct {
 	// Addrs are the TCP listen addresses ("host:port"; "" host or ":port"
@@ -71,6 +75,12 @@ type Config struct {
 	// upper bounds in ms (Configuration spec.metric
 	// latencyDistributionBuckets); nil means daprd's defaults.
 	LatencyBuckets []float64
+	// StreamWorkers is the number of long-lived goroutines that run RPCs
+	// (grpc.NumStreamWorkers); an RPC arriving while all are busy gets a
+	// new goroutine as usual. Reusing goroutines whose stacks have already
+	// grown avoids a stack copy per RPC (a quarter of the server's CPU on
+	// GetState without it). 0 means DefaultStreamWorkers; < 0 disables.
+	StreamWorkers int
 	// Logger receives start/stop and serve errors; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -134,6 +144,12 @@ func New(cfg Config) (*Server, error) {
 			Time:                  10 * time.Second,
 			Timeout:               5 * time.Second,
 		}),
+	}
+	switch {
+	case cfg.StreamWorkers == 0:
+		opts = append(opts, grpc.NumStreamWorkers(DefaultStreamWorkers))
+	case cfg.StreamWorkers > 0:
+		opts = append(opts, grpc.NumStreamWorkers(uint32(min(cfg.StreamWorkers, 1<<16))))
 	}
 	if cfg.MaxHeaderListSize > 0 {
 		opts = append(opts, grpc.MaxHeaderListSize(uint32(min(cfg.MaxHeaderListSize, math.MaxUint32))))
