@@ -132,9 +132,15 @@ func (rd *reader) next(in inbound) result {
 		}
 		buf, _ = in.Peek(n)
 	}
+	// Only the first maxHead bytes are examined, so the outcome does not
+	// depend on how the bytes were split into reads.
+	scan := buf
+	if len(scan) > rd.lim.maxHead {
+		scan = scan[:rd.lim.maxHead]
+	}
 	end := -1
-	for i := rd.scanned; i < len(buf); {
-		j := bytes.IndexByte(buf[i:], '\n')
+	for i := rd.scanned; i < len(scan); {
+		j := bytes.IndexByte(scan[i:], '\n')
 		if j < 0 {
 			break
 		}
@@ -154,9 +160,6 @@ func (rd *reader) next(in inbound) result {
 			return rd.fail(errHeaderTooBig)
 		}
 		return resMore
-	}
-	if end > rd.lim.maxHead {
-		return rd.fail(errHeaderTooBig)
 	}
 	rd.scanned = 0
 	r := &rd.req
