@@ -21,8 +21,7 @@ import (
 // connections.
 func benchServer(tb testing.TB, conns int) (*daprAPI, []runtimev1pb.DaprClient) {
 	tb.Helper()
-	mem := newMemStore()
-	st, err := api.New(api.Config{AppID: "benchapp", Stores: []api.StoreEntry{entry("statestore", mem)}, DisableMetrics: true})
+	st, err := api.New(api.Config{AppID: "benchapp", Stores: []api.StoreEntry{entry("statestore", openStore(tb, "statestore"))}, DisableMetrics: true})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -24,6 +25,7 @@ import (
 
 	"github.com/statecar/statecar/api"
 	"github.com/statecar/statecar/component"
+	_ "github.com/statecar/statecar/component/embedded" // registers state.in-memory
 )
 
 const testApp = "myapp"
@@ -31,23 +33,47 @@ const testApp = "myapp"
 // quiet drops the servers' log lines in tests.
 var quiet = slog.New(slog.DiscardHandler)
 
-// openStore opens a fresh in-memory store (see memstore_test.go).
-func openStore(t *testing.T, _ string) component.Store {
+// openStore opens a fresh state.in-memory store (the engine on an
+// in-memory filesystem).
+func openStore(t testing.TB, name string) component.Store {
 	t.Helper()
-	return newMemStore()
+	f, ok := component.LookupState("state.in-memory")
+	if !ok {
+		t.Fatal("state.in-memory is not registered")
+	}
+	st, err := f(context.Background(), component.Spec{Name: name, Type: "state.in-memory", Metadata: map[string]string{}},
+		component.Env{AppID: testApp, DataDir: t.TempDir(), Logger: quiet})
+	if err != nil {
+		t.Fatalf("cannot open state.in-memory: %v", err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	return st
 }
 
-// noTx hides TRANSACTIONAL (a store that cannot do transactions).
-type noTx struct{ component.Store }
+// without hides some features of a store, and its Query method (only the
+// component.Store methods are promoted), like daprd's in-memory store which
+// cannot query.
+type without struct {
+	component.Store
+	hide []component.Feature
+}
 
-func (s noTx) Features() []component.Feature {
+func (s without) Features() []component.Feature {
 	var out []component.Feature
 	for _, f := range s.Store.Features() {
-		if f != component.FeatureTransactional {
+		if !slices.Contains(s.hide, f) {
 			out = append(out, f)
 		}
 	}
 	return out
+}
+
+func noQuery(s component.Store) component.Store {
+	return without{s, []component.Feature{component.FeatureQueryAPI}}
+}
+
+func noTx(s component.Store) component.Store {
+	return without{s, []component.Feature{component.FeatureTransactional, component.FeatureQueryAPI}}
 }
 
 // maxOps limits transactions to 2 operations.
@@ -199,7 +225,7 @@ func get(t *testing.T, env *testEnv, key string) *runtimev1pb.GetStateResponse {
 
 // TestExamples replays the observed examples of state-grpc.md §6.
 func TestExamples(t *testing.T) {
-	env := startEnv(t, "", entry("statestore", openStore(t, "statestore")))
+	env := startEnv(t, "", entry("statestore", noQuery(openStore(t, "statestore"))))
 	ctx := context.Background()
 
 	mustSave(t, env, &commonv1pb.StateItem{Key: "g1", Value: []byte("hello")})
@@ -267,7 +293,7 @@ func TestErrorRows(t *testing.T) {
 	mem := openStore(t, "statestore")
 	env := startEnv(t, "",
 		entry("statestore", mem),
-		entry("notx", noTx{openStore(t, "notx")}),
+		entry("notx", noTx(openStore(t, "notx"))),
 		entry("small", maxOps{openStore(t, "small")}),
 		entry("broken", broken{openStore(t, "broken")}),
 	)
@@ -628,4 +654,41 @@ func TestAPIAccessLists(t *testing.T) {
 	if newACL([]APIRule{{Name: "state", Version: "v1", Protocol: "http"}}, nil) != nil {
 		t.Fatal("HTTP-only rules must not create a gRPC access list")
 	}
+}
+
+// TestQuery runs QueryStateAlpha1 on a store with QUERY_API.
+func TestQuery(t *testing.T) {
+	env := startEnv(t, "", entry("statestore", openStore(t, "statestore")))
+	ctx := context.Background()
+	js := map[string]string{"contentType": "application/json"}
+	mustSave(t, env,
+		&commonv1pb.StateItem{Key: "1", Value: []byte(`{"state":"WA","person":{"id":1036}}`), Metadata: js},
+		&commonv1pb.StateItem{Key: "2", Value: []byte(`{"state":"OR","person":{"id":1028}}`), Metadata: js},
+		&commonv1pb.StateItem{Key: "3", Value: []byte(`{"state":"WA","person":{"id":1071}}`), Metadata: js},
+	)
+	q := func(query string) (*runtimev1pb.QueryStateResponse, error) {
+		return env.client.QueryStateAlpha1(ctx, &runtimev1pb.QueryStateRequest{StoreName: "statestore", Query: query})
+	}
+	resp, err := q(`{"filter":{"EQ":{"state":"WA"}},"sort":[{"key":"person.id","order":"DESC"}],"page":{"limit":1}}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.Results) != 1 || resp.Results[0].Key != "3" || resp.Token != "1" || resp.Results[0].Etag == "" ||
+		string(resp.Results[0].Data) != `{"person":{"id":1071},"state":"WA"}` {
+		t.Fatalf("page 1 = %v", resp)
+	}
+	resp, err = q(`{"filter":{"EQ":{"state":"WA"}},"sort":[{"key":"person.id","order":"DESC"}],"page":{"limit":1,"token":"1"}}`)
+	if err != nil || len(resp.Results) != 1 || resp.Results[0].Key != "1" {
+		t.Fatalf("page 2 = %v, %v", resp, err)
+	}
+	resp, err = q(`{"filter":{"EQ":{"state":"NY"}}}`)
+	if err != nil || len(resp.Results) != 0 || resp.Token != "" {
+		t.Fatalf("no match = %v, %v", resp, err)
+	}
+	_, err = q(`{"filter":{"AND":[{"EQ":{"a":1}}]}}`)
+	wantStatus(t, err, codes.Internal, "state store statestore query failed: failed to parse JSON query body: AND filter must contain at least two entries",
+		"ResourceInfo{state statestore}", basicInfo("DAPR_STATE_QUERY_FAILED"))
+	_, err = q(``)
+	wantStatus(t, err, codes.Internal, "state store statestore query failed: failed to parse JSON query body: unexpected end of JSON input",
+		"ResourceInfo{state statestore}", basicInfo("DAPR_STATE_QUERY_FAILED"))
 }
