@@ -1,0 +1,544 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/statecar/statecar/internal/testutil"
+)
+
+// proc is a statecar process started by these tests directly (for exit
+// codes, signals and the environment, which testutil does not expose).
+type proc struct {
+	cmd  *exec.Cmd
+	out  *lockedBuf
+	done chan struct{}
+	code int
+}
+
+type lockedBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuf) Write(p []byte) (int, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.b.Write(p) }
+func (l *lockedBuf) String() string              { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
+
+func startProc(t *testing.T, args []string, env []string) *proc {
+	t.Helper()
+	bin := testutil.BuildBinary(t)
+	p := &proc{cmd: exec.Command(bin, args...), out: &lockedBuf{}, done: make(chan struct{})}
+	p.cmd.Env = env
+	p.cmd.Dir = t.TempDir()
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		err := p.cmd.Wait()
+		if ee, ok := err.(*exec.ExitError); ok {
+			p.code = ee.ExitCode()
+		} else if err != nil {
+			p.code = -1
+		}
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		_ = p.cmd.Process.Kill()
+		<-p.done
+		if t.Failed() {
+			t.Logf("output:\n%s", p.out.String())
+		}
+	})
+	return p
+}
+
+func (p *proc) wait(t *testing.T) int {
+	t.Helper()
+	select {
+	case <-p.done:
+		return p.code
+	case <-time.After(30 * time.Second):
+		t.Fatalf("process did not exit; output:\n%s", p.out.String())
+		return -1
+	}
+}
+
+// waitReady polls healthz like the launchers do.
+func waitReady(t *testing.T, p *proc, port int) {
+	t.Helper()
+	c := &http.Client{Timeout: time.Second}
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		select {
+		case <-p.done:
+			t.Fatalf("exited with %d before ready:\n%s", p.code, p.out.String())
+		default:
+		}
+		if r, err := c.Get("http://127.0.0.1:" + strconv.Itoa(port) + "/v1.0/healthz"); err == nil {
+			r.Body.Close()
+			if r.StatusCode == 204 {
+				return
+			}
+		}
+	}
+	t.Fatalf("not ready:\n%s", p.out.String())
+}
+
+// ports returns fresh args for HTTP, gRPC and metrics ports on 127.0.0.1.
+func portArgs() (args []string, httpPort int) {
+	httpPort = testutil.FreePort()
+	return []string{
+		"--dapr-http-port", strconv.Itoa(httpPort),
+		"--dapr-grpc-port", strconv.Itoa(testutil.FreePort()),
+		"--metrics-port", strconv.Itoa(testutil.FreePort()),
+		"--dapr-listen-addresses", "127.0.0.1", "--metrics-listen-address", "127.0.0.1",
+	}, httpPort
+}
+
+func httpDo(t *testing.T, method, url, body string, hdr ...string) (int, http.Header, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, string(b)
+}
+
+func TestVersionAndBuildInfo(t *testing.T) {
+	p := startProc(t, []string{"--version"}, nil)
+	if code := p.wait(t); code != 0 || p.out.String() != "1.18.3\n" {
+		t.Fatalf("--version: exit %d output %q", code, p.out.String())
+	}
+	p = startProc(t, []string{"-build-info"}, nil)
+	if code := p.wait(t); code != 0 || !strings.HasPrefix(p.out.String(), "Version: 1.18.3\nGit Commit: ") {
+		t.Fatalf("--build-info: exit %d output %q", code, p.out.String())
+	}
+}
+
+func TestStartupFailures(t *testing.T) {
+	f := func(args []string, wantCode int, want string) {
+		t.Helper()
+		p := startProc(t, append(args, "--data-dir", t.TempDir()), nil)
+		if code := p.wait(t); code != wantCode || !strings.Contains(p.out.String(), want) {
+			t.Fatalf("%q: exit %d (want %d), output lacks %q:\n%s", args, code, wantCode, want, p.out.String())
+		}
+	}
+	f([]string{"--no-such-flag"}, 2, "unknown flag: --no-such-flag")
+	f([]string{"--app-health-threshold", "x"}, 2, `invalid argument "x" for "--app-health-threshold" flag`)
+	f([]string{"--app-id", "a", "--dapr-http-port", "abc"}, 1, `level=fatal msg="Fatal error from runtime: error parsing dapr-http-port flag: strconv.Atoi: parsing \"abc\": invalid syntax"`)
+	f([]string{"--app-id", "a.b"}, 1, "parameter app-id cannot contain dots")
+	f([]string{"--app-id", "a", "--config", "/nonexistent/config.yaml"}, 1, "error loading configuration: stat /nonexistent/config.yaml: no such file or directory")
+	f([]string{"--app-id", "a", "--max-body-size", "4MB"}, 1, "invalid value for 'max-body-size' option")
+	f([]string{"--app-id", "a", "--dapr-http-port", "3500", "--app-port", "3500"}, 1, "the 'dapr-http-port' argument value 3500 conflicts with 'app-port'")
+
+	dir := t.TempDir()
+	testutil.WriteComponent(t, dir, "bad", "state.nosuchstore", nil)
+	f([]string{"--app-id", "a", "--resources-path", dir}, 1,
+		"Error processing component, daprd will exit gracefully: process component bad error: [CREATE_COMPONENT_FAILURE]: initialization error occurred for bad (state.nosuchstore/v1): couldn't find state store state.nosuchstore/v1")
+}
+
+func TestAcceptsDaprFlagsAndEmptyEnvironment(t *testing.T) {
+	args, port := portArgs()
+	args = append(args, "--app-id", "envapp", "--data-dir", t.TempDir(),
+		"--placement-host-address", "", "--scheduler-host-address", "", "--app-port", "-1",
+		"--profile-port", "-1", "--app-max-concurrency", "-1", "--mode=standalone", "--enable-mtls=false",
+		"-log-level", "debug", "--max-body-size", "4Mi", "--read-buffer-size", "4Ki",
+		"--app-health-probe-interval", "0", "--app-health-threshold", "0", "--control-plane-address", "x:1",
+		"--dapr-http-max-request-size", "4", "--enable-api-logging", "--app-protocol", "http", "--sentry-address", "")
+	// env -i: no HOME, PATH or TMPDIR.
+	p := startProc(t, args, []string{"DAPR_HOST_IP=127.0.0.1"})
+	waitReady(t, p, port)
+	base := "http://127.0.0.1:" + strconv.Itoa(port)
+	if code, _, body := httpDo(t, "POST", base+"/v1.0/state/statestore", `[{"key":"k","value":1}]`); code != 204 {
+		t.Fatalf("save: %d %s", code, body)
+	}
+	if code, _, body := httpDo(t, "GET", base+"/v1.0/state/statestore/k", ""); code != 200 || body != "1" {
+		t.Fatalf("get: %d %s", code, body)
+	}
+	out := p.out.String()
+	for _, want := range []string{
+		"Flag --control-plane-address is accepted for compatibility and ignored by statecar",
+		`msg="HTTP API Called"`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "placement-host-address is accepted") {
+		t.Fatal("an empty ignored flag must not be reported")
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	if code := p.wait(t); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+}
+
+func TestNoAppIDUsesDefault(t *testing.T) {
+	args, port := portArgs()
+	p := startProc(t, append(args, "--data-dir", t.TempDir()), nil)
+	waitReady(t, p, port)
+	_, _, body := httpDo(t, "GET", "http://127.0.0.1:"+strconv.Itoa(port)+"/v1.0/metadata", "")
+	if !strings.HasPrefix(body, `{"id":"statecar",`) || !strings.Contains(p.out.String(), "--app-id not given") {
+		t.Fatalf("metadata %s\n%s", body, p.out.String())
+	}
+}
+
+func TestLogLinesAndJSON(t *testing.T) {
+	args, port := portArgs()
+	p := startProc(t, append(args, "--app-id", "logapp", "--data-dir", t.TempDir(), "--log-as-json"), nil)
+	waitReady(t, p, port)
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	p.wait(t)
+	sc := bufio.NewScanner(strings.NewReader(p.out.String()))
+	var msgs []string
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, `{"app_id":"logapp","instance":`) || !strings.Contains(line, `"type":"log","ver":"1.18.3"}`) {
+			t.Fatalf("not a daprd JSON log line: %s", line)
+		}
+		msgs = append(msgs, line)
+	}
+	all := strings.Join(msgs, "\n")
+	for _, re := range []string{
+		`"msg":"Component loaded: statestore \(state.pebble/v1\)"`,
+		`"msg":"HTTP server is running on port ` + strconv.Itoa(port) + `"`,
+		`"msg":"API gRPC server is running on port \d+"`,
+		`"msg":"dapr initialized. Status: Running. Init Elapsed \d+ms"`,
+	} {
+		if !regexp.MustCompile(re).MatchString(all) {
+			t.Fatalf("log lacks %s:\n%s", re, all)
+		}
+	}
+}
+
+const multiDoc = `apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata:
+  name: mem
+spec:
+  type: state.in-memory
+  version: v1
+  metadata:
+  - name: keyPrefix
+    envRef: MY_PREFIX
+---
+apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata:
+  name: notmine
+spec:
+  type: state.in-memory
+scopes: [someoneelse]
+---
+apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata:
+  name: broken
+spec:
+  type: state.doesnotexist
+  ignoreErrors: true
+---
+apiVersion: dapr.io/v1alpha1
+kind: Subscription
+metadata:
+  name: sub
+`
+
+func TestComponentsFromResources(t *testing.T) {
+	dir := t.TempDir()
+	testutil.WriteFile(t, dir, "comps.yaml", multiDoc)
+	testutil.WriteComponent(t, dir, "durable", "state.pebble", nil)
+	testutil.WriteFile(t, dir, "readme.txt", "not yaml")
+	s := testutil.Start(t, testutil.Options{ResourcesDir: dir, Env: []string{"MY_PREFIX=none"}})
+	_, _, body := httpDo(t, "GET", s.URL("/v1.0/metadata"), "")
+	// comps.yaml sorts before durable.yaml: daprd's file order.
+	if !strings.Contains(body, `"components":[{"name":"mem","type":"state.in-memory","version":"v1","capabilities":[`) ||
+		!strings.Contains(body, `{"name":"durable","type":"state.pebble","version":"v1","capabilities":[`) ||
+		strings.Contains(body, "notmine") || strings.Contains(body, "broken") || strings.Contains(body, `"statestore"`) {
+		t.Fatalf("components: %s", body)
+	}
+	// keyPrefix none came from envRef: the stored key is the bare key,
+	// visible through the bulk API as the same key either way; check the
+	// store works.
+	if code, _, b := httpDo(t, "POST", s.URL("/v1.0/state/mem"), `[{"key":"a","value":"x"}]`); code != 204 {
+		t.Fatalf("save mem: %d %s", code, b)
+	}
+	if code, _, b := httpDo(t, "GET", s.URL("/v1.0/state/mem/a"), ""); code != 200 || b != `"x"` {
+		t.Fatalf("get mem: %d %s", code, b)
+	}
+	if code, _, b := httpDo(t, "GET", s.URL("/v1.0/state/notmine/a"), ""); code != 400 || !strings.Contains(b, "ERR_STATE_STORE_NOT_FOUND") {
+		t.Fatalf("scoped-out store: %d %s", code, b)
+	}
+	out := s.Output()
+	for _, want := range []string{"Component loaded: mem (state.in-memory/v1)", "Ignoring error processing component: process component broken error", "A non-YAML Component file readme.txt was detected"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestDefaultStoreSurvivesRestart(t *testing.T) {
+	s := testutil.Start(t, testutil.Options{})
+	if code, _, b := httpDo(t, "POST", s.URL("/v1.0/state/statestore"), `[{"key":"durable","value":{"n":42}}]`); code != 204 {
+		t.Fatalf("save: %d %s", code, b)
+	}
+	s.Restart()
+	if code, _, b := httpDo(t, "GET", s.URL("/v1.0/state/statestore/durable"), ""); code != 200 || b != `{"n":42}` {
+		t.Fatalf("after restart: %d %s", code, b)
+	}
+	if _, err := os.Stat(filepath.Join(s.DataDir, "statestore")); err != nil {
+		t.Fatalf("data not under <data-dir>/statestore: %v", err)
+	}
+}
+
+func TestRuntimeRoutesTokenAndPublicPort(t *testing.T) {
+	pub := testutil.FreePort()
+	s := testutil.Start(t, testutil.Options{Env: []string{"DAPR_API_TOKEN=s3cret"}, ExtraArgs: []string{"--dapr-public-port", strconv.Itoa(pub), "--dapr-public-listen-address", "127.0.0.1"}})
+	tok := []string{"dapr-api-token", "s3cret"}
+	if code, h, b := httpDo(t, "GET", s.URL("/v1.0/metadata"), ""); code != 401 || b != "invalid api token\n" || h.Get("Content-Type") != "text/plain; charset=utf-8" {
+		t.Fatalf("no token: %d %q %v", code, b, h)
+	}
+	if code, _, _ := httpDo(t, "GET", s.URL("/v1.0/healthz/outbound"), ""); code != 204 {
+		t.Fatalf("outbound exempt: %d", code)
+	}
+	if code, _, b := httpDo(t, "GET", s.URL("/v1.0/healthz?appid=other"), ""); code != 500 || !strings.Contains(b, "ERR_HEALTH_APPID_NOT_MATCH") {
+		t.Fatalf("appid mismatch: %d %s", code, b)
+	}
+	if code, _, _ := httpDo(t, "PUT", s.URL("/v1.0/metadata/myKey"), "hello-value", tok...); code != 204 {
+		t.Fatalf("put metadata: %d", code)
+	}
+	code, h, b := httpDo(t, "GET", s.URL("/v1.0/metadata"), "", tok...)
+	if code != 200 || h.Get("Content-Type") != "application/json" || !strings.Contains(b, `"extended":{"daprRuntimeVersion":"1.18.3","myKey":"hello-value"}`) || !strings.HasSuffix(b, "}\n") {
+		t.Fatalf("metadata: %d %v %s", code, h, b)
+	}
+	if code, h, b := httpDo(t, "GET", s.URL("/v1.0/nothing"), "", tok...); code != 404 || h.Get("Content-Type") != "application/json" || !strings.Contains(b, "ERR_DIRECT_INVOKE") {
+		t.Fatalf("fallback: %d %s", code, b)
+	}
+	pubURL := "http://127.0.0.1:" + strconv.Itoa(pub)
+	if code, _, b := httpDo(t, "GET", pubURL+"/v1.0/metadata", ""); code != 200 || !strings.Contains(b, `"myKey":"hello-value"`) {
+		t.Fatalf("public metadata without token: %d %s", code, b)
+	}
+	if code, _, b := httpDo(t, "GET", pubURL+"/v1.0/state/statestore/k", ""); code != 404 || b != "404 page not found\n" {
+		t.Fatalf("public state route: %d %q", code, b)
+	}
+	if code, _, _ := httpDo(t, "GET", pubURL+"/v1.0/healthz", ""); code != 204 {
+		t.Fatalf("public healthz: %d", code)
+	}
+}
+
+var seriesRE = regexp.MustCompile(`(?m)^dapr_http_server_request_count\{app_id="myapp",method="GET",path="/v1.0/state/statestore",status="204"\} (\d+)$`)
+
+func TestMetricsScrape(t *testing.T) {
+	s := testutil.Start(t, testutil.Options{})
+	scrape := func() (string, http.Header) {
+		t.Helper()
+		_, h, b := httpDo(t, "GET", s.MetricsURL(), "")
+		return b, h
+	}
+	count := func(body string) int {
+		m := seriesRE.FindStringSubmatch(body)
+		if m == nil {
+			return 0
+		}
+		n, _ := strconv.Atoi(m[1])
+		return n
+	}
+	before, h := scrape()
+	if h.Get("Content-Type") != "text/plain; version=0.0.4; charset=utf-8; escaping=underscores" {
+		t.Fatalf("content type %q", h.Get("Content-Type"))
+	}
+	for range 3 {
+		httpDo(t, "GET", s.URL("/v1.0/state/statestore/missing-key"), "")
+	}
+	after, _ := scrape()
+	if count(after)-count(before) != 3 {
+		t.Fatalf("request_count moved by %d, want 3:\n%s", count(after)-count(before), after)
+	}
+	for _, want := range []string{
+		`dapr_http_server_response_count{app_id="myapp",method="GET",path="/v1.0/state/statestore",status="204"}`,
+		`dapr_http_server_latency_bucket{app_id="myapp",method="GET",path="/v1.0/state/statestore",status="204",le="1"}`,
+		`dapr_http_server_request_bytes_count{app_id="myapp"}`,
+		`dapr_http_server_response_bytes_count{app_id="myapp"}`,
+		`dapr_runtime_component_loaded{app_id="myapp"} 1`,
+		`dapr_runtime_component_init_total{app_id="myapp",component="state.pebble"} 1`,
+		"process_resident_memory_bytes ",
+		"go_goroutines ",
+		`statecar_wal_fsyncs_total{store="statestore"}`,
+	} {
+		if !strings.Contains(after, want) {
+			t.Fatalf("scrape lacks %q", want)
+		}
+	}
+	if _, _, b := httpDo(t, "GET", strings.TrimSuffix(s.MetricsURL(), "/metrics")+"/any/path", ""); !strings.Contains(b, "dapr_runtime_component_loaded") {
+		t.Fatal("metrics must be served on any path")
+	}
+}
+
+
+func TestMetricsDisabled(t *testing.T) {
+	s := testutil.Start(t, testutil.Options{ExtraArgs: []string{"--enable-metrics=false"}})
+	if c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(s.MetricsPort), time.Second); err == nil {
+		c.Close()
+		t.Fatal("metrics port must not listen with --enable-metrics=false")
+	}
+}
+
+func TestProfiling(t *testing.T) {
+	pp := testutil.FreePort()
+	s := testutil.Start(t, testutil.Options{ExtraArgs: []string{"--enable-profiling", "--profile-port", strconv.Itoa(pp)}})
+	_ = s
+	code, _, b := httpDo(t, "GET", "http://127.0.0.1:"+strconv.Itoa(pp)+"/debug/pprof/", "")
+	if code != 200 || !strings.Contains(b, "goroutine") {
+		t.Fatalf("pprof: %d", code)
+	}
+}
+
+func TestAppPortGatesHealthz(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	appPort := ln.Addr().(*net.TCPAddr).Port
+	ln.Close() // nothing listens yet
+	args, port := portArgs()
+	p := startProc(t, append(args, "--app-id", "gated", "--data-dir", t.TempDir(), "--app-port", strconv.Itoa(appPort)), nil)
+	base := "http://127.0.0.1:" + strconv.Itoa(port)
+	c := &http.Client{Timeout: time.Second}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if r, err := c.Get(base + "/v1.0/healthz/outbound"); err == nil {
+			r.Body.Close()
+			if r.StatusCode == 204 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("outbound never ready:\n%s", p.out.String())
+		}
+	}
+	if code, _, b := httpDo(t, "GET", base+"/v1.0/healthz", ""); code != 500 || b != `{"errorCode":"ERR_HEALTH_NOT_READY","message":"dapr is not ready: [runtime]"}` {
+		t.Fatalf("healthz before the app listens: %d %s", code, b)
+	}
+	if code, _, _ := httpDo(t, "GET", base+"/v1.0/state/statestore/x", ""); code != 204 {
+		t.Fatalf("state API before the app listens: %d", code)
+	}
+	app, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(appPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer app.Close()
+	go func() {
+		for {
+			c, err := app.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	waitReady(t, p, port)
+	_, _, b := httpDo(t, "GET", base+"/v1.0/metadata", "")
+	if !strings.Contains(b, fmt.Sprintf(`"appConnectionProperties":{"port":%d,"protocol":"http","channelAddress":"127.0.0.1"}`, appPort)) {
+		t.Fatalf("metadata app props: %s", b)
+	}
+}
+
+// startSlowSave sends the head and half the body of a save, so the
+// request is in flight; the returned func finishes it and returns the
+// status line.
+func startSlowSave(t *testing.T, port int) (finish func() string) {
+	t.Helper()
+	c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := `[{"key":"inflight","value":"done"}]`
+	fmt.Fprintf(c, "POST /v1.0/state/statestore HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s", len(body), body[:10])
+	time.Sleep(100 * time.Millisecond) // let the server read the head (not an assertion)
+	return func() string {
+		defer c.Close()
+		if _, err := io.WriteString(c, body[10:]); err != nil {
+			return "write error: " + err.Error()
+		}
+		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		line, err := bufio.NewReader(c).ReadString('\n')
+		if err != nil {
+			return "read error: " + err.Error()
+		}
+		return strings.TrimSpace(line)
+	}
+}
+
+func TestGracefulShutdownDrainsInFlight(t *testing.T) {
+	args, port := portArgs()
+	dataDir := t.TempDir()
+	p := startProc(t, append(args, "--app-id", "drain", "--data-dir", dataDir), nil)
+	waitReady(t, p, port)
+	finish := startSlowSave(t, port)
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	time.Sleep(100 * time.Millisecond) // shutdown has begun (not an assertion)
+	if status := finish(); status != "HTTP/1.1 204 No Content" {
+		t.Fatalf("in-flight save got %q", status)
+	}
+	if code := p.wait(t); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	// The acknowledged write survived.
+	args2, port2 := portArgs()
+	p2 := startProc(t, append(args2, "--app-id", "drain", "--data-dir", dataDir), nil)
+	waitReady(t, p2, port2)
+	if code, _, b := httpDo(t, "GET", "http://127.0.0.1:"+strconv.Itoa(port2)+"/v1.0/state/statestore/inflight", ""); code != 200 || b != `"done"` {
+		t.Fatalf("after restart: %d %s", code, b)
+	}
+}
+
+func TestSecondSignalExitsAtOnce(t *testing.T) {
+	args, port := portArgs()
+	p := startProc(t, append(args, "--app-id", "twice", "--data-dir", t.TempDir(), "--dapr-graceful-shutdown-seconds", "60"), nil)
+	waitReady(t, p, port)
+	finish := startSlowSave(t, port) // keeps the drain waiting
+	defer finish()
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	time.Sleep(200 * time.Millisecond)
+	_ = p.cmd.Process.Signal(syscall.SIGINT)
+	if code := p.wait(t); code != 1 {
+		t.Fatalf("exit %d after a second signal, want 1", code)
+	}
+}
+
+func TestShutdownAPI(t *testing.T) {
+	args, port := portArgs()
+	p := startProc(t, append(args, "--app-id", "shut", "--data-dir", t.TempDir()), nil)
+	waitReady(t, p, port)
+	if code, _, _ := httpDo(t, "GET", "http://127.0.0.1:"+strconv.Itoa(port)+"/v1.0/shutdown", ""); code != 404 {
+		t.Fatalf("GET shutdown: %d", code)
+	}
+	if code, _, b := httpDo(t, "POST", "http://127.0.0.1:"+strconv.Itoa(port)+"/v1.0/shutdown", ""); code != 204 || b != "" {
+		t.Fatalf("POST shutdown: %d %q", code, b)
+	}
+	if code := p.wait(t); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+}
