@@ -35,8 +35,12 @@ type lockedBuf struct {
 	b  bytes.Buffer
 }
 
-func (l *lockedBuf) Write(p []byte) (int, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.b.Write(p) }
-func (l *lockedBuf) String() string              { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
+func (l *lockedBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+func (l *lockedBuf) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
 
 func startProc(t *testing.T, args []string, env []string) *proc {
 	t.Helper()
@@ -396,7 +400,6 @@ func TestMetricsScrape(t *testing.T) {
 		t.Fatal("metrics must be served on any path")
 	}
 }
-
 
 func TestMetricsDisabled(t *testing.T) {
 	s := testutil.Start(t, testutil.Options{ExtraArgs: []string{"--enable-metrics=false"}})
