@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"strings"
@@ -25,6 +26,8 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	flag.Parse()
+	skipKnownDeviations()
 	srv, srvErr = testsrv.StartPostgres()
 	code := m.Run()
 	srv.Close()

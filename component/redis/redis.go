@@ -150,11 +150,11 @@ func (s *Store) Get(ctx context.Context, req *component.GetRequest, resp *compon
 	if err != nil {
 		return fmt.Errorf("cannot get key %s: %w", key, err)
 	}
-	return fillGet(key, v, resp, start)
+	return fillGet(v, resp)
 }
 
 // fillGet decodes a getScript reply into resp.
-func fillGet(key string, v any, resp *component.GetResponse, now time.Time) error {
+func fillGet(v any, resp *component.GetResponse) error {
 	resp.Found = false
 	resp.Data = resp.Data[:0]
 	resp.ETag = resp.ETag[:0]
@@ -178,12 +178,12 @@ func fillGet(key string, v any, resp *component.GetResponse, now time.Time) erro
 	}
 	data, _ := arr[1].(string)
 	ver, _ := arr[2].(string)
-	pttl, _ := arr[3].(int64)
+	expMs, _ := arr[3].(int64)
 	resp.Found = true
 	resp.Data = append(resp.Data, data...)
 	resp.ETag = append(resp.ETag, ver...)
-	if pttl > 0 {
-		resp.Expiry = now.Add(time.Duration(pttl) * time.Millisecond)
+	if expMs > 0 {
+		resp.Expiry = time.UnixMilli(expMs)
 	}
 	return nil
 }
@@ -217,7 +217,7 @@ func (s *Store) BulkGet(ctx context.Context, keys []string, _ map[string]string,
 		out[i].Key = keys[i]
 		v, err := c.(*goredis.Cmd).Result()
 		if err == nil {
-			err = fillGet(keys[i], v, &resp, start)
+			err = fillGet(v, &resp)
 		}
 		if err != nil {
 			if isConnError(err) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"strings"
@@ -26,6 +27,8 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	flag.Parse()
+	skipKnownDeviations()
 	srv, srvErr = testsrv.StartRedis(testsrv.RedisOptions{})
 	code := m.Run()
 	srv.Close()

@@ -75,19 +75,29 @@ return 0
 // Kinds returned by getScript.
 const (
 	getMissing = 0 // no such key
-	getHash    = 1 // {1, data, version, pttl}
-	getString  = 2 // legacy string value: {2, data, '', pttl}
+	getHash    = 1 // {1, data, version, expiry}
+	getString  = 2 // legacy string value: {2, data, '', expiry}
 	getBroken  = 3 // hash without data or version
 )
 
 // getScript reads one key in one round trip: the hash fields, or the string
-// value of a legacy key, and the remaining TTL in milliseconds (-1: none).
+// value of a legacy key, and the absolute expiry in Unix milliseconds (-1:
+// none). PEXPIRETIME (Redis >= 7) makes the expiry identical on every read;
+// older servers fall back to TIME + PTTL.
 var getScript = goredis.NewScript(`
 local k = KEYS[1]
 local typ = redis.call('TYPE', k)['ok']
 if typ == 'none' then return {0} end
-if typ == 'string' then return {2, redis.call('GET', k), '', redis.call('PTTL', k)} end
+local ok, exp = pcall(redis.call, 'PEXPIRETIME', k)
+if not ok then
+  exp = redis.call('PTTL', k)
+  if exp > 0 then
+    local now = redis.call('TIME')
+    exp = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) + exp
+  end
+end
+if typ == 'string' then return {2, redis.call('GET', k), '', exp} end
 local r = redis.call('HMGET', k, 'data', 'version')
 if not r[1] or not r[2] then return {3} end
-return {1, r[1], r[2], redis.call('PTTL', k)}
+return {1, r[1], r[2], exp}
 `)
