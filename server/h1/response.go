@@ -23,7 +23,8 @@ type Response struct {
 	body    []byte
 
 	hasContentType bool
-	close          bool // the handler asked for Connection: close
+	hasConnClose   bool // the handler set "Connection: close" itself
+	close          bool // close the connection after this response
 }
 
 func (w *Response) reset() {
@@ -32,6 +33,7 @@ func (w *Response) reset() {
 	w.entries = w.entries[:0]
 	w.body = w.body[:0]
 	w.hasContentType = false
+	w.hasConnClose = false
 	w.close = false
 }
 
@@ -81,7 +83,7 @@ func (w *Response) noteHeader(name, value []byte) {
 	case string(name) == "Content-Type":
 		w.hasContentType = true
 	case string(name) == "Connection" && hasToken(value, "close"):
-		w.close = true
+		w.close, w.hasConnClose = true, true
 	}
 }
 
@@ -167,7 +169,7 @@ func appendResponse(dst []byte, req *Request, w *Response, date []byte, keepAliv
 		dst = append(dst, '\r', '\n')
 	}
 	if !keepAlive {
-		if req.minor >= 1 && !w.close {
+		if req.minor >= 1 && !w.hasConnClose {
 			dst = append(dst, "Connection: close\r\n"...)
 		}
 	} else if req.minor == 0 {

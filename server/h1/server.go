@@ -624,7 +624,7 @@ func (t *task) run() {
 	s := t.s
 	t.resp.reset()
 	s.invoke(&t.resp, &t.req)
-	t.keep = t.keep && !t.resp.close
+	t.keep = t.keep && !t.resp.close && !s.stopping.Load()
 	t.out = appendResponse(t.out[:0], &t.req, &t.resp, s.dateLine(), t.keep, t.isHead)
 	if err := t.c.AsyncWrite(t.out, t.cb); err != nil {
 		// The engine is stopping; the connection is being closed.
