@@ -477,40 +477,68 @@ func (s *Runtime) serve(w response, r request, public bool) {
 		params[i] = u
 	}
 	r.setParams(params)
-	if !public {
-		if tp, ok := r.header("Traceparent"); ok && len(tp) > 0 {
-			w.addHeaderBytes("Traceparent", tp)
-		} else {
-			w.addHeaderBytes("Traceparent", zeroTraceparent)
-		}
-	}
-	switch {
-	case !public && s.cfg.APIToken != "" && !(id != routeNone && routes[id].health) && !s.tokenOK(r):
-		w.addHeader("Content-Type", ctPlainText)
-		w.setStatus(http.StatusUnauthorized)
-		w.write(bodyInvalidToken)
-	case unescErr != nil:
-		w.addHeader("Content-Type", ctPlainText)
-		w.addHeader("X-Content-Type-Options", "nosniff")
-		w.setStatus(http.StatusBadRequest)
-		w.write([]byte("failed to unescape request parameter \"" + badParam + "\". Error: " + unescErr.Error() + "\n"))
-	case id == routeNone:
-		if public {
+	if public {
+		switch {
+		case unescErr != nil:
+			writeUnescapeError(w, badParam, unescErr)
+		case id == routeNone:
 			w.addHeader("Content-Type", ctPlainText)
 			w.addHeader("X-Content-Type-Options", "nosniff")
 			w.setStatus(http.StatusNotFound)
 			w.write([]byte("404 page not found\n"))
-		} else {
-			s.notFound(w, r)
+		default:
+			routes[id].h(s, w, r)
 		}
-	default:
-		routes[id].h(s, w, r)
-	}
-	if public {
 		return
 	}
+	if s.pre(w, r, id) {
+		if unescErr != nil {
+			writeUnescapeError(w, badParam, unescErr)
+		} else {
+			s.dispatch(w, r, id)
+		}
+	}
+	s.post(w, r, id, p, start)
+}
+
+func writeUnescapeError(w response, param string, err error) {
+	w.addHeader("Content-Type", ctPlainText)
+	w.addHeader("X-Content-Type-Options", "nosniff")
+	w.setStatus(http.StatusBadRequest)
+	w.write([]byte("failed to unescape request parameter \"" + param + "\". Error: " + err.Error() + "\n"))
+}
+
+// dispatch runs route id, or the service-invocation fallback for
+// routeNone.
+func (s *Runtime) dispatch(w response, r request, id routeID) {
+	if id == routeNone {
+		s.notFound(w, r)
+		return
+	}
+	routes[id].h(s, w, r)
+}
+
+// pre is the API middleware before the handler: Traceparent and the API
+// token (Invariant 2). It reports whether the handler should run.
+func (s *Runtime) pre(w response, r request, id routeID) bool {
+	if tp, ok := r.header("Traceparent"); ok && len(tp) > 0 {
+		w.addHeaderBytes("Traceparent", tp)
+	} else {
+		w.addHeaderBytes("Traceparent", zeroTraceparent)
+	}
+	if s.cfg.APIToken != "" && !(id != routeNone && routes[id].health) && !s.tokenOK(r) {
+		w.addHeader("Content-Type", ctPlainText)
+		w.setStatus(http.StatusUnauthorized)
+		w.write(bodyInvalidToken)
+		return false
+	}
+	return true
+}
+
+// post is the API middleware after the handler: metrics and API logging.
+func (s *Runtime) post(w response, r request, id routeID, path string, start int64) {
 	if s.metrics != nil {
-		s.metrics.record(r.method(), p, w.status(), len(r.body()), w.size(), start)
+		s.metrics.record(r.method(), path, w.status(), len(r.body()), w.size(), start)
 	}
 	if s.cfg.APILogging && (id == routeNone || !routes[id].health || s.cfg.APILogHealthChecks) {
 		s.logAPICall(w, r, start)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/statecar/statecar/api"
 	"github.com/statecar/statecar/internal/daprlog"
+	"github.com/statecar/statecar/server/h1"
 )
 
 // Runtime is the sidecar's runtime surface shared by the HTTP API, the
@@ -48,7 +49,7 @@ type Runtime struct {
 	metrics *httpMetrics // nil when metrics are disabled
 
 	// Listeners, set by Start, then read-only.
-	apiSrv     *http.Server
+	h1Srv      *h1.Server
 	publicSrv  *http.Server
 	metricsSrv *http.Server
 	pprofSrv   *http.Server
@@ -335,9 +336,8 @@ func (r *Runtime) Stop(ctx context.Context) error {
 		close(r.stopProbe)
 	}
 	var errs []error
-	if r.apiSrv != nil {
-		if err := r.apiSrv.Shutdown(ctx); err != nil {
-			_ = r.apiSrv.Close()
+	if r.h1Srv != nil {
+		if err := r.h1Srv.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("cannot stop HTTP server: %w", err))
 		}
 	}

@@ -1,0 +1,181 @@
+package server
+
+import (
+	"context"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"unsafe"
+
+	"github.com/statecar/statecar/server/h1"
+)
+
+// h1Req adapts *h1.Request to request. Views are valid until the handler
+// returns (h1 Invariant 2).
+type h1Req struct {
+	r    *h1.Request
+	path string // cleaned escaped path (a view or a scratch copy)
+}
+
+func (q *h1Req) method() string                     { return unsafeString(q.r.Method()) }
+func (q *h1Req) rawPath() string                    { return q.path }
+func (q *h1Req) header(n string) ([]byte, bool)     { return q.r.Header(n) }
+func (q *h1Req) body() []byte                       { return q.r.Body() }
+func (q *h1Req) bodyTooLarge() bool                 { return q.r.BodyTooLarge() }
+func (q *h1Req) param(i int) []byte                 { return q.r.Param(i) }
+func (q *h1Req) visitQuery(fn func(n, v []byte))    { q.r.VisitQuery(fn) }
+func (q *h1Req) queryValue(n string) ([]byte, bool) { return q.r.QueryValue(n) }
+func (q *h1Req) context() context.Context           { return context.Background() }
+func (q *h1Req) rawQuery() string                   { return unsafeString(q.r.RawQuery()) }
+func (q *h1Req) setParams([2]string)                {} // h1 decodes params itself
+
+// h1Resp adapts *h1.Response to response.
+type h1Resp struct{ w *h1.Response }
+
+func (p *h1Resp) setStatus(c int)                   { p.w.SetStatus(c) }
+func (p *h1Resp) status() int                       { return p.w.Status() }
+func (p *h1Resp) addHeader(n, v string)             { p.w.AddHeader(n, v) }
+func (p *h1Resp) addHeaderBytes(n string, v []byte) { p.w.AddHeaderBytes(n, v) }
+func (p *h1Resp) write(b []byte)                    { _, _ = p.w.Write(b) }
+func (p *h1Resp) size() int                         { return p.w.BodyLen() }
+
+type h1Pair struct {
+	req  h1Req
+	resp h1Resp
+}
+
+var h1Pool = sync.Pool{New: func() any { return &h1Pair{} }}
+
+func getPair(w *h1.Response, r *h1.Request) *h1Pair {
+	pp := h1Pool.Get().(*h1Pair)
+	pp.req.r, pp.resp.w = r, w
+	pp.req.path = cleanPath(unsafeString(r.RawPath()))
+	return pp
+}
+
+func putPair(pp *h1Pair) {
+	pp.req.r, pp.resp.w, pp.req.path = nil, nil, ""
+	h1Pool.Put(pp)
+}
+
+func unsafeString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(unsafe.SliceData(b), len(b))
+}
+
+// h1Routes are the h1 patterns of the route table.
+var h1Routes = []struct {
+	method, pattern string
+	id              routeID
+}{
+	{"GET", "/v1.0/healthz", routeHealthz},
+	{"GET", "/v1.0/healthz/outbound", routeHealthzOutbound},
+	{"GET", "/v1.0/metadata", routeMetadataGet},
+	{"PUT", "/v1.0/metadata/{key}", routeMetadataPut},
+	{"POST", "/v1.0/shutdown", routeShutdown},
+	{"POST", "/v1.0/state/{storeName}", routeStateSave},
+	{"PUT", "/v1.0/state/{storeName}", routeStateSave},
+	{"GET", "/v1.0/state/{storeName}/{key}", routeStateGet},
+	{"DELETE", "/v1.0/state/{storeName}/{key}", routeStateDelete},
+	{"POST", "/v1.0/state/{storeName}/bulk", routeStateBulk},
+	{"PUT", "/v1.0/state/{storeName}/bulk", routeStateBulk},
+	{"POST", "/v1.0/state/{storeName}/transaction", routeStateTx},
+	{"PUT", "/v1.0/state/{storeName}/transaction", routeStateTx},
+	{"POST", "/v1.0-alpha1/state/{storeName}/query", routeStateQuery},
+	{"PUT", "/v1.0-alpha1/state/{storeName}/query", routeStateQuery},
+}
+
+// patternRoutes maps pattern -> method -> route, for the middleware.
+type methodRoutes struct{ get, put, post, del routeID }
+
+// newH1Router registers the allowed routes of the table; denied routes are
+// not registered, so they fall to the NotFound fallback as in daprd.
+func (s *Runtime) newH1Router() *h1.Router {
+	rt := h1.NewRouter()
+	byPattern := map[string]*methodRoutes{}
+	for _, e := range h1Routes {
+		if !s.allowed(e.id) {
+			continue
+		}
+		id := e.id
+		rt.Handle(e.method, e.pattern, func(w *h1.Response, r *h1.Request) {
+			pp := getPair(w, r)
+			routes[id].h(s, &pp.resp, &pp.req)
+			putPair(pp)
+		}, routes[id].blocking)
+		mr := byPattern[e.pattern]
+		if mr == nil {
+			mr = &methodRoutes{}
+			byPattern[e.pattern] = mr
+		}
+		switch e.method {
+		case "GET":
+			mr.get = id
+		case "PUT":
+			mr.put = id
+		case "POST":
+			mr.post = id
+		case "DELETE":
+			mr.del = id
+		}
+	}
+	rt.NotFound(func(w *h1.Response, r *h1.Request) {
+		pp := getPair(w, r)
+		s.notFound(&pp.resp, &pp.req)
+		putPair(pp)
+	}, false)
+	rt.Use(func(w *h1.Response, r *h1.Request, next h1.HandlerFunc) {
+		start := nowFunc()
+		id := routeNone
+		if mr := byPattern[rt.Pattern(r)]; mr != nil {
+			switch unsafeString(r.Method()) {
+			case "GET":
+				id = mr.get
+			case "PUT":
+				id = mr.put
+			case "POST":
+				id = mr.post
+			case "DELETE":
+				id = mr.del
+			}
+		}
+		pp := getPair(w, r)
+		if s.pre(&pp.resp, &pp.req, id) {
+			next(w, r)
+		}
+		s.post(&pp.resp, &pp.req, id, pp.req.path, start)
+		putPair(pp)
+	})
+	return rt
+}
+
+// startAPI serves the HTTP API with the h1 transport.
+func (s *Runtime) startAPI() error {
+	addrs := s.cfg.APIListenAddresses
+	if len(addrs) == 0 {
+		addrs = []string{""}
+	}
+	hostports := make([]string, 0, len(addrs))
+	for _, a := range addrs {
+		hostports = append(hostports, net.JoinHostPort(strings.TrimSpace(a), strconv.Itoa(s.cfg.HTTPPort)))
+	}
+	srv, err := h1.NewServer(h1.Config{
+		Addrs:          hostports,
+		Router:         s.newH1Router(),
+		MaxBodySize:    s.cfg.MaxBodySize,
+		MaxHeaderBytes: s.maxHeaderBytes(),
+		EventLoops:     s.cfg.HTTPEventLoops,
+		Logger:         s.httpLog,
+	})
+	if err != nil {
+		return err
+	}
+	if err := srv.Start(); err != nil {
+		return err
+	}
+	s.h1Srv = srv
+	return nil
+}
