@@ -199,40 +199,47 @@ func isClean(p string) bool {
 		!strings.HasSuffix(p, "/.") && !strings.HasSuffix(p, "/..")
 }
 
-// allowed applies the Configuration API lists to a route.
+// legacyRoutes are the route paths daprd's legacy allow/deny matching
+// compares rule "version/name" prefixes against.
+var legacyRoutes = [...]string{
+	routeMetadataGet: "v1.0/metadata",
+	routeMetadataPut: "v1.0/metadata/{key}",
+	routeShutdown:    "v1.0/shutdown",
+	routeStateSave:   "v1.0/state/{storeName}",
+	routeStateGet:    "v1.0/state/{storeName}/{key}",
+	routeStateDelete: "v1.0/state/{storeName}/{key}",
+	routeStateBulk:   "v1.0/state/{storeName}/bulk",
+	routeStateTx:     "v1.0/state/{storeName}/transaction",
+	routeStateQuery:  "v1.0-alpha1/state/{storeName}/query",
+}
+
+// allowed applies the Configuration API lists to a route as daprd does
+// (endpoints.IsAllowed): only rules whose protocol is "http" count; the
+// denylist wins; an empty allowlist allows all; a rule matches the route's
+// group ("v1/state") or, legacy, prefixes its path ("v1.0/state").
 func (s *Runtime) allowed(id routeID) bool {
 	ri := &routes[id]
 	if ri.group == "" {
-		return true
+		return true // healthz: AlwaysAllowed
 	}
-	matches := func(rules []APIRule) bool {
+	matches := func(rules []APIRule) (any bool, hit bool) {
 		for _, rule := range rules {
-			if rule.Protocol != "" && !strings.EqualFold(rule.Protocol, "http") {
+			if strings.ToLower(rule.Protocol) != "http" {
 				continue
 			}
-			if strings.EqualFold(rule.Name, ri.group) && normVersion(rule.Version) == ri.version {
-				return true
+			any = true
+			key := rule.Version + "/" + rule.Name
+			if key == ri.version+"/"+ri.group || strings.HasPrefix(legacyRoutes[id], key) {
+				hit = true
 			}
 		}
+		return any, hit
+	}
+	if any, hit := matches(s.cfg.APIDenied); any && hit {
 		return false
 	}
-	if len(s.cfg.APIAllowed) > 0 && !matches(s.cfg.APIAllowed) {
-		return false
-	}
-	return !matches(s.cfg.APIDenied)
-}
-
-func normVersion(v string) string {
-	v = strings.ToLower(v)
-	switch v {
-	case "v1.0":
-		return "v1"
-	case "v1.0-alpha1":
-		return "v1alpha1"
-	case "v1.0-beta1":
-		return "v1beta1"
-	}
-	return v
+	any, hit := matches(s.cfg.APIAllowed)
+	return !any || hit
 }
 
 // paramNames are daprd's names of the path parameters, for the unescape

@@ -293,9 +293,17 @@ func TestAPIAllowDeny(t *testing.T) {
 	if w := do(rt, "GET", "/v1.0/healthz", "", nil); w.code != 204 {
 		t.Fatalf("healthz always allowed: %d", w.code)
 	}
-	rt2 := newTestRuntime(t, Config{APIDenied: []APIRule{{Name: "state", Version: "v1"}}})
+	rt2 := newTestRuntime(t, Config{APIDenied: []APIRule{{Name: "state", Version: "v1", Protocol: "HTTP"}}})
 	if w := do(rt2, "GET", "/v1.0/state/statestore/k", "", nil); w.code != 404 {
 		t.Fatalf("state denied: %d", w.code)
+	}
+	if w := do(rt2, "POST", "/v1.0-alpha1/state/statestore/query", "{}", nil); w.code == 404 {
+		t.Fatalf("the alpha query group (v1alpha1) is not denied by a v1 rule: %d", w.code)
+	}
+	// Rules of another protocol (or none) do not apply to HTTP.
+	rt3 := newTestRuntime(t, Config{APIAllowed: []APIRule{{Name: "state", Version: "v1", Protocol: "grpc"}}, APIDenied: []APIRule{{Name: "metadata", Version: "v1"}}})
+	if w := do(rt3, "GET", "/v1.0/metadata", "", nil); w.code != 200 {
+		t.Fatalf("grpc/empty-protocol rules must not apply to HTTP: %d", w.code)
 	}
 }
 

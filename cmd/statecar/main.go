@@ -430,6 +430,9 @@ func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root 
 		SetMetadata:       rt.SetExtended,
 		Shutdown:          rt.Shutdown,
 		DisableMetrics:    !c.MetricsEnabled,
+		APIAllowed:        grpcRules(c.APIAllowed),
+		APIDenied:         grpcRules(c.APIDenied),
+		LatencyBuckets:    c.Metrics.LatencyBuckets,
 		Logger:            daprlog.Scope(root, "dapr.runtime.grpc.api"),
 	})
 	if err == nil {
@@ -539,4 +542,12 @@ func engineOf(st component.Store) server.EngineMetricser {
 		return server.KVEngine(d.DB())
 	}
 	return nil
+}
+
+func grpcRules(rs []server.APIRule) []grpcserver.APIRule {
+	out := make([]grpcserver.APIRule, 0, len(rs))
+	for _, r := range rs {
+		out = append(out, grpcserver.APIRule{Name: r.Name, Version: r.Version, Protocol: r.Protocol})
+	}
+	return out
 }
