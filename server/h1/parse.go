@@ -218,6 +218,9 @@ func (rd *reader) done(in inbound) {
 	}
 	rd.consumed, rd.st, rd.want100, rd.sent100, rd.scanned = 0, stHead, false, false, 0
 	rd.req.reset()
+	if cap(rd.chunkBody) > 64<<10 {
+		rd.chunkBody = nil // do not pin a large upload buffer for the connection's life
+	}
 }
 
 // readChunks decodes as much of a chunked body as is buffered.

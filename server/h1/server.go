@@ -74,9 +74,10 @@ type Server struct {
 	dateSec int64                  // ticker goroutine only
 	once    sync.Once              // closes started
 
-	nconns   atomic.Int64 // open connections
-	inflight atomic.Int64 // blocking requests whose response is not yet written
-	stopping atomic.Bool  // Shutdown called
+	startCalled atomic.Bool
+	nconns      atomic.Int64 // open connections
+	inflight    atomic.Int64 // blocking requests whose response is not yet written
+	stopping    atomic.Bool  // Shutdown called
 
 	regMu sync.Mutex
 	reg   []*connState // guarded by regMu: open connections, for the ticker and Shutdown
@@ -181,6 +182,9 @@ func NewServer(cfg Config) (*Server, error) {
 // Start starts the engine and returns once every address is listening, or
 // with the listen error (a port in use is an error).
 func (s *Server) Start() error {
+	if !s.startCalled.CompareAndSwap(false, true) {
+		return errors.New("cannot start HTTP server: already started")
+	}
 	addrs := make([]string, len(s.cfg.Addrs))
 	for i, a := range s.cfg.Addrs {
 		addrs[i] = "tcp://" + a
@@ -226,6 +230,9 @@ func (s *Server) Addrs() []net.Addr { return s.addrs }
 // are closed anyway).
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.stopping.Store(true)
+	if !s.startCalled.Load() {
+		return nil
+	}
 	select {
 	case <-s.started:
 	case <-s.done:
@@ -418,8 +425,14 @@ func (s *Server) serve(cs *connState) gnet.Action {
 	if cs.closing {
 		return s.linger(cs)
 	}
-	if cs.inflight {
-		return gnet.None
+	if cs.inflight || cs.poke.Load() {
+		// Requests wait in gnet's buffer; bound what a client may pile up.
+		if c.InboundBuffered() > maxPendingInbound(s.lim) {
+			return gnet.Close
+		}
+		if cs.inflight {
+			return gnet.None
+		}
 	}
 	if d := cs.deadline.Load(); d != 0 && s.now.Load() >= d {
 		return gnet.Close // header, body or idle timeout: close without a reply, like Go
@@ -474,6 +487,10 @@ loop:
 	return gnet.None
 }
 
+// maxPendingInbound bounds the bytes a connection may buffer while its
+// requests wait (blocking request in flight, or output backpressure).
+func maxPendingInbound(l limits) int { return 2 * (l.maxHead + int(l.maxBody)) }
+
 // flush hands the pending output to gnet; false means the write failed and
 // gnet already closed the connection.
 func (s *Server) flush(cs *connState) bool {
@@ -508,7 +525,7 @@ func (s *Server) handle(cs *connState) bool {
 		t.load(cs, req, keep, isHead)
 		rd.done(cs.c)
 		if !s.flush(cs) {
-			s.tasks.Put(t)
+			t.release()
 			return false
 		}
 		cs.inflight = true

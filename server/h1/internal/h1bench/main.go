@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/statecar/statecar/server/h1"
@@ -17,7 +18,20 @@ import (
 func main() {
 	addr := flag.String("addr", "127.0.0.1:0", "listen address")
 	loops := flag.Int("loops", 0, "event loops (0 = GOMAXPROCS)")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile here until SIGINT/SIGTERM")
 	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	rt := h1.NewRouter()
 	rt.Handle("GET", "/v1.0/healthz", func(w *h1.Response, _ *h1.Request) { w.SetStatus(204) }, false)
 	srv, err := h1.NewServer(h1.Config{Addrs: []string{*addr}, Router: rt, EventLoops: *loops,
