@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/statecar/statecar/internal/testutil"
@@ -107,16 +108,34 @@ func rows(p storeProfile) []row {
 		return query(body, 500, queryParseErr("{{store}}", msg))
 	}
 	ttlHdr := "Metadata.ttlexpiretime: {{~time}}"
+	// gv expects a GET to return value v (encoding/json bytes), as the
+	// store renders it; dv is v as embedded in bulk get / query results.
+	gv := func(key, v string) step {
+		if p.jsonb {
+			v = jsonbText(v)
+		}
+		return getv(key, v)
+	}
+	dv := func(v string) string {
+		if p.jsonb {
+			return jsonbEmbedded(v)
+		}
+		return v
+	}
+	// person is the value of the query rows' records.
+	person := func(city, org string, id int, state string) string {
+		return dv(fmt.Sprintf(`{"city":%q,"person":{"id":%d,"org":%q},"state":%q,"tag":"{{k}}"}`, city, id, org, state))
+	}
 
 	return []row{
 		// ---- save / get (§8.1, §8.2) -------------------------------------
 		{name: "§13.1 save then get returns the JSON value with Etag", steps: []step{
 			save(`[{"key":"{{k}}a","value":"v"}]`),
-			getv("{{k}}a", `"v"`),
+			gv("{{k}}a", `"v"`),
 		}},
 		{name: "§8.1 PUT saves like POST", steps: []step{
 			req("PUT", "/v1.0/state/{{store}}", `[{"key":"{{k}}a","value":{"x":1}}]`, 204, ""),
-			getv("{{k}}a", `{"x":1}`),
+			gv("{{k}}a", `{"x":1}`),
 		}},
 		{name: "§8.1 empty array saves nothing and succeeds", steps: []step{
 			save(`[]`),
@@ -127,40 +146,40 @@ func rows(p storeProfile) []row {
 		}},
 		{name: "§13.3 values are re-serialised like Go encoding/json", steps: []step{
 			save(`[{"key":"{{k}}o","value":{"b":1,"a":2.50,"h":"<"}}]`),
-			getv("{{k}}o", `{"a":2.5,"b":1,"h":"\u003c"}`),
+			gv("{{k}}o", `{"a":2.5,"b":1,"h":"\u003c"}`),
 			save(`[{"key":"{{k}}s","value":"he said \"hi\" <b>"}]`),
-			getv("{{k}}s", `"he said \"hi\" \u003cb\u003e"`),
+			gv("{{k}}s", `"he said \"hi\" \u003cb\u003e"`),
 			save(`[{"key":"{{k}}w","value": { "z" : [ 1 , 12.0, { "y":true , "x":null } ], "amp":"&>" } }]`),
-			getv("{{k}}w", `{"amp":"\u0026\u003e","z":[1,12,{"x":null,"y":true}]}`),
+			gv("{{k}}w", `{"amp":"\u0026\u003e","z":[1,12,{"x":null,"y":true}]}`),
 			save(`[{"key":"{{k}}n","value":12.0},{"key":"{{k}}b","value":false},{"key":"{{k}}arr","value":[1,"a",null]}]`),
-			getv("{{k}}n", `12`),
-			getv("{{k}}b", `false`),
-			getv("{{k}}arr", `[1,"a",null]`),
+			gv("{{k}}n", `12`),
+			gv("{{k}}b", `false`),
+			gv("{{k}}arr", `[1,"a",null]`),
 		}},
 		{
 			// docs/compatibility.md: statecar keeps number literals that
 			// float64 cannot hold exactly (daprd returns 12345678901234567000).
 			name: "statecar: large integers keep their precision (docs/compatibility.md)", steps: []step{
 				save(`[{"key":"{{k}}p","value":{"name":"Tatooine","b":1,"a":[1,2.50,12345678901234567890],"h":"<&>"}}]`),
-				getv("{{k}}p", `{"a":[1,2.5,12345678901234567890],"b":1,"h":"\u003c\u0026\u003e","name":"Tatooine"}`),
+				gv("{{k}}p", `{"a":[1,2.5,12345678901234567890],"b":1,"h":"\u003c\u0026\u003e","name":"Tatooine"}`),
 				save(`[{"key":"{{k}}i","value":12345678901234567890}]`),
-				getv("{{k}}i", `12345678901234567890`),
+				gv("{{k}}i", `12345678901234567890`),
 			}},
 		{name: "§13.4 absent or null value is stored as null and is present", steps: []step{
 			save(`[{"key":"{{k}}a"}]`),
-			getv("{{k}}a", `null`),
+			gv("{{k}}a", `null`),
 			save(`[{"key":"{{k}}b","value":null}]`),
-			getv("{{k}}b", `null`),
+			gv("{{k}}b", `null`),
 		}},
 		{name: "§2.2 request Content-Type is ignored", steps: []step{
 			save(`[{"key":"{{k}}a","value":1}]`).h("Content-Type: text/plain"),
-			getv("{{k}}a", `1`),
+			gv("{{k}}a", `1`),
 		}},
 
 		// ---- bulk get (§8.3) ---------------------------------------------
 		{name: "§13.5 bulk get returns data/etag per key in order, misses as key only", steps: []step{
 			save(`[{"key":"{{k}}a","value":"v"}]`),
-			getv("{{k}}a", `"v"`).capture("e"),
+			gv("{{k}}a", `"v"`).capture("e"),
 			bulk(`{"keys":["{{k}}a","{{k}}missing","{{k}}a"]}`, 200,
 				`[{"key":"{{k}}a","data":"v","etag":"{{e}}"},{"key":"{{k}}missing"},{"key":"{{k}}a","data":"v","etag":"{{e}}"}]`+"\n"),
 			req("PUT", "/v1.0/state/{{store}}/bulk", `{"keys":["{{k}}a"],"parallelism":10,"metadata":{"partitionKey":"p"}}`, 200,
@@ -200,24 +219,24 @@ func rows(p storeProfile) []row {
 		}},
 		{name: "§13.24 field names are case-insensitive, last duplicate wins, trailing bytes ignored", steps: []step{
 			save(`[{"KEY":"{{k}}c","Value":1}]`),
-			getv("{{k}}c", `1`),
+			gv("{{k}}c", `1`),
 			save(`[{"key":"{{k}}d","value":1,"value":2}]`),
-			getv("{{k}}d", `2`),
+			gv("{{k}}d", `2`),
 			save(`[{"key":"{{k}}g","value":3,"unknown":{"x":1}}] trailing garbage`),
-			getv("{{k}}g", `3`),
+			gv("{{k}}g", `3`),
 			save(`[{"key":"{{k}}c","value":4,"ETAG":""}]`),
-			getv("{{k}}c", `4`),
+			gv("{{k}}c", `4`),
 			bulk(`{"KEYS":["{{k}}c"]}`, 200, `[{"key":"{{k}}c","data":4,"etag":"{{~etag}}"}]`+"\n"),
 			tx(`{"Operations":[{"Operation":"upsert","Request":{"KEY":"{{k}}m","VALUE":5}}]}`, 204, ""),
-			getv("{{k}}m", `5`),
+			gv("{{k}}m", `5`),
 		}},
 
 		// ---- ETags and concurrency (§5, §13.9–§13.11, §13.14) -------------
 		{name: "§5 a write produces a new ETag and a stale ETag is rejected", steps: []step{
 			save(`[{"key":"{{k}}a","value":1}]`),
-			getv("{{k}}a", `1`).capture("e1"),
+			gv("{{k}}a", `1`).capture("e1"),
 			save(`[{"key":"{{k}}a","value":2,"etag":"{{e1}}"}]`),
-			getv("{{k}}a", `2`).capture("e2"),
+			gv("{{k}}a", `2`).capture("e2"),
 			saveErr(`[{"key":"{{k}}a","value":3,"etag":"{{e1}}"}]`, 409, etagPrefix+mismatch("{{k}}a", "{{e2}}", "{{e1}}")),
 			saveErr(`[{"key":"{{k}}a","value":3,"etag":"{{e1}}","options":{"concurrency":"last-write"}}]`, 409, etagPrefix+mismatch("{{k}}a", "{{e2}}", "{{e1}}")),
 			get("{{k}}a", 200, `2`, "Etag: {{e2}}"),
@@ -227,7 +246,7 @@ func rows(p storeProfile) []row {
 			// nothing (docs/compatibility.md), same error text.
 			name: "§13.9 statecar: multi-item save failing an ETag check writes nothing (docs/compatibility.md)", steps: []step{
 				save(`[{"key":"{{k}}a","value":1}]`),
-				getv("{{k}}a", `1`).capture("ea"),
+				gv("{{k}}a", `1`).capture("ea"),
 				saveErr(`[{"key":"{{k}}a","value":2,"etag":"{{bad}}"},{"key":"{{k}}b","value":3}]`, 409,
 					etagPrefix+etagPrefix+mismatch("{{k}}a", "{{ea}}", "{{bad}}")),
 				miss("{{k}}b"),
@@ -241,23 +260,23 @@ func rows(p storeProfile) []row {
 		}(), steps: []step{
 			save(`[{"key":"{{k}}a","value":1}]`),
 			saveErr(`[{"key":"{{k}}a","value":2,"etag":"word"}]`, 400, "invalid etag value: {{~any}}"),
-			getv("{{k}}a", `1`),
+			gv("{{k}}a", `1`),
 		}},
 		{name: "§13.10 ETag on a missing key is 409; empty ETag means none", steps: []step{
 			saveErr(`[{"key":"{{k}}m","value":"x","etag":"{{bad}}","options":{"concurrency":"first-write","consistency":"strong"}}]`, 409,
 				etagPrefix+notExist("{{k}}m")),
 			miss("{{k}}m"),
 			save(`[{"key":"{{k}}m","value":"x","etag":""}]`),
-			getv("{{k}}m", `"x"`),
+			gv("{{k}}m", `"x"`),
 			save(`[{"key":"{{k}}m","value":"y","etag":null}]`),
-			getv("{{k}}m", `"y"`),
+			gv("{{k}}m", `"y"`),
 		}},
 		{name: "§13.11 first-write without ETag on an existing key is 409 on save and delete", steps: []step{
 			save(`[{"key":"{{k}}f","value":1,"options":{"concurrency":"first-write"}}]`),
-			getv("{{k}}f", `1`).capture("e"),
+			gv("{{k}}f", `1`).capture("e"),
 			saveErr(`[{"key":"{{k}}f","value":2,"options":{"concurrency":"first-write"}}]`, 409, etagPrefix+firstWrite),
 			save(`[{"key":"{{k}}f","value":3,"etag":"{{e}}","options":{"concurrency":"first-write"}}]`),
-			getv("{{k}}f", `3`).capture("e3"),
+			gv("{{k}}f", `3`).capture("e3"),
 			delErr("{{k}}f", "?concurrency=first-write", nil, 409, etagPrefix+firstWrite),
 			delWith("{{k}}f", "?concurrency=first-write", []string{"If-Match: {{e3}}"}, 204, ""),
 			miss("{{k}}f"),
@@ -268,7 +287,7 @@ func rows(p storeProfile) []row {
 			saveErr(`[{"key":"{{k}}x","value":1,"options":{"consistency":"bogus"}}]`, 500, "unrecognized consistency model 'bogus'"),
 			miss("{{k}}x"),
 			save(`[{"key":"{{k}}x","value":1,"options":{"concurrency":"last-write","consistency":"eventual"}}]`),
-			getv("{{k}}x", `1`),
+			gv("{{k}}x", `1`),
 		}},
 		{name: "§13.12 bad consistency/concurrency on delete is 500, consistency on get ignored", steps: []step{
 			save(`[{"key":"{{k}}x","value":1}]`),
@@ -283,9 +302,9 @@ func rows(p storeProfile) []row {
 			delWith("{{k}}missing", "", nil, 204, ""),
 			delErr("{{k}}missing", "", []string{"If-Match: {{bad}}"}, 409, etagPrefix+notExist("{{k}}missing")),
 			save(`[{"key":"{{k}}d","value":1}]`),
-			getv("{{k}}d", `1`).capture("e"),
+			gv("{{k}}d", `1`).capture("e"),
 			delErr("{{k}}d", "", []string{"If-Match: {{bad}}"}, 409, etagPrefix+mismatch("{{k}}d", "{{e}}", "{{bad}}")),
-			getv("{{k}}d", `1`),
+			gv("{{k}}d", `1`),
 			delWith("{{k}}d", "", []string{"If-Match: {{e}}"}, 204, ""),
 			miss("{{k}}d"),
 			save(`[{"key":"{{k}}d","value":2}]`),
@@ -315,19 +334,19 @@ func rows(p storeProfile) []row {
 		}},
 		{name: "§13.15 transaction ETag mismatch is 500 ERR_STATE_TRANSACTION", steps: []step{
 			save(`[{"key":"{{k}}t1","value":1}]`),
-			getv("{{k}}t1", `1`).capture("e"),
+			gv("{{k}}t1", `1`).capture("e"),
 			txErr(`{"operations":[{"operation":"upsert","request":{"key":"{{k}}t1","value":1,"etag":"{{bad}}"}}]}`, 500, "ERR_STATE_TRANSACTION",
 				"error while executing state transaction: "+etagPrefix+mismatch("{{k}}t1", "{{e}}", "{{bad}}")),
 			txErr(`{"operations":[{"operation":"delete","request":{"key":"{{k}}none","etag":"{{bad}}"}}]}`, 500, "ERR_STATE_TRANSACTION",
 				"error while executing state transaction: "+etagPrefix+notExist("{{k}}none")),
 			tx(`{"operations":[{"operation":"upsert","request":{"key":"{{k}}t1","value":2,"etag":"{{e}}"}}]}`, 204, ""),
-			getv("{{k}}t1", `2`).capture("e2"),
+			gv("{{k}}t1", `2`).capture("e2"),
 			tx(`{"operations":[{"operation":"delete","request":{"key":"{{k}}t1","etag":"{{e2}}"}}]}`, 204, ""),
 			miss("{{k}}t1"),
 		}},
 		{name: "§8.5 transactions are atomic: a failed condition writes nothing", steps: []step{
 			save(`[{"key":"{{k}}a","value":1}]`),
-			getv("{{k}}a", `1`).capture("ea"),
+			gv("{{k}}a", `1`).capture("ea"),
 			tx(`{"operations":[{"operation":"upsert","request":{"key":"{{k}}b","value":1}},{"operation":"delete","request":{"key":"{{k}}a"}},{"operation":"upsert","request":{"key":"{{k}}c","value":1,"etag":"{{bad}}"}}]}`, 500, "").any(),
 			miss("{{k}}b"),
 			get("{{k}}a", 200, `1`, "Etag: {{ea}}"),
@@ -336,11 +355,11 @@ func rows(p storeProfile) []row {
 		}},
 		{name: "§8.5 later operations on the same key override earlier ones", steps: []step{
 			tx(`{"operations":[{"operation":"upsert","request":{"key":"{{k}}x","value":1}},{"operation":"upsert","request":{"key":"{{k}}x","value":2}}]}`, 204, ""),
-			getv("{{k}}x", `2`),
+			gv("{{k}}x", `2`),
 			tx(`{"operations":[{"operation":"upsert","request":{"key":"{{k}}y","value":1}},{"operation":"delete","request":{"key":"{{k}}y"}}]}`, 204, ""),
 			miss("{{k}}y"),
 			tx(`{"operations":[{"operation":"delete","request":{"key":"{{k}}x"}},{"operation":"upsert","request":{"key":"{{k}}x","value":3}}]}`, 204, ""),
-			getv("{{k}}x", `3`),
+			gv("{{k}}x", `3`),
 		}},
 		{name: "§13.15 operation names are case-sensitive upsert/delete", steps: []step{
 			txErr(`{"operations":[{"operation":"merge","request":{"key":"{{k}}t1"}}]}`, 400, "ERR_NOT_SUPPORTED_STATE_OPERATION", "operation type merge not supported"),
@@ -415,21 +434,21 @@ func rows(p storeProfile) []row {
 		// ---- paths and routing (§1, §2.1, §13.20, §13.21) -------------------
 		{name: "§13.20 path parameters are query-unescaped once (+ is a space)", steps: []step{
 			save(`[{"key":"{{k}}a/b c+d%","value":1}]`),
-			getv("{{k}}a%2Fb%20c%2Bd%25", `1`),
-			getv("{{k}}a%2Fb+c%2Bd%25", `1`),
+			gv("{{k}}a%2Fb%20c%2Bd%25", `1`),
+			gv("{{k}}a%2Fb+c%2Bd%25", `1`),
 			save(`[{"key":"{{k}}x y","value":2}]`),
-			getv("{{k}}x+y", `2`),
+			gv("{{k}}x+y", `2`),
 			del("{{k}}a%2Fb+c%2Bd%25", 204, ""),
 			miss("{{k}}a%2Fb%20c%2Bd%25"),
 		}},
 		{name: "§13.20 paths are cleaned before routing", steps: []step{
 			save(`[{"key":"{{k}}k9","value":9}]`),
-			getv("{{k}}k9/", `9`),
+			gv("{{k}}k9/", `9`),
 			req("GET", "//v1.0//state/{{store}}//{{k}}k9", "", 200, `9`),
 			req("GET", "/v1.0/state/{{store}}/x/../{{k}}k9", "", 200, `9`),
 			req("GET", "/v1.0/./state/{{store}}/{{k}}k9", "", 200, `9`),
 			req("POST", "/v1.0/state/{{store}}/", `[{"key":"{{k}}s","value":1}]`, 204, ""),
-			getv("{{k}}s", `1`),
+			gv("{{k}}s", `1`),
 		}},
 		{name: "§13.20 an unescaped / in a key matches no route", steps: []step{
 			get("{{k}}a/b", 404, directInvokeErr),
@@ -487,15 +506,15 @@ func rows(p storeProfile) []row {
 				`{"key":"{{k}}3","value":{"tag":"{{k}}","person":{"org":"Finance","id":1071},"city":"Sacramento","state":"CA"}},` +
 				`{"key":"{{k}}4","value":{"tag":"{{k}}","person":{"org":"Dev Ops","id":1042},"city":"Spokane","state":"WA"}}]`),
 			query(`{"filter":{"AND":[{"EQ":{"tag":"{{k}}"}},{"EQ":{"state":"WA"}}]},"sort":[{"key":"person.id","order":"DESC"}],"page":{"limit":1}}`, 200,
-				`{"results":[{"key":"{{k}}4","data":{"city":"Spokane","person":{"id":1042,"org":"Dev Ops"},"state":"WA","tag":"{{k}}"},"etag":"{{~etag}}"}],"token":"1"}`+"\n"),
+				`{"results":[{"key":"{{k}}4","data":`+person("Spokane", "Dev Ops", 1042, "WA")+`,"etag":"{{~etag}}"}],"token":"1"}`+"\n"),
 			query(`{"filter":{"AND":[{"EQ":{"tag":"{{k}}"}},{"EQ":{"state":"WA"}}]},"sort":[{"key":"person.id","order":"DESC"}],"page":{"limit":1,"token":"1"}}`, 200,
-				`{"results":[{"key":"{{k}}1","data":{"city":"Seattle","person":{"id":1036,"org":"Dev Ops"},"state":"WA","tag":"{{k}}"},"etag":"{{~etag}}"}],"token":"2"}`+"\n"),
+				`{"results":[{"key":"{{k}}1","data":`+person("Seattle", "Dev Ops", 1036, "WA")+`,"etag":"{{~etag}}"}],"token":"2"}`+"\n"),
 			query(`{"filter":{"AND":[{"EQ":{"tag":"{{k}}"}},{"IN":{"state":["CA","OR"]}}]},"sort":[{"key":"person.id"}]}`, 200,
-				`{"results":[{"key":"{{k}}2","data":{"city":"Portland","person":{"id":1028,"org":"Hardware"},"state":"OR","tag":"{{k}}"},"etag":"{{~etag}}"},`+
-					`{"key":"{{k}}3","data":{"city":"Sacramento","person":{"id":1071,"org":"Finance"},"state":"CA","tag":"{{k}}"},"etag":"{{~etag}}"}]}`+"\n"),
+				`{"results":[{"key":"{{k}}2","data":`+person("Portland", "Hardware", 1028, "OR")+`,"etag":"{{~etag}}"},`+
+					`{"key":"{{k}}3","data":`+person("Sacramento", "Finance", 1071, "CA")+`,"etag":"{{~etag}}"}]}`+"\n"),
 			req("PUT", "/v1.0-alpha1/state/{{store}}/query", `{"filter":{"AND":[{"EQ":{"tag":"{{k}}"}},{"OR":[{"EQ":{"person.org":"Finance"}},{"GT":{"person.id":1040}}]}]},"sort":[{"key":"person.id","order":"ASC"}]}`, 200,
-				`{"results":[{"key":"{{k}}4","data":{"city":"Spokane","person":{"id":1042,"org":"Dev Ops"},"state":"WA","tag":"{{k}}"},"etag":"{{~etag}}"},`+
-					`{"key":"{{k}}3","data":{"city":"Sacramento","person":{"id":1071,"org":"Finance"},"state":"CA","tag":"{{k}}"},"etag":"{{~etag}}"}]}`+"\n",
+				`{"results":[{"key":"{{k}}4","data":`+person("Spokane", "Dev Ops", 1042, "WA")+`,"etag":"{{~etag}}"},`+
+					`{"key":"{{k}}3","data":`+person("Sacramento", "Finance", 1071, "CA")+`,"etag":"{{~etag}}"}]}`+"\n",
 				"Content-Type: application/json"),
 			query(`{"filter":{"AND":[{"EQ":{"tag":"{{k}}"}},{"EQ":{"state":"NY"}}]}}`, 204, ""),
 		}},

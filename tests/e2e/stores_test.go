@@ -21,6 +21,9 @@ type storeProfile struct {
 	caps []string
 	// durable says acknowledged writes survive a restart of the sidecar.
 	durable bool
+	// jsonb says reads return PostgreSQL's jsonb text instead of the
+	// encoding/json bytes that were written (stores.md §3.2).
+	jsonb bool
 	// setup starts whatever the store needs (a server) for the lifetime of
 	// t and returns the component metadata (besides keyPrefix) for a store
 	// of this type. It returns a non-empty skip reason if the store cannot
@@ -74,11 +77,15 @@ func profiles() []storeProfile {
 	}
 	// The Redis and PostgreSQL stores run when the binary links them in
 	// (cmd/statecar imports their packages, which register the types).
-	if binaryLinksStore("redis") {
+	// STATECAR_E2E_STORES (comma-separated types) forces profiles on, for
+	// a prebuilt STATECAR_BIN that links more stores than this tree's
+	// cmd/statecar.
+	force := os.Getenv("STATECAR_E2E_STORES")
+	if binaryLinksStore("redis") || strings.Contains(force, "state.redis") {
 		ps = append(ps, storeProfile{typ: "state.redis", caps: []string{capETag, capTx, capTTL, capActor}, durable: true, setup: redisSetup})
 	}
-	if binaryLinksStore("postgres") {
-		ps = append(ps, storeProfile{typ: "state.postgresql", caps: []string{capETag, capTx, capTTL, capQuery, capActor}, durable: true, setup: postgresSetup})
+	if binaryLinksStore("postgres") || strings.Contains(force, "state.postgresql") {
+		ps = append(ps, storeProfile{typ: "state.postgresql", caps: []string{capETag, capTx, capTTL, capQuery, capActor}, durable: true, jsonb: true, setup: postgresSetup})
 	}
 	return ps
 }
