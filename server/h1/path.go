@@ -39,16 +39,26 @@ func shouldEscapePath(c byte) bool {
 	return true
 }
 
+// encodedPathOK[c] is true for bytes net/url's validEncoded(s, encodePath)
+// accepts in an escaped path.
+var encodedPathOK = func() (t [256]bool) {
+	for c := 0; c < 256; c++ {
+		switch c {
+		case '!', '$', '&', '\'', '(', ')', '*', '+', ',', ';', '=', ':', '@', '[', ']', '%':
+			t[c] = true
+		default:
+			t[c] = !shouldEscapePath(byte(c))
+		}
+	}
+	return t
+}()
+
 // validEncodedPath mirrors net/url's validEncoded(s, encodePath): whether a raw
 // path can be used as its own escaped form.
 func validEncodedPath(s []byte) bool {
 	for _, c := range s {
-		switch c {
-		case '!', '$', '&', '\'', '(', ')', '*', '+', ',', ';', '=', ':', '@', '[', ']', '%':
-		default:
-			if shouldEscapePath(c) {
-				return false
-			}
+		if !encodedPathOK[c] {
+			return false
 		}
 	}
 	return true

@@ -639,3 +639,54 @@ func TestManyConnectionsConcurrently(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestFragmentedWrites sends pipelined requests in small fragments, so that
+// gnet hands them over in pieces and Peek often returns a copy of a
+// non-contiguous buffer; every response must still be right and in order.
+func TestFragmentedWrites(t *testing.T) {
+	ts := startServer(t, nil)
+	c := dial(t, ts.addr)
+	var stream bytes.Buffer
+	var want []string
+	for i := 0; i < 12; i++ {
+		switch i % 4 {
+		case 0:
+			fmt.Fprintf(&stream, "GET /inline/%d HTTP/1.1\r\nHost: x\r\nX-Pad: %s\r\n\r\n", i, strings.Repeat("p", i*7))
+			want = append(want, fmt.Sprintf("inline %d", i))
+		case 1:
+			fmt.Fprintf(&stream, "POST /becho HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nb%03d", i)
+			want = append(want, fmt.Sprintf("B:b%03d", i))
+		case 2:
+			fmt.Fprintf(&stream, "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nc%d\r\n3;e=1\r\nxyz\r\n0\r\n\r\n", i%10)
+			want = append(want, fmt.Sprintf("c%dxyz", i%10))
+		default:
+			fmt.Fprintf(&stream, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\ne%04d", i)
+			want = append(want, fmt.Sprintf("e%04d", i))
+		}
+	}
+	done := make(chan error, 1)
+	go func() {
+		b := stream.Bytes()
+		for i := 0; len(b) > 0; i++ {
+			n := min(1+i%7, len(b))
+			if _, err := c.Write(b[:n]); err != nil {
+				done <- err
+				return
+			}
+			b = b[n:]
+			if i%3 == 0 {
+				time.Sleep(200 * time.Microsecond)
+			}
+		}
+		done <- nil
+	}()
+	br := bufio.NewReader(c)
+	for i, w := range want {
+		if _, body := readResp(t, br, "GET"); body != w {
+			t.Fatalf("response %d: %q want %q", i, body, w)
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
