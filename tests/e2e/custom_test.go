@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"strings"
 	"sync"
@@ -14,6 +15,18 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 )
+
+// long enables the long variants of the concurrency rows (go test
+// ./tests/e2e/ -long): more rounds, clients and transactions.
+var long = flag.Bool("long", false, "run long concurrency variants")
+
+// scale returns short, or long under -long.
+func scale(short, long_ int) int {
+	if *long {
+		return long_
+	}
+	return short
+}
 
 // customRows are checks the step table cannot express; they run on the
 // shared sidecar of a store profile like the table rows.
@@ -79,8 +92,8 @@ func checkMetadataCaps(t *testing.T, addr, name string, p storeProfile) {
 // raceFirstWrite: N clients save one new key with first-write at once:
 // exactly one gets 204, every other one 409 (DESIGN.md write path step 3).
 func raceFirstWrite(t *testing.T, tg target, vars map[string]string) {
-	const n = 16
-	for round := 0; round < 5; round++ {
+	n := scale(16, 64)
+	for round := 0; round < scale(5, 100); round++ {
 		key := fmt.Sprintf("%sfw%d", vars["k"], round)
 		codes := make([]int, n)
 		var wg sync.WaitGroup
@@ -119,12 +132,12 @@ func raceFirstWrite(t *testing.T, tg target, vars map[string]string) {
 // raceETagUpdate: N clients update one key with the same current ETag:
 // exactly one succeeds.
 func raceETagUpdate(t *testing.T, tg target, vars map[string]string) {
-	const n = 8
+	n := scale(8, 32)
 	key := vars["k"] + "eu"
 	if r, err := rawDo(tg.addr, "POST", "/v1.0/state/statestore", nil, fmt.Sprintf(`[{"key":%q,"value":0}]`, key)); err != nil || r.Status != 204 {
 		t.Fatalf("initial save: %v %v", r, err)
 	}
-	for round := 0; round < 5; round++ {
+	for round := 0; round < scale(5, 100); round++ {
 		r, err := rawDo(tg.addr, "GET", "/v1.0/state/statestore/"+key, nil, "")
 		if err != nil || r.Status != 200 {
 			t.Fatalf("get: %v %v", r, err)
@@ -168,7 +181,7 @@ func raceETagUpdate(t *testing.T, tg target, vars map[string]string) {
 // must show one value for all three (all-or-nothing visibility).
 func txIsolation(t *testing.T, tg target, vars map[string]string) {
 	keys := []string{vars["k"] + "a", vars["k"] + "b", vars["k"] + "c"}
-	const txs = 150
+	txs := scale(150, 3000)
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	var reads sync.Map

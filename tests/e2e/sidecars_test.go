@@ -89,6 +89,15 @@ func TestKeyPrefix(t *testing.T) {
 					runSteps(t, tg, map[string]string{}, steps)
 				})
 			}
+			t.Run("§4 namespace strategy without NAMESPACE is the app id", func(t *testing.T) {
+				if !native {
+					t.Skip("stored keys are visible only in the embedded stores' error texts")
+				}
+				c := testutil.Start(t, testutil.Options{AppID: "appc", ResourcesDir: dir})
+				runSteps(t, target{addr: c.Addr(), sc: c}, map[string]string{}, []step{
+					notExist("nsstore", "appc||kp"),
+				})
+			})
 			if !shared {
 				return
 			}
