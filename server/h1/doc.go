@@ -42,6 +42,10 @@
 //     IdleTimeout between requests. None runs while a handler runs. They are
 //     checked against the ticker's coarse clock, so they fire up to one tick
 //     late (tick = min(1s, smallest timeout/4)).
+//  7. No goroutine other than an event loop calls into gnet (AsyncWrite, Wake)
+//     after the engine began stopping: such calls write to the poller's
+//     eventfd, which gnet closes (its number may then belong to another file).
+//     They hold Server.gate's read lock; OnShutdown closes the gate.
 //
 // # Compatibility with daprd (Go net/http + chi)
 //

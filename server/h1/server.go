@@ -82,6 +82,15 @@ type Server struct {
 	regMu sync.Mutex
 	reg   []*connState // guarded by regMu: open connections, for the ticker and Shutdown
 
+	// gate guards calls into gnet from outside the event loops (AsyncWrite,
+	// Wake): they write to the poller's eventfd, which gnet closes when the
+	// engine stops; after that the fd number may belong to another file. Such
+	// calls hold gate.RLock and skip when gate.stopped; OnShutdown sets it.
+	gate struct {
+		sync.RWMutex
+		stopped bool
+	}
+
 	tasks sync.Pool // *task
 
 	logPanic throttle
@@ -268,11 +277,22 @@ func (s *Server) Shutdown(ctx context.Context) error {
 }
 
 func (s *Server) wakeAll() {
-	s.regMu.Lock()
-	for _, cs := range s.reg {
-		_ = cs.c.Wake(nil)
+	s.gate.RLock()
+	if !s.gate.stopped {
+		s.regMu.Lock()
+		for _, cs := range s.reg {
+			_ = cs.c.Wake(nil)
+		}
+		s.regMu.Unlock()
 	}
-	s.regMu.Unlock()
+	s.gate.RUnlock()
+}
+
+// OnShutdown closes the gate before gnet closes its pollers. (gnet)
+func (s *Server) OnShutdown(gnet.Engine) {
+	s.gate.Lock()
+	s.gate.stopped = true
+	s.gate.Unlock()
 }
 
 // OnBoot records the engine and the bound addresses. (gnet callback)
@@ -317,13 +337,17 @@ func (s *Server) OnTick() (time.Duration, gnet.Action) {
 	s.once.Do(func() { close(s.started) })
 	n := now.UnixNano()
 	stopping := s.stopping.Load()
-	s.regMu.Lock()
-	for _, cs := range s.reg {
-		if d := cs.deadline.Load(); d != 0 && n >= d || cs.poke.Load() || stopping {
-			_ = cs.c.Wake(nil)
+	s.gate.RLock()
+	if !s.gate.stopped {
+		s.regMu.Lock()
+		for _, cs := range s.reg {
+			if d := cs.deadline.Load(); d != 0 && n >= d || cs.poke.Load() || stopping {
+				_ = cs.c.Wake(nil)
+			}
 		}
+		s.regMu.Unlock()
 	}
-	s.regMu.Unlock()
+	s.gate.RUnlock()
 	return s.tick, gnet.None
 }
 
@@ -643,7 +667,13 @@ func (t *task) run() {
 	s.invoke(&t.resp, &t.req)
 	t.keep = t.keep && !t.resp.close && !s.stopping.Load()
 	t.out = appendResponse(t.out[:0], &t.req, &t.resp, s.dateLine(), t.keep, t.isHead)
-	if err := t.c.AsyncWrite(t.out, t.cb); err != nil {
+	err := net.ErrClosed
+	s.gate.RLock()
+	if !s.gate.stopped {
+		err = t.c.AsyncWrite(t.out, t.cb)
+	}
+	s.gate.RUnlock()
+	if err != nil {
 		// The engine is stopping; the connection is being closed.
 		s.inflight.Add(-1)
 		t.release()

@@ -690,3 +690,28 @@ func TestFragmentedWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestShutdownDeadlineWithInflight: when ctx ends before a blocking request
+// finishes, Shutdown still stops the engine and returns ctx's error; the late
+// task must not touch the stopped engine (see Server.gate).
+func TestShutdownDeadlineWithInflight(t *testing.T) {
+	ts := startServer(t, nil)
+	c := dial(t, ts.addr)
+	fmt.Fprint(c, "GET /gate HTTP/1.1\r\nHost: x\r\n\r\n")
+	<-ts.entry
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if err := ts.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Shutdown: %v, want deadline exceeded", err)
+	}
+	select {
+	case <-ts.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("engine did not stop")
+	}
+	close(ts.gate)
+	for ts.inflight.Load() != 0 {
+		time.Sleep(time.Millisecond)
+	}
+	expectEOF(t, c)
+}
