@@ -31,7 +31,10 @@ type Config struct {
 	KeyPrefix string        // key text before the number; default "k"
 	Seed      uint64        // RNG seed; workers derive theirs from it
 	Preload   bool          // write every key once before the run (msave of 100, over HTTP or gRPC)
-	Label     string        // Result.System
+	// PreloadFrom skips keys below it in the preload (they were written by
+	// an earlier run against the same store).
+	PreloadFrom uint64
+	Label       string // Result.System
 	// Progress, if not nil, receives a progress bar (rewritten with '\r'
 	// every 200ms) during warm-up and the measured phase.
 	Progress io.Writer
@@ -42,9 +45,6 @@ type Config struct {
 }
 
 func (c *Config) setDefaults() error {
-	if c.Target == "" {
-		return errors.New("cannot run: no target")
-	}
 	if c.Proto == "" {
 		c.Proto = "http"
 	}
@@ -99,6 +99,9 @@ func success(st int) bool { return st/100 == 2 || st == grpcStatusBase }
 // (for example no connection could be made); request failures are counted
 // in the result.
 func Run(ctx context.Context, cfg Config) (*Result, error) {
+	if cfg.Target == "" {
+		return nil, errors.New("cannot run: no target")
+	}
 	if err := cfg.setDefaults(); err != nil {
 		return nil, err
 	}
@@ -162,7 +165,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 
 	if cfg.Preload {
 		t0 := time.Now()
-		if err := preload(ctx, drivers, cfg.Keys, shape, cfg.Progress); err != nil {
+		if err := preload(ctx, drivers, cfg.PreloadFrom, cfg.Keys, shape, cfg.Progress); err != nil {
 			return nil, err
 		}
 		res.PreloadSec = time.Since(t0).Seconds()
@@ -305,10 +308,12 @@ func (w *worker) loop(ctx context.Context, d driver, g *KeyGen, mix *Mix, sched 
 // preloadBatch is the number of items per preload request.
 const preloadBatch = 100
 
-// preload writes keys [0, n) once, split over the drivers.
-func preload(ctx context.Context, drivers []driver, n uint64, shape *reqShape, progress io.Writer) error {
+// preload writes keys [from, n) once, split over the drivers.
+func preload(ctx context.Context, drivers []driver, from, n uint64, shape *reqShape, progress io.Writer) error {
 	var next atomic.Uint64 // next unwritten key, claimed preloadBatch at a time
+	next.Store(from)
 	var written atomic.Uint64
+	written.Store(from)
 	errc := make(chan error, len(drivers))
 	stop := make(chan struct{})
 	var pw sync.WaitGroup
