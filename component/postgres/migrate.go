@@ -187,8 +187,8 @@ func (s *Store) migrate(ctx context.Context) error {
 		return fmt.Errorf("cannot check state table: %w", err)
 	}
 	if !exists {
-		for i := 0; i < len(migs) && i < max(level, len(migs)); i++ {
-			if err := migs[i](ctx, s.db, s.cfg.table); err != nil {
+		for _, mig := range migs {
+			if err := mig(ctx, s.db, s.cfg.table); err != nil {
 				return err
 			}
 		}

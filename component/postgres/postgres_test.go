@@ -713,3 +713,21 @@ func TestCleanupLoop(t *testing.T) {
 		t.Fatalf("no last-cleanup row")
 	}
 }
+
+// TestSecondTableSameMetadata: daprd keeps one migration level per metadata
+// table, so a second tableName never gets created; statecar creates it.
+func TestSecondTableSameMetadata(t *testing.T) {
+	s1 := open(t, "", nil)
+	table2, _ := names()
+	s2 := open(t, "", map[string]string{"metadataTableName": s1.cfg.metaTable, "tableName": table2})
+	mustSet(t, s2, "k", "1")
+	if r := get(t, s2, "k"); string(r.Data) != "1" {
+		t.Fatalf("read %q", r.Data)
+	}
+	if got := len(rows(t, columnsSQL, table2)); got != 7 {
+		t.Fatalf("second table has %d columns, want 7", got)
+	}
+	if got := one(t, `SELECT value FROM `+s1.cfg.metaTable+` WHERE key = 'migrations'`); got != "3" {
+		t.Fatalf("level %s", got)
+	}
+}

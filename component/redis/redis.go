@@ -193,18 +193,23 @@ func (s *Store) BulkGet(ctx context.Context, keys []string, _ map[string]string,
 	start := time.Now()
 	defer s.m.bulkGet.UpdateDuration(start)
 	out := make([]component.BulkGetItem, len(keys))
+	for i, k := range keys {
+		out[i].Key = k
+	}
 	if len(keys) == 0 {
 		return out, nil
 	}
-	var cmds []goredis.Cmder
+	var (
+		cmds    []goredis.Cmder
+		execErr error
+	)
 	for attempt := 0; attempt < 2; attempt++ {
 		pipe := s.client.Pipeline()
 		for _, k := range keys {
 			getScript.EvalSha(ctx, pipe, []string{k})
 		}
-		var err error
-		cmds, err = pipe.Exec(ctx)
-		if err != nil && goredis.HasErrorPrefix(err, "NOSCRIPT") && attempt == 0 {
+		cmds, execErr = pipe.Exec(ctx)
+		if execErr != nil && goredis.HasErrorPrefix(execErr, "NOSCRIPT") && attempt == 0 {
 			if lerr := getScript.Load(ctx, s.client).Err(); lerr != nil {
 				return nil, fmt.Errorf("cannot bulk get: %w", lerr)
 			}
@@ -212,9 +217,11 @@ func (s *Store) BulkGet(ctx context.Context, keys []string, _ map[string]string,
 		}
 		break
 	}
+	if execErr != nil && (isConnError(execErr) || len(cmds) != len(keys)) {
+		return nil, fmt.Errorf("cannot bulk get: %w", execErr)
+	}
 	var resp component.GetResponse
 	for i, c := range cmds {
-		out[i].Key = keys[i]
 		v, err := c.(*goredis.Cmd).Result()
 		if err == nil {
 			err = fillGet(v, &resp)
