@@ -615,3 +615,51 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 }
+
+func TestAuth(t *testing.T) {
+	r, err := testsrv.StartRedis(testsrv.RedisOptions{Password: "s3cret"})
+	testsrv.Require(t, err)
+	defer r.Close()
+	_, err = New(context.Background(), component.Spec{Name: "x", Metadata: map[string]string{"redisHost": r.Addr}}, component.Env{})
+	if err == nil || !strings.Contains(err.Error(), "NOAUTH") {
+		t.Fatalf("no password: %v", err)
+	}
+	s := newStoreAt(t, r.Addr, map[string]string{"redisPassword": "s3cret"})
+	k := key(t)
+	if err := set(s, k, "1", nil, nil, component.StateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if r := get(t, s, k); string(r.Data) != "1" {
+		t.Fatalf("read %q", r.Data)
+	}
+}
+
+// TestWrongType: a key of another Redis type is a per-item error in bulk
+// gets and a store error on get, never a crash.
+func TestWrongType(t *testing.T) {
+	s := newStore(t, nil)
+	ctx := context.Background()
+	lk, ok := key(t), key(t)
+	raw(t).RPush(ctx, lk, "x")
+	if err := set(s, ok, "1", nil, nil, component.StateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var resp component.GetResponse
+	if err := s.Get(ctx, &component.GetRequest{Key: []byte(lk)}, &resp); err == nil || !strings.Contains(err.Error(), "WRONGTYPE") {
+		t.Fatalf("get of a list: %v", err)
+	}
+	items, err := s.BulkGet(ctx, []string{lk, ok}, nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if items[0].Found || !strings.Contains(items[0].Error, "WRONGTYPE") || !items[1].Found || string(items[1].Data) != "1" {
+		t.Fatalf("bulk get %+v", items)
+	}
+	// A save replaces the list with a hash (like a legacy string key).
+	if err := set(s, lk, "2", nil, nil, component.StateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if r := get(t, s, lk); string(r.Data) != "2" || string(r.ETag) != "1" {
+		t.Fatalf("after save %+v", r)
+	}
+}
