@@ -218,7 +218,7 @@ func (rd *reader) done(in inbound) {
 	}
 	rd.consumed, rd.st, rd.want100, rd.sent100, rd.scanned = 0, stHead, false, false, 0
 	rd.req.reset()
-	if cap(rd.chunkBody) > 64<<10 {
+	if cap(rd.chunkBody) > maxRetainedBuf {
 		rd.chunkBody = nil // do not pin a large upload buffer for the connection's life
 	}
 }

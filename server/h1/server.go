@@ -43,6 +43,7 @@ const (
 	lingerTime          = 500 * time.Millisecond // like Go's rstAvoidanceDelay
 	maxOutboundBacklog  = 4 << 20                // stop reading pipelined requests above this
 	maxChunkLine        = 4096                   // Go's maxLineLength for chunk-size lines
+	maxRetainedBuf      = 256 << 10              // larger per-connection/task buffers are dropped after use
 	maxTick             = time.Second
 	minTick             = 5 * time.Millisecond
 	shutdownPollInitial = time.Millisecond
@@ -523,6 +524,9 @@ func (s *Server) flush(cs *connState) bool {
 	}
 	_, err := cs.c.Write(cs.out)
 	cs.out = cs.out[:0]
+	if cap(cs.out) > maxRetainedBuf {
+		cs.out = nil // gnet has copied what it could not send; do not pin a large buffer
+	}
 	return err == nil
 }
 
@@ -562,6 +566,9 @@ func (s *Server) handle(cs *connState) bool {
 	s.invoke(w, req)
 	keep = keep && !w.close
 	cs.out = appendResponse(cs.out, req, w, s.dateLine(), keep, isHead)
+	if cap(w.body) > maxRetainedBuf {
+		w.body = nil
+	}
 	if !keep {
 		cs.closing = true
 		cs.clean = !req.bodyTooLarge
@@ -706,13 +713,13 @@ func (t *task) written(c gnet.Conn, err error) error {
 func (t *task) release() {
 	t.cs, t.c = nil, nil
 	t.req.reset()
-	if cap(t.buf) > 64<<10 {
+	if cap(t.buf) > maxRetainedBuf {
 		t.buf = nil
 	}
-	if cap(t.out) > 64<<10 {
+	if cap(t.out) > maxRetainedBuf {
 		t.out = nil
 	}
-	if cap(t.resp.body) > 64<<10 {
+	if cap(t.resp.body) > maxRetainedBuf {
 		t.resp.body = nil
 	}
 	t.s.tasks.Put(t)

@@ -715,3 +715,53 @@ func TestShutdownDeadlineWithInflight(t *testing.T) {
 	}
 	expectEOF(t, c)
 }
+
+// TestGarbageDoesNotHurt throws random bytes and mutated requests at the
+// server on concurrent connections; it must stay healthy for others.
+func TestGarbageDoesNotHurt(t *testing.T) {
+	ts := startServer(t, nil)
+	seeds := make([][]byte, 0, len(parseCases))
+	for _, pc := range parseCases {
+		seeds = append(seeds, []byte(pc.in))
+	}
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			rnd := uint64(g*7919 + 1)
+			next := func() uint64 { rnd ^= rnd << 13; rnd ^= rnd >> 7; rnd ^= rnd << 17; return rnd }
+			for i := 0; i < 10; i++ {
+				c, err := net.Dial("tcp", ts.addr)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+				msg := append([]byte(nil), seeds[next()%uint64(len(seeds))]...)
+				for k := 0; k < 1+int(next()%8); k++ {
+					if len(msg) > 0 {
+						msg[next()%uint64(len(msg))] = byte(next())
+					}
+				}
+				if next()%4 == 0 {
+					msg = append(msg, bytes.Repeat([]byte{byte(next())}, int(next()%20000))...)
+				}
+				_, _ = c.Write(msg)
+				_ = c.(*net.TCPConn).CloseWrite()
+				_, _ = io.Copy(io.Discard, c)
+				_ = c.Close()
+			}
+		}(g)
+	}
+	wg.Wait()
+	resp, err := http.Get("http://" + ts.addr + "/inline/alive")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(b) != "inline alive" {
+		t.Fatalf("got %q", b)
+	}
+}
