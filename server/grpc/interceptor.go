@@ -3,6 +3,7 @@ package grpcserver
 import (
 	"context"
 	"crypto/subtle"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
@@ -25,9 +26,10 @@ const apiTokenKey = "dapr-api-token"
 //
 // It is immutable after New and used from every RPC goroutine.
 type interceptor struct {
-	acl     *acl        // nil = no gRPC access rules
-	token   string      // "" = no token required
-	metrics *rpcMetrics // nil = metrics disabled
+	acl     *acl         // nil = no gRPC access rules
+	token   string       // "" = no token required
+	metrics *rpcMetrics  // nil = metrics disabled
+	apiLog  *slog.Logger // nil = no API logging
 }
 
 func (ic *interceptor) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
@@ -41,13 +43,27 @@ func (ic *interceptor) unary(ctx context.Context, req any, info *grpc.UnaryServe
 			return nil, err
 		}
 	}
-	if ic.metrics == nil {
+	if ic.metrics == nil && ic.apiLog == nil {
 		return handler(ctx, req)
 	}
 	start := time.Now()
 	resp, err := handler(ctx, req)
-	ic.metrics.record(info.FullMethod, req, resp, err, start)
+	if ic.metrics != nil {
+		ic.metrics.record(info.FullMethod, req, resp, err, start)
+	}
+	if ic.apiLog != nil {
+		logCall(ctx, ic.apiLog, info.FullMethod, start, err)
+	}
 	return resp, err
+}
+
+// logCall writes daprd's API log line for one call.
+func logCall(ctx context.Context, log *slog.Logger, method string, start time.Time, err error) {
+	attrs := []slog.Attr{slog.Int("code", int(status.Code(err))), slog.Int64("duration", time.Since(start).Milliseconds()), slog.String("method", method)}
+	if ua := metadata.ValueFromIncomingContext(ctx, "user-agent"); len(ua) > 0 {
+		attrs = append(attrs, slog.String("useragent", ua[0]))
+	}
+	log.LogAttrs(ctx, slog.LevelInfo, "gRPC API Called", attrs...)
 }
 
 func (ic *interceptor) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
@@ -64,7 +80,13 @@ func (ic *interceptor) stream(srv any, ss grpc.ServerStream, info *grpc.StreamSe
 	// daprd records stream metrics only for proxied service invocation,
 	// which statecar does not offer; Dapr's streaming RPCs answer
 	// Unimplemented.
-	return handler(srv, ss)
+	if ic.apiLog == nil {
+		return handler(srv, ss)
+	}
+	start := time.Now()
+	err := handler(srv, ss)
+	logCall(ss.Context(), ic.apiLog, info.FullMethod, start, err)
+	return err
 }
 
 // checkToken enforces the API token exactly as daprd (pkg/api/grpc/auth.go

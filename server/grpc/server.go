@@ -81,6 +81,11 @@ type Config struct {
 	// grown avoids a stack copy per RPC (a quarter of the server's CPU on
 	// GetState without it). 0 means DefaultStreamWorkers; < 0 disables.
 	StreamWorkers int
+	// APILogger, when not nil, receives one "gRPC API Called" line per
+	// call at info level with method, useragent, duration (ms) and code,
+	// like daprd's --enable-api-logging (its scope there is
+	// dapr.runtime.grpc.api-info).
+	APILogger *slog.Logger
 	// Logger receives start/stop and serve errors; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -123,7 +128,7 @@ func New(cfg Config) (*Server, error) {
 	if !cfg.DisableMetrics {
 		mt = newRPCMetrics(cfg.AppID, cfg.LatencyBuckets)
 	}
-	ic := &interceptor{acl: newACL(cfg.APIAllowed, cfg.APIDenied), token: cfg.APIToken, metrics: mt}
+	ic := &interceptor{acl: newACL(cfg.APIAllowed, cfg.APIDenied), token: cfg.APIToken, metrics: mt, apiLog: cfg.APILogger}
 
 	// This is grpc-go's "infinity" (internal/transport/defaults.go).
 	const infinity = time.Duration(math.MaxInt64)

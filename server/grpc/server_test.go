@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -691,4 +692,63 @@ func TestQuery(t *testing.T) {
 	_, err = q(``)
 	wantStatus(t, err, codes.Internal, "state store statestore query failed: failed to parse JSON query body: unexpected end of JSON input",
 		"ResourceInfo{state statestore}", basicInfo("DAPR_STATE_QUERY_FAILED"))
+}
+
+// syncBuffer is a goroutine-safe log sink.
+type syncBuffer struct {
+	mu  sync.Mutex // guards buf
+	buf strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func TestAPILogging(t *testing.T) {
+	var out syncBuffer
+	st, err := api.New(api.Config{AppID: testApp, Stores: []api.StoreEntry{entry("statestore", openStore(t, "statestore"))}, DisableMetrics: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := New(Config{Addrs: []string{"127.0.0.1:0"}, State: st, AppID: testApp, DisableMetrics: true, Logger: quiet,
+		APILogger: slog.New(slog.NewTextHandler(&out, &slog.HandlerOptions{ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey || a.Key == "duration" {
+				return slog.Attr{}
+			}
+			return a
+		}}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop()
+	conn, err := grpc.NewClient(srv.Addrs()[0].String(), grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithUserAgent("tester"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	c := runtimev1pb.NewDaprClient(conn)
+	if _, err := c.GetState(context.Background(), &runtimev1pb.GetStateRequest{StoreName: "statestore", Key: "k"}); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = c.GetState(context.Background(), &runtimev1pb.GetStateRequest{StoreName: "nostore", Key: "k"})
+	got := out.String()
+	for _, want := range []string{
+		`level=INFO msg="gRPC API Called" code=0 method=/dapr.proto.runtime.v1.Dapr/GetState useragent="tester grpc-go/`,
+		`level=INFO msg="gRPC API Called" code=3 method=/dapr.proto.runtime.v1.Dapr/GetState useragent="tester grpc-go/`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Fatalf("API log lacks %q:\n%s", want, got)
+		}
+	}
 }
