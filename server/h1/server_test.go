@@ -765,3 +765,25 @@ func TestGarbageDoesNotHurt(t *testing.T) {
 		t.Fatalf("got %q", b)
 	}
 }
+
+func TestListenAllInterfacesAndTwoAddrs(t *testing.T) {
+	ts := startServer(t, func(c *Config) { c.Addrs = []string{":0", "127.0.0.1:0"} })
+	if len(ts.Addrs()) != 2 {
+		t.Fatalf("Addrs = %v", ts.Addrs())
+	}
+	for _, a := range ts.Addrs() {
+		port := a.(*net.TCPAddr).Port
+		if port == 0 {
+			t.Fatalf("unbound port in %v", ts.Addrs())
+		}
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/inline/p", port))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(b) != "inline p" {
+			t.Fatalf("%v: %q", a, b)
+		}
+	}
+}
