@@ -164,6 +164,20 @@ func rows(p storeProfile) []row {
 				gv("{{k}}p", `{"a":[1,2.5,12345678901234567890],"b":1,"h":"\u003c\u0026\u003e","name":"Tatooine"}`),
 				save(`[{"key":"{{k}}i","value":12345678901234567890}]`),
 				gv("{{k}}i", `12345678901234567890`),
+				save(`[{"key":"{{k}}f","value":[0.1000000000000000055511,0.1,1.5]}]`),
+				gv("{{k}}f", `[0.1000000000000000055511,0.1,1.5]`),
+			}},
+		{
+			name: "statecar: numbers float64 holds are formatted like json.Marshal (docs/compatibility.md)",
+			skip: func() string {
+				if p.jsonb {
+					return "PostgreSQL prints jsonb numbers in its own notation"
+				}
+				return ""
+			}(),
+			steps: []step{
+				save(`[{"key":"{{k}}e","value":[1e21,1E2,2.50,1e-7,100e-2,-0.0e0]}]`),
+				gv("{{k}}e", `[1e+21,100,2.5,1e-7,1,-0]`),
 			}},
 		{name: "§13.4 absent or null value is stored as null and is present", steps: []step{
 			save(`[{"key":"{{k}}a"}]`),
@@ -350,7 +364,8 @@ func rows(p storeProfile) []row {
 			tx(`{"operations":[{"operation":"upsert","request":{"key":"{{k}}b","value":1}},{"operation":"delete","request":{"key":"{{k}}a"}},{"operation":"upsert","request":{"key":"{{k}}c","value":1,"etag":"{{bad}}"}}]}`, 500, "").any(),
 			miss("{{k}}b"),
 			get("{{k}}a", 200, `1`, "Etag: {{ea}}"),
-			tx(`{"operations":[{"operation":"upsert","request":{"key":"{{k}}d","value":1,"options":{"concurrency":"first-write"}}},{"operation":"upsert","request":{"key":"{{k}}a","value":2,"options":{"concurrency":"first-write"}}}]}`, 500, "").any(),
+			txErr(`{"operations":[{"operation":"upsert","request":{"key":"{{k}}d","value":1,"options":{"concurrency":"first-write"}}},{"operation":"upsert","request":{"key":"{{k}}a","value":2,"options":{"concurrency":"first-write"}}}]}`, 500,
+				"ERR_STATE_TRANSACTION", "error while executing state transaction: "+etagPrefix+firstWrite),
 			miss("{{k}}d"),
 		}},
 		{name: "§8.5 later operations on the same key override earlier ones", steps: []step{
@@ -367,6 +382,11 @@ func rows(p storeProfile) []row {
 			txErr(`{"operations":[{"operation":"upsert","request":{"key":"{{k}}t2","value":1}},{"operation":"Delete","request":{"key":"{{k}}t1"}}]}`, 400, "ERR_NOT_SUPPORTED_STATE_OPERATION", "operation type Delete not supported"),
 			miss("{{k}}t1"),
 			miss("{{k}}t2"),
+		}},
+		{name: "§5 bad option values in a transaction are 500 ERR_STATE_TRANSACTION", steps: []step{
+			txErr(`{"operations":[{"operation":"upsert","request":{"key":"{{k}}a","value":1,"options":{"concurrency":"bogus"}}}]}`, 500,
+				"ERR_STATE_TRANSACTION", "error while executing state transaction: unrecognized concurrency model 'bogus'"),
+			miss("{{k}}a"),
 		}},
 		{name: "§8.5 transaction body errors", steps: []step{
 			badTx(``, "EOF"),
@@ -528,6 +548,16 @@ func rows(p storeProfile) []row {
 			qParse(`{"filter":{"IN":{"a":1}}}`, "IN filter value must be an array"),
 			qParse(`{"filter":{"EQ":{"a":1},"NEQ":{"b":1}}}`, "filter unit must have a single element"),
 			qParse(`{"filter":{"AND":[1,{"EQ":{"a":1}}]}}`, "filter unit must be a map"),
+		}},
+		{name: "statecar: a query page token that is not an offset fails (docs/compatibility.md)", need: []string{capQuery}, skip: func() string {
+			if !native {
+				return "the token format of this store is its own"
+			}
+			return ""
+		}(), steps: []step{
+			query(`{"filter":{"EQ":{"tag":"{{k}}"}},"page":{"limit":1,"token":"x"}}`, 500,
+				`{"errorCode":"ERR_STATE_QUERY","message":"state store {{store}} query failed: invalid page token \"x\": {{~any}}","details":[`+
+					resourceInfo("{{store}}")+`,`+errInfo+`null,"reason":"DAPR_STATE_QUERY_FAILED"}]}`),
 		}},
 		{name: "§13.23 query on a store without QUERY_API is 500 not supported", steps: func() []step {
 			if p.has(capQuery) {
