@@ -336,6 +336,9 @@ func TestShutdownRoute(t *testing.T) {
 }
 
 func TestGetAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("sync.Pool drops items at random under the race detector")
+	}
 	rt := newTestRuntime(t, Config{MetricsEnabled: true, Metrics: MetricsOptions{IncreasedCardinality: true}})
 	rt.metrics = newHTTPMetrics("allocs-test", rt.cfg.Metrics)
 	if w := do(rt, "POST", "/v1.0/state/statestore", `[{"key":"k","value":"v"}]`, nil); w.code != 204 {

@@ -158,6 +158,15 @@ func TestStartupFailures(t *testing.T) {
 	f([]string{"--app-id", "a", "--max-body-size", "4MB"}, 1, "invalid value for 'max-body-size' option")
 	f([]string{"--app-id", "a", "--dapr-http-port", "3500", "--app-port", "3500"}, 1, "the 'dapr-http-port' argument value 3500 conflicts with 'app-port'")
 
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	busyPort := strconv.Itoa(busy.Addr().(*net.TCPAddr).Port)
+	f([]string{"--app-id", "a", "--dapr-listen-addresses", "127.0.0.1", "--dapr-http-port", busyPort,
+		"--metrics-port", strconv.Itoa(testutil.FreePort()), "--dapr-grpc-port", strconv.Itoa(testutil.FreePort())}, 1, "Fatal error from runtime: ")
+
 	dir := t.TempDir()
 	testutil.WriteComponent(t, dir, "bad", "state.nosuchstore", nil)
 	f([]string{"--app-id", "a", "--resources-path", dir}, 1,

@@ -326,6 +326,10 @@ func defaultDataDir(appID string) string {
 // serve initialises the components and runs the servers until shutdown.
 func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root *slog.Logger, start time.Time) int {
 	c := &rc.Config
+	// Signals are caught from here on: one arriving during initialisation
+	// is handled as soon as the sidecar is up (graceful, exit 0).
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
 	api.SetTelemetry(api.Telemetry{AppID: c.AppID, RecordErrorCodes: c.Metrics.RecordErrorCodes})
 	log.Info("Loading components…")
 	env := component.Env{AppID: c.AppID, Namespace: c.Namespace, DataDir: rc.dataDir, Logger: daprlog.Scope(root, "dapr.contrib")}
@@ -448,8 +452,6 @@ func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root 
 	rt.MarkReady()
 	log.Info(fmt.Sprintf("dapr initialized. Status: Running. Init Elapsed %vms", time.Since(start).Milliseconds()))
 
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
 	select {
 	case s := <-sigs:
 		log.Info(fmt.Sprintf("Received signal '%s'; beginning shutdown", s))
