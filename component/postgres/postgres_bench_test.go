@@ -35,6 +35,23 @@ func (l *latencies) report(b *testing.B) {
 	b.ReportMetric(float64(l.all[len(l.all)*99/100].Microseconds()), "p99-us")
 }
 
+// benchSerial runs op from one goroutine, recording each latency.
+func benchSerial(b *testing.B, op func(i int) error) {
+	var lat latencies
+	local := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		if err := op(i); err != nil {
+			b.Fatal(err)
+		}
+		local = append(local, time.Since(start))
+	}
+	b.StopTimer()
+	lat.add(local)
+	lat.report(b)
+}
+
 // benchParallel runs op from 32 goroutines.
 func benchParallel(b *testing.B, op func(i int) error) {
 	var lat latencies
@@ -77,19 +94,17 @@ func BenchmarkStore(b *testing.B) {
 		b.Run("version="+v+"/op=get/clients=1", func(b *testing.B) {
 			b.ReportAllocs()
 			var resp component.GetResponse
-			for i := 0; i < b.N; i++ {
-				if err := s.Get(ctx, &component.GetRequest{Key: bkeys[i%nkeys]}, &resp); err != nil || !resp.Found {
-					b.Fatal(err)
-				}
-			}
+			req := &component.GetRequest{}
+			benchSerial(b, func(i int) error {
+				req.Key = bkeys[i%nkeys]
+				return s.Get(ctx, req, &resp)
+			})
 		})
 		b.Run("version="+v+"/op=set/clients=1", func(b *testing.B) {
 			b.ReportAllocs()
-			for i := 0; i < b.N; i++ {
-				if err := s.BulkSet(ctx, []component.SetRequest{{Key: keys[i%nkeys], Value: val}}); err != nil {
-					b.Fatal(err)
-				}
-			}
+			benchSerial(b, func(i int) error {
+				return s.BulkSet(ctx, []component.SetRequest{{Key: keys[i%nkeys], Value: val}})
+			})
 		})
 		b.Run("version="+v+"/op=get/clients=32", func(b *testing.B) {
 			b.ReportAllocs()
@@ -109,19 +124,16 @@ func BenchmarkStore(b *testing.B) {
 			b.Run("version=raw/op=get/clients=1", func(b *testing.B) {
 				b.ReportAllocs()
 				var out []byte
-				for i := 0; i < b.N; i++ {
-					if err := db.QueryRow(ctx, `SELECT value FROM `+tb+` WHERE key = $1`, keys[i%nkeys]).Scan(&out); err != nil {
-						b.Fatal(err)
-					}
-				}
+				benchSerial(b, func(i int) error {
+					return db.QueryRow(ctx, `SELECT value FROM `+tb+` WHERE key = $1`, keys[i%nkeys]).Scan(&out)
+				})
 			})
 			b.Run("version=raw/op=set/clients=1", func(b *testing.B) {
 				b.ReportAllocs()
-				for i := 0; i < b.N; i++ {
-					if _, err := db.Exec(ctx, `UPDATE `+tb+` SET value = $2::text::jsonb WHERE key = $1`, keys[i%nkeys], string(val)); err != nil {
-						b.Fatal(err)
-					}
-				}
+				benchSerial(b, func(i int) error {
+					_, err := db.Exec(ctx, `UPDATE `+tb+` SET value = $2::text::jsonb WHERE key = $1`, keys[i%nkeys], string(val))
+					return err
+				})
 			})
 		}
 	}

@@ -38,6 +38,23 @@ func (l *latencies) report(b *testing.B) {
 	b.ReportMetric(float64(l.all[len(l.all)*99/100].Microseconds()), "p99-us")
 }
 
+// benchSerial runs op from one goroutine, recording each latency.
+func benchSerial(b *testing.B, op func(i int) error) {
+	var lat latencies
+	local := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		if err := op(i); err != nil {
+			b.Fatal(err)
+		}
+		local = append(local, time.Since(start))
+	}
+	b.StopTimer()
+	lat.add(local)
+	lat.report(b)
+}
+
 // benchParallel runs op from 32 goroutines (like redis-benchmark -c 32).
 func benchParallel(b *testing.B, op func(i int) error) {
 	var lat latencies
@@ -89,20 +106,18 @@ func BenchmarkStore(b *testing.B) {
 		b.ReportAllocs()
 		b.SetBytes(int64(len(val)))
 		var resp component.GetResponse
-		for i := 0; i < b.N; i++ {
-			if err := s.Get(ctx, &component.GetRequest{Key: keys[i%nkeys]}, &resp); err != nil || !resp.Found {
-				b.Fatal(err)
-			}
-		}
+		req := &component.GetRequest{}
+		benchSerial(b, func(i int) error {
+			req.Key = keys[i%nkeys]
+			return s.Get(ctx, req, &resp)
+		})
 	})
 	b.Run("op=set/clients=1", func(b *testing.B) {
 		b.ReportAllocs()
 		b.SetBytes(int64(len(val)))
-		for i := 0; i < b.N; i++ {
-			if err := s.BulkSet(ctx, []component.SetRequest{{Key: skeys[i%nkeys], Value: val}}); err != nil {
-				b.Fatal(err)
-			}
-		}
+		benchSerial(b, func(i int) error {
+			return s.BulkSet(ctx, []component.SetRequest{{Key: skeys[i%nkeys], Value: val}})
+		})
 	})
 	b.Run("op=get/clients=32", func(b *testing.B) {
 		b.ReportAllocs()
@@ -135,19 +150,11 @@ func BenchmarkRawClient(b *testing.B) {
 	}
 	b.Run("op=get/clients=1", func(b *testing.B) {
 		b.ReportAllocs()
-		for i := 0; i < b.N; i++ {
-			if err := c.Get(ctx, keys[i%nkeys]).Err(); err != nil {
-				b.Fatal(err)
-			}
-		}
+		benchSerial(b, func(i int) error { return c.Get(ctx, keys[i%nkeys]).Err() })
 	})
 	b.Run("op=set/clients=1", func(b *testing.B) {
 		b.ReportAllocs()
-		for i := 0; i < b.N; i++ {
-			if err := c.Set(ctx, keys[i%nkeys], value100, 0).Err(); err != nil {
-				b.Fatal(err)
-			}
-		}
+		benchSerial(b, func(i int) error { return c.Set(ctx, keys[i%nkeys], value100, 0).Err() })
 	})
 	b.Run("op=get/clients=32", func(b *testing.B) {
 		b.ReportAllocs()
