@@ -10,7 +10,6 @@ import (
 	"google.golang.org/grpc/codes"
 
 	daprhttp "github.com/statecar/statecar/api/internal/daprhttp"
-	"github.com/statecar/statecar/api/internal/state"
 	"github.com/statecar/statecar/component"
 	"github.com/statecar/statecar/component/query"
 )
@@ -78,9 +77,12 @@ func (s *State) HTTPSave(ctx context.Context, store []byte, body []byte, bodyToo
 	if bodyTooLarge {
 		return NewMalformedRequest(msgTooLarge)
 	}
-	var items []state.SetRequest
-	if err := json.NewDecoder(bytes.NewReader(body)).Decode(&items); err != nil {
-		return NewMalformedRequest(err.Error())
+	items, ok := fastDecodeSave(body, nil)
+	if !ok {
+		items = nil
+		if err := json.NewDecoder(bytes.NewReader(body)).Decode(&items); err != nil {
+			return NewMalformedRequest(err.Error())
+		}
 	}
 	if len(items) == 0 {
 		return nil

@@ -651,11 +651,14 @@ func (v *validator) skipWS() {
 
 func (v *validator) value(depth int) bool {
 	v.skipWS()
-	if v.pos >= len(v.in) || depth > maxNesting {
+	if v.pos >= len(v.in) {
 		return false
 	}
 	switch b := v.in[v.pos]; {
 	case b == '{' || b == '[':
+		if depth+1 > maxNesting {
+			return false
+		}
 		closer := byte('}')
 		if b == '[' {
 			closer = ']'

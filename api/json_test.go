@@ -186,3 +186,17 @@ func FuzzAppendCompact(f *testing.F) {
 		}
 	})
 }
+
+func TestNestingLimit(t *testing.T) {
+	for _, n := range []int{maxNesting, maxNesting + 1} {
+		src := []byte(strings.Repeat("[", n) + strings.Repeat("]", n))
+		want := json.Valid(src)
+		if got := validJSON(src); got != want {
+			t.Fatalf("validJSON depth %d = %v, want %v", n, got, want)
+		}
+		_, err := Canonicalize(nil, src)
+		if (err == nil) != want {
+			t.Fatalf("Canonicalize depth %d: err %v, json.Valid %v", n, err, want)
+		}
+	}
+}

@@ -1,0 +1,304 @@
+package api
+
+import (
+	"github.com/statecar/statecar/api/internal/state"
+)
+
+// fastDecodeSave decodes a save body of the common shape without
+// reflection, appending to items. It reports false whenever the input is
+// anything it does not handle exactly like encoding/json's streaming
+// decoder would (errors, escaped or non-ASCII field names, duplicate
+// fields, unexpected types, null items or metadata values); the caller then
+// falls back to encoding/json, which is the reference. FuzzFastSave checks
+// that every accepted input decodes identically.
+//
+// Item Value spans alias body.
+func fastDecodeSave(body []byte, items []state.SetRequest) ([]state.SetRequest, bool) {
+	p := fastParser{c: canonicalizer{in: body}}
+	p.c.skipWS()
+	if !p.eat('[') {
+		return items, false
+	}
+	p.c.skipWS()
+	if p.eat(']') {
+		return items, true
+	}
+	for {
+		p.c.skipWS()
+		var it state.SetRequest
+		if !p.item(&it) {
+			return items, false
+		}
+		items = append(items, it)
+		p.c.skipWS()
+		if p.eat(',') {
+			continue
+		}
+		return items, p.eat(']')
+	}
+}
+
+type fastParser struct {
+	c canonicalizer // cursor and string decoding (c.in, c.pos)
+}
+
+func (p *fastParser) eat(b byte) bool {
+	if p.c.pos < len(p.c.in) && p.c.in[p.c.pos] == b {
+		p.c.pos++
+		return true
+	}
+	return false
+}
+
+func (p *fastParser) peek() byte {
+	if p.c.pos < len(p.c.in) {
+		return p.c.in[p.c.pos]
+	}
+	return 0
+}
+
+// name reads an object member name that is plain ASCII without escapes and
+// the following ':'; it returns the name's bytes.
+func (p *fastParser) name() ([]byte, bool) {
+	if !p.eat('"') {
+		return nil, false
+	}
+	start := p.c.pos
+	for p.c.pos < len(p.c.in) {
+		b := p.c.in[p.c.pos]
+		if b == '"' {
+			n := p.c.in[start:p.c.pos]
+			p.c.pos++
+			p.c.skipWS()
+			return n, p.eat(':')
+		}
+		if b == '\\' || b < 0x20 || b >= 0x80 {
+			return nil, false
+		}
+		p.c.pos++
+	}
+	return nil, false
+}
+
+// str decodes a JSON string value (escapes handled like encoding/json).
+func (p *fastParser) str() (string, bool) {
+	if p.peek() != '"' {
+		return "", false
+	}
+	buf, err := p.c.unquote(nil)
+	if err != nil {
+		return "", false
+	}
+	return string(buf), true
+}
+
+// null consumes a null literal.
+func (p *fastParser) null() bool {
+	in := p.c.in[p.c.pos:]
+	if len(in) >= 4 && string(in[:4]) == "null" {
+		p.c.pos += 4
+		return true
+	}
+	return false
+}
+
+// skip validates and skips one JSON value at nesting depth, returning its
+// span.
+func (p *fastParser) skip(depth int) ([]byte, bool) {
+	v := validator{in: p.c.in, pos: p.c.pos}
+	start := p.c.pos
+	if !v.value(depth) {
+		return nil, false
+	}
+	p.c.pos = v.pos
+	return p.c.in[start:v.pos], true
+}
+
+// asciiFold reports whether name equals lower (an ASCII lower-case field
+// name) ignoring ASCII case.
+func asciiFold(name []byte, lower string) bool {
+	if len(name) != len(lower) {
+		return false
+	}
+	for i := range len(name) {
+		b := name[i]
+		if 'A' <= b && b <= 'Z' {
+			b += 'a' - 'A'
+		}
+		if b != lower[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// members iterates an object's members; fn is called with the cursor on
+// the member's value and must consume it.
+func (p *fastParser) members(fn func(name []byte) bool) bool {
+	if !p.eat('{') {
+		return false
+	}
+	p.c.skipWS()
+	if p.eat('}') {
+		return true
+	}
+	for {
+		p.c.skipWS()
+		n, ok := p.name()
+		if !ok {
+			return false
+		}
+		p.c.skipWS()
+		if !fn(n) {
+			return false
+		}
+		p.c.skipWS()
+		if p.eat(',') {
+			continue
+		}
+		return p.eat('}')
+	}
+}
+
+const (
+	seenKey = 1 << iota
+	seenValue
+	seenETag
+	seenMetadata
+	seenOptions
+	seenContentType
+	seenConcurrency
+	seenConsistency
+)
+
+func (p *fastParser) item(it *state.SetRequest) bool {
+	var seen int
+	once := func(bit int) bool {
+		if seen&bit != 0 {
+			return false
+		}
+		seen |= bit
+		return true
+	}
+	return p.members(func(n []byte) bool {
+		switch {
+		case asciiFold(n, "key"):
+			if !once(seenKey) {
+				return false
+			}
+			if p.null() {
+				return true
+			}
+			s, ok := p.str()
+			it.Key = s
+			return ok
+		case asciiFold(n, "value"):
+			if !once(seenValue) {
+				return false
+			}
+			v, ok := p.skip(2)
+			it.Value = v
+			return ok
+		case asciiFold(n, "etag"):
+			if !once(seenETag) {
+				return false
+			}
+			if p.null() {
+				return true
+			}
+			s, ok := p.str()
+			it.ETag = &s
+			return ok
+		case asciiFold(n, "metadata"):
+			if !once(seenMetadata) {
+				return false
+			}
+			if p.null() {
+				return true
+			}
+			if p.peek() != '{' {
+				return false
+			}
+			it.Metadata = map[string]string{}
+			return p.metadata(it.Metadata)
+		case asciiFold(n, "options"):
+			if !once(seenOptions) {
+				return false
+			}
+			if p.null() {
+				return true
+			}
+			return p.members(func(on []byte) bool {
+				var dst *string
+				switch {
+				case asciiFold(on, "concurrency"):
+					if !once(seenConcurrency) {
+						return false
+					}
+					dst = &it.Options.Concurrency
+				case asciiFold(on, "consistency"):
+					if !once(seenConsistency) {
+						return false
+					}
+					dst = &it.Options.Consistency
+				default:
+					_, ok := p.skip(3)
+					return ok
+				}
+				if p.null() {
+					return true
+				}
+				s, ok := p.str()
+				*dst = s
+				return ok
+			})
+		case asciiFold(n, "contenttype"):
+			if !once(seenContentType) {
+				return false
+			}
+			if p.null() {
+				return true
+			}
+			s, ok := p.str()
+			it.ContentType = &s
+			return ok
+		default:
+			_, ok := p.skip(2)
+			return ok
+		}
+	})
+}
+
+// metadata decodes an object of string values into m (names may be any
+// JSON string; a later duplicate overwrites, as in encoding/json).
+func (p *fastParser) metadata(m map[string]string) bool {
+	if !p.eat('{') {
+		return false
+	}
+	p.c.skipWS()
+	if p.eat('}') {
+		return true
+	}
+	for {
+		p.c.skipWS()
+		k, ok := p.str()
+		if !ok {
+			return false
+		}
+		p.c.skipWS()
+		if !p.eat(':') {
+			return false
+		}
+		p.c.skipWS()
+		v, ok := p.str()
+		if !ok {
+			return false
+		}
+		m[k] = v
+		p.c.skipWS()
+		if p.eat(',') {
+			continue
+		}
+		return p.eat('}')
+	}
+}

@@ -1,0 +1,73 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"reflect"
+	"testing"
+
+	"github.com/statecar/statecar/api/internal/state"
+)
+
+var saveSeeds = []string{
+	`[{"key":"k","value":"v"}]`,
+	`[{"KEY":"k","Value":{"b":1,"a":[1,2.5]},"etag":"3","metadata":{"ttlInSeconds":"10","x":"y","x":"z"},"options":{"concurrency":"first-write","CONSISTENCY":"strong","other":[1]},"contentType":"application/json","unknown":{"a":null}}] trailing`,
+	`[]`, ` [ ] `, `[{"key":null,"etag":null,"metadata":null,"options":null,"contentType":null}]`,
+	`[{"key":"a"},{"key":"b","value":null}]`, `[{"key":"k","etag":1}]`, `[{"key":"k","key":"j"}]`,
+	`[{"k\u0065y":"k"}]`, `[{"ke\u212ay":"k"}]`, `[{"\u212aey":"k"}]`, `[{"key":"k","metadata":{"a":null}}]`, `[null]`,
+	`{"key":"k"}`, ``, `[{"key":"\ud800\u00e9\xff","metadata":{"\u00e9":"\n"}}]`, `[{"key":"k","options":{"concurrency":"a","concurrency":"b"}}]`,
+	`[{"key":"k","value":[1,}]`, `[{"key":"k"},]`, `[{"key":"k"} {"key":"j"}]`,
+}
+
+// slowDecodeSave is the reference: encoding/json's streaming decoder.
+func slowDecodeSave(body []byte) ([]state.SetRequest, error) {
+	var items []state.SetRequest
+	err := json.NewDecoder(bytes.NewReader(body)).Decode(&items)
+	return items, err
+}
+
+func checkFastSave(t *testing.T, body []byte) {
+	fast, ok := fastDecodeSave(body, nil)
+	if !ok {
+		return
+	}
+	slow, err := slowDecodeSave(body)
+	if err != nil {
+		t.Fatalf("fast path accepted %q, encoding/json failed: %v", body, err)
+	}
+	if len(fast) == 0 && len(slow) == 0 {
+		return
+	}
+	if !reflect.DeepEqual(fast, slow) {
+		t.Fatalf("decode %q:\nfast %+v\nslow %+v", body, fast, slow)
+	}
+}
+
+func TestFastDecodeSave(t *testing.T) {
+	accepted := 0
+	for _, s := range saveSeeds {
+		checkFastSave(t, []byte(s))
+		if _, ok := fastDecodeSave([]byte(s), nil); ok {
+			accepted++
+		}
+	}
+	// The common shapes take the fast path.
+	for _, s := range saveSeeds[:6] {
+		if _, ok := fastDecodeSave([]byte(s), nil); !ok {
+			t.Fatalf("fast path rejected %s", s)
+		}
+	}
+	// Unicode folding, duplicates, nulls and errors go to encoding/json.
+	for _, s := range saveSeeds[6:14] {
+		if _, ok := fastDecodeSave([]byte(s), nil); ok {
+			t.Fatalf("fast path accepted %s", s)
+		}
+	}
+}
+
+func FuzzFastSave(f *testing.F) {
+	for _, s := range saveSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) { checkFastSave(t, body) })
+}
