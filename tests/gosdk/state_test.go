@@ -214,6 +214,16 @@ func TestSDK(t *testing.T) {
 		if it := mustGet(t, c, "et"); it.Value != nil {
 			t.Fatal("et survived its delete")
 		}
+		// Bulk delete with a stale ETag fails as a whole.
+		if err := c.SaveState(ctx, store, "et-b", []byte("b"), nil); err != nil {
+			t.Fatal(err)
+		}
+		err = c.DeleteBulkStateItems(ctx, store, []*dapr.DeleteStateItem{{Key: "et-b", Etag: &dapr.ETag{Value: "999999999"}}})
+		wantCode(t, err, codes.Aborted, "failed deleting state in state store statestore: possible etag mismatch")
+		it, err := c.GetStateWithConsistency(ctx, store, "et-b", nil, dapr.StateConsistencyEventual)
+		if err != nil || string(it.Value) != "b" {
+			t.Fatalf("et-b after a failed bulk delete = %+v, %v", it, err)
+		}
 	})
 
 	t.Run("Transaction", func(t *testing.T) {
