@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 
@@ -50,6 +51,7 @@ func run() int {
 		progress = flag.String("progress", "auto", "progress bar on stderr: auto (when a terminal), true, false")
 		serve    = flag.String("serve-trivial", "", "serve the trivial 204 responder on this address until interrupted")
 		trivial  = flag.Bool("trivial", false, "start the trivial responder in-process and drive it (the generator's ceiling)")
+		cpuprof  = flag.String("cpuprofile", "", "write a CPU profile of scload itself to this file")
 	)
 	flag.Parse()
 
@@ -106,6 +108,19 @@ func run() int {
 		}
 	}
 
+	if *cpuprof != "" {
+		f, err := os.Create(*cpuprof)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "scload:", err)
+			return 1
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, "scload:", err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
+	}
 	res, err := bench.Run(ctx, cfg)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "scload:", err)
