@@ -24,6 +24,7 @@ type Response struct {
 
 	hasContentType bool
 	hasConnClose   bool // the handler set "Connection: close" itself
+	hasDate        bool // the handler set Date itself
 	close          bool // close the connection after this response
 }
 
@@ -34,6 +35,7 @@ func (w *Response) reset() {
 	w.body = w.body[:0]
 	w.hasContentType = false
 	w.hasConnClose = false
+	w.hasDate = false
 	w.close = false
 }
 
@@ -47,10 +49,16 @@ func (w *Response) Status() int { return w.status }
 // AddHeader adds a response header. The name is canonicalised like Go's
 // http.Header (so "etag" is sent as "Etag"); CR and LF in the value become spaces
 // and surrounding spaces are trimmed, as net/http does when writing.
+// Content-Length and Transfer-Encoding are ignored (the server frames the body
+// itself); a Date set here replaces the server's.
 func (w *Response) AddHeader(name, value string) {
 	start := len(w.hdr)
 	w.hdr = appendCanonicalKey(w.hdr, name)
 	nameEnd := len(w.hdr)
+	if n := string(w.hdr[start:nameEnd]); n == "Content-Length" || n == "Transfer-Encoding" {
+		w.hdr = w.hdr[:start]
+		return
+	}
 	w.hdr = append(w.hdr, ':', ' ')
 	for i, j := 0, len(value); ; {
 		for i < j && (value[i] == ' ' || value[i] == '\t') {
@@ -82,6 +90,8 @@ func (w *Response) noteHeader(name, value []byte) {
 	switch {
 	case string(name) == "Content-Type":
 		w.hasContentType = true
+	case string(name) == "Date":
+		w.hasDate = true
 	case string(name) == "Connection" && hasToken(value, "close"):
 		w.close, w.hasConnClose = true, true
 	}
@@ -156,7 +166,9 @@ func appendResponse(dst []byte, req *Request, w *Response, date []byte, keepAliv
 	for _, e := range w.entries {
 		dst = append(dst, w.hdr[e.start:e.end]...)
 	}
-	dst = append(dst, date...)
+	if !w.hasDate {
+		dst = append(dst, date...)
+	}
 	allowed := bodyAllowed(code)
 	if allowed && (!isHead || len(w.body) > 0) {
 		dst = append(dst, "Content-Length: "...)
