@@ -6,13 +6,22 @@
 //
 // The package holds only tests. Layout:
 //   - harness_test.go: the raw-socket client and the step/row machinery with
-//     its template language ({{var}} substitution, {{~time}}-style wildcards);
-//   - stores_test.go: store profiles (state.pebble, state.in-memory, and the
-//     hook for state.redis / state.postgresql): component YAML + capabilities;
-//   - conformance_test.go: the table, run once per store profile;
-//   - the other *_test.go files: rows that need their own sidecar (key
-//     prefixes, body limits, no state store, metrics, restarts) or several
-//     clients (concurrency).
+//     its template language ({{var}} substitution, {{~time}}-style
+//     wildcards); harness_self_test.go proves it detects mismatches;
+//   - stores_test.go: store profiles (state.pebble, state.in-memory,
+//     state.redis, state.postgresql): component YAML, capabilities, and how
+//     the store renders values (jsonb_test.go for PostgreSQL's jsonb text);
+//   - conformance_test.go: the table, run once per store profile on one
+//     shared sidecar; custom_test.go: rows on that sidecar that need Go code
+//     (metadata JSON, racing clients, gRPC writes, TTL values);
+//   - sidecars_test.go: rules that need a sidecar of their own (key
+//     prefixes, body limit, no state store, error-code metrics, API token,
+//     restart and crash durability).
+//
+// Profiles: state.pebble and state.in-memory always; state.redis and
+// state.postgresql when cmd/statecar links their packages (or when listed in
+// STATECAR_E2E_STORES for a prebuilt STATECAR_BIN); their servers come from
+// internal/testsrv and a missing server binary skips them, except under CI.
 //
 // Invariants:
 //  1. A row never weakens the spec to pass: where statecar deliberately
@@ -25,5 +34,6 @@
 //     generous deadline.
 //
 // Run: go test ./tests/e2e/ (STATECAR_BIN=/path/to/statecar to skip the
-// build). Each row's name says which spec rule it checks.
+// build; -long for the long concurrency variants). Each row's name says
+// which spec rule it checks.
 package e2e

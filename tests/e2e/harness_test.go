@@ -396,7 +396,7 @@ func storeNotConfiguredErr(store, appID string) string {
 		`,"details":[` + errInfo + md + `,"reason":"DAPR_STATE_NOT_CONFIGURED"}]}`
 }
 
-// queryErr is the rich 500 ERR_STATE_QUERY for a query parse error.
+// queryParseErr is the rich 500 ERR_STATE_QUERY for a query parse error.
 func queryParseErr(store, msg string) string {
 	return `{"errorCode":"ERR_STATE_QUERY","message":` + js("state store "+store+" query failed: failed to parse JSON query body: "+msg) +
 		`,"details":[` + resourceInfo(store) + `,` + errInfo + `null,"reason":"DAPR_STATE_QUERY_FAILED"}]}`
