@@ -21,7 +21,8 @@ import (
 	"github.com/statecar/statecar/component"
 	_ "github.com/statecar/statecar/component/embedded" // state.pebble, state.in-memory
 	"github.com/statecar/statecar/component/loader"
-	_ "github.com/statecar/statecar/component/redis" // state.redis
+	_ "github.com/statecar/statecar/component/postgres" // state.postgresql
+	_ "github.com/statecar/statecar/component/redis"    // state.redis
 	"github.com/statecar/statecar/internal/daprlog"
 	"github.com/statecar/statecar/internal/quantity"
 	"github.com/statecar/statecar/kv"
@@ -423,6 +424,10 @@ func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root 
 		return fatal(log, "Fatal error from runtime: "+err.Error())
 	}
 
+	var grpcAPILog *slog.Logger
+	if c.APILogging {
+		grpcAPILog = daprlog.Scope(root, "dapr.runtime.grpc.api-info")
+	}
 	gs, err := grpcserver.New(grpcserver.Config{
 		Addrs:             rc.grpcAddrs,
 		State:             state,
@@ -437,6 +442,7 @@ func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root 
 		APIAllowed:        grpcRules(c.APIAllowed),
 		APIDenied:         grpcRules(c.APIDenied),
 		LatencyBuckets:    c.Metrics.LatencyBuckets,
+		APILogger:         grpcAPILog,
 		Logger:            daprlog.Scope(root, "dapr.runtime.grpc.api"),
 	})
 	if err == nil {
