@@ -2,7 +2,6 @@ package grpcserver
 
 import (
 	"context"
-	"log/slog"
 
 	commonv1pb "github.com/dapr/dapr/pkg/proto/common/v1"
 	runtimev1pb "github.com/dapr/dapr/pkg/proto/runtime/v1"
@@ -26,11 +25,10 @@ type daprAPI struct {
 
 	cfg   *Config // read-only after New
 	state *api.State
-	log   *slog.Logger
 }
 
-func newDaprAPI(cfg *Config, log *slog.Logger) *daprAPI {
-	return &daprAPI{cfg: cfg, state: cfg.State, log: log}
+func newDaprAPI(cfg *Config) *daprAPI {
+	return &daprAPI{cfg: cfg, state: cfg.State}
 }
 
 // fail converts an api error to its gRPC status error and counts it in
@@ -240,9 +238,10 @@ func (d *daprAPI) SetMetadata(_ context.Context, in *runtimev1pb.SetMetadataRequ
 }
 
 // Shutdown answers OK and starts the sidecar's graceful shutdown on a new
-// goroutine (daprd: go a.shutdownFn()).
+// goroutine (daprd: go a.shutdownFn()). daprd 1.18's "force" metadata
+// (exit 1 at once) is not supported; every request is graceful.
 func (d *daprAPI) Shutdown(context.Context, *runtimev1pb.ShutdownRequest) (*emptypb.Empty, error) {
-	d.log.Info("Shutdown requested via API")
+	// The callback logs the request (the runtime does, for HTTP and gRPC).
 	if d.cfg.Shutdown != nil {
 		go d.cfg.Shutdown()
 	}

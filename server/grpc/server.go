@@ -122,7 +122,7 @@ func New(cfg Config) (*Server, error) {
 		log = slog.Default()
 	}
 	s := &Server{cfg: cfg, log: log}
-	s.dapr = newDaprAPI(&s.cfg, log)
+	s.dapr = newDaprAPI(&s.cfg)
 
 	var mt *rpcMetrics
 	if !cfg.DisableMetrics {
