@@ -29,6 +29,7 @@ type Config struct {
 	IdleTimeout       time.Duration // keep-alive idle; default 120s
 	MaxConns          int           // cap on open connections, default 10000; over → accepted then closed
 	EventLoops        int           // 0 = GOMAXPROCS
+	LockOSThread      bool          // pin each event loop to an OS thread (gnet.WithLockOSThread)
 	Logger            *slog.Logger  // default slog.Default()
 }
 
@@ -202,6 +203,7 @@ func (s *Server) Start() error {
 	go func() {
 		err := gnet.Rotate(s, addrs,
 			gnet.WithNumEventLoop(s.cfg.EventLoops),
+			gnet.WithLockOSThread(s.cfg.LockOSThread),
 			gnet.WithReuseAddr(true),
 			gnet.WithTicker(true),
 			gnet.WithTCPKeepAlive(15*time.Second),

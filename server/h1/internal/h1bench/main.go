@@ -18,6 +18,7 @@ import (
 func main() {
 	addr := flag.String("addr", "127.0.0.1:0", "listen address")
 	loops := flag.Int("loops", 0, "event loops (0 = GOMAXPROCS)")
+	lock := flag.Bool("lock", false, "lock event loops to OS threads")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile here until SIGINT/SIGTERM")
 	flag.Parse()
 	if *cpuprofile != "" {
@@ -34,7 +35,7 @@ func main() {
 	}
 	rt := h1.NewRouter()
 	rt.Handle("GET", "/v1.0/healthz", func(w *h1.Response, _ *h1.Request) { w.SetStatus(204) }, false)
-	srv, err := h1.NewServer(h1.Config{Addrs: []string{*addr}, Router: rt, EventLoops: *loops,
+	srv, err := h1.NewServer(h1.Config{Addrs: []string{*addr}, Router: rt, EventLoops: *loops, LockOSThread: *lock,
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
