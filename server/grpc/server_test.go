@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -750,5 +751,30 @@ func TestAPILogging(t *testing.T) {
 		if !strings.Contains(got, want) {
 			t.Fatalf("API log lacks %q:\n%s", want, got)
 		}
+	}
+}
+
+func TestUnixSocket(t *testing.T) {
+	st, _ := api.New(api.Config{AppID: testApp, DisableMetrics: true})
+	sock := filepath.Join(t.TempDir(), "dapr-myapp-grpc.socket")
+	srv, err := New(Config{UnixSocket: sock, Addrs: []string{"127.0.0.1:0"}, State: st, AppID: testApp, DisableMetrics: true, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop()
+	if a := srv.Addrs(); len(a) != 1 || a[0].Network() != "unix" {
+		t.Fatalf("Addrs = %v, want only the unix socket", a)
+	}
+	conn, err := grpc.NewClient("unix://"+sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	md, err := runtimev1pb.NewDaprClient(conn).GetMetadata(context.Background(), &runtimev1pb.GetMetadataRequest{})
+	if err != nil || md.Id != testApp {
+		t.Fatalf("GetMetadata over the unix socket = %v, %v", md, err)
 	}
 }
