@@ -5,7 +5,9 @@
 //
 // What it owns:
 //   - the listeners and the grpc.Server (keepalive, message size limits,
-//     server reflection as daprd registers it);
+//     server reflection as daprd registers it; no grpc.health.v1 service,
+//     which daprd's API port does not offer either; a pool of reused
+//     stream workers so that RPCs do not pay a stack copy each);
 //   - the conversion between Dapr's protobuf messages and the typed family
 //     of package api (State.Get, BulkGet, Save, Delete, BulkDelete,
 //     Transaction, Query), plus GetMetadata, SetMetadata and Shutdown, which
