@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -776,5 +777,37 @@ func TestUnixSocket(t *testing.T) {
 	md, err := runtimev1pb.NewDaprClient(conn).GetMetadata(context.Background(), &runtimev1pb.GetMetadataRequest{})
 	if err != nil || md.Id != testApp {
 		t.Fatalf("GetMetadata over the unix socket = %v, %v", md, err)
+	}
+}
+
+// TestConcurrentFirstWrite: of concurrent first-write saves of one new key
+// over gRPC, exactly one succeeds; the others are Aborted.
+func TestConcurrentFirstWrite(t *testing.T) {
+	env := startEnv(t, "", entry("statestore", openStore(t, "statestore")))
+	const n = 16
+	errs := make(chan error, n)
+	var start sync.WaitGroup
+	start.Add(1)
+	for i := range n {
+		go func() {
+			start.Wait()
+			errs <- save(t, env, &commonv1pb.StateItem{Key: "race", Value: []byte(strconv.Itoa(i)),
+				Options: &commonv1pb.StateOptions{Concurrency: commonv1pb.StateOptions_CONCURRENCY_FIRST_WRITE}})
+		}()
+	}
+	start.Done()
+	var ok, aborted int
+	for range n {
+		switch err := <-errs; status.Code(err) {
+		case codes.OK:
+			ok++
+		case codes.Aborted:
+			aborted++
+		default:
+			t.Errorf("unexpected result: %v", err)
+		}
+	}
+	if ok != 1 || aborted != n-1 {
+		t.Fatalf("%d saves succeeded and %d were aborted, want 1 and %d", ok, aborted, n-1)
 	}
 }
