@@ -286,19 +286,13 @@ func redisPopulate(ctx context.Context, addr string, from, to uint64, size int) 
 }
 
 // PrintTable writes the comparison table: absolute figures and the ratio
-// of each system's throughput to the first system's (statecar when it is
-// listed first).
+// of each system's throughput to that of the first system measured at the
+// same point (statecar when it is listed first).
 func PrintTable(w io.Writer, rs []*Result) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "system\tproto\top\tconns\tkeys\treq/s\tratio\tp50 us\tp99 us\tp99.9 us\terrors\tpeak RSS MiB\tCPU ms/1k req\tstartup ms\t")
-	var base float64
 	for _, r := range rs {
-		if r.Throughput > 0 {
-			base = r.Throughput
-			break
-		}
-	}
-	for _, r := range rs {
+		base := baseFor(rs, r)
 		if r.Throughput == 0 {
 			fmt.Fprintf(tw, "%s\t-\t%s\t\t\t-\t\t\t\t\t\t\t\t\t%s\n", r.System, r.Workload, firstLine(r.Note))
 			continue
@@ -329,14 +323,8 @@ func MarkdownTable(rs []*Result) string {
 	var b strings.Builder
 	b.WriteString("| system | proto | op | conns | keys | req/s | ratio | p50 µs | p99 µs | p99.9 µs | errors | peak RSS MiB | CPU ms/1k req | startup ms |\n")
 	b.WriteString("|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
-	var base float64
 	for _, r := range rs {
-		if r.Throughput > 0 {
-			base = r.Throughput
-			break
-		}
-	}
-	for _, r := range rs {
+		base := baseFor(rs, r)
 		if r.Throughput == 0 {
 			fmt.Fprintf(&b, "| %s | | %s | | | – | | | | | | | | | %s\n", r.System, r.Workload, firstLine(r.Note))
 			continue
@@ -351,11 +339,26 @@ func MarkdownTable(rs []*Result) string {
 			cpu = fmt.Sprintf("%.1f", r.Proc.CPUMsPer1kReq)
 			start = fmt.Sprintf("%.0f", r.Proc.StartupMs)
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %d | %d | %.0f | %.2fx | %.0f | %.0f | %s | %d | %s | %s | %s |\n",
-			r.System, r.Proto, r.Workload, r.Conns, r.Keys, r.Throughput, r.Throughput/base,
+		ratio := "–"
+		if base > 0 {
+			ratio = fmt.Sprintf("%.2fx", r.Throughput/base)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %d | %d | %.0f | %s | %.0f | %.0f | %s | %d | %s | %s | %s |\n",
+			r.System, r.Proto, r.Workload, r.Conns, r.Keys, r.Throughput, ratio,
 			r.Latency.P50, r.Latency.P99, p999, r.Errors, rss, cpu, start)
 	}
 	return b.String()
+}
+
+// baseFor returns the throughput r is compared with: that of the first
+// result measured at the same point (connections and key-space size).
+func baseFor(rs []*Result, r *Result) float64 {
+	for _, b := range rs {
+		if b.Throughput > 0 && b.Conns == r.Conns && b.Keys == r.Keys {
+			return b.Throughput
+		}
+	}
+	return 0
 }
 
 func firstLine(s string) string {
@@ -368,7 +371,7 @@ func firstLine(s string) string {
 
 // WritePlots writes the charts of a comparison into files named
 // prefix-throughput.svg and prefix-latency.svg (single runs), or
-// prefix-scale-throughput.svg and prefix-scale-p99.svg (scale runs). It
+// prefix-throughput.svg and prefix-p99.svg (scale runs). It
 // returns the file names written.
 func WritePlots(prefix, title string, rs []*Result, scale string) ([]string, error) {
 	var files []string
@@ -450,12 +453,12 @@ func WritePlots(prefix, title string, rs []*Result, scale string) ([]string, err
 	if scale == "keys" {
 		xl = "keys in the key space"
 	}
-	if err := write(prefix+"-scale-throughput.svg", func(w io.Writer) error {
+	if err := write(prefix+"-throughput.svg", func(w io.Writer) error {
 		return LineChart(w, title+": throughput by "+xl, xl, "requests per second", xs, thr, true, false)
 	}); err != nil {
 		return files, err
 	}
-	err := write(prefix+"-scale-p99.svg", func(w io.Writer) error {
+	err := write(prefix+"-p99.svg", func(w io.Writer) error {
 		return LineChart(w, title+": p99 latency by "+xl, xl, "p99 microseconds (log scale)", xs, p99, true, true)
 	})
 	return files, err

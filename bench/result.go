@@ -167,16 +167,20 @@ func statusMap(t *[numStatus]int64, transportErrors int64) map[string]int64 {
 		if c == 0 {
 			continue
 		}
-		if i >= grpcStatusBase {
-			m["grpc:"+grpcCodeName(i-grpcStatusBase)] = c
-		} else {
-			m[fmt.Sprint(i)] = c
-		}
+		m[statusName(i)] = c
 	}
 	if transportErrors > 0 {
 		m["error"] = transportErrors
 	}
 	return m
+}
+
+// statusName renders a status table index: "204" or "grpc:Unavailable".
+func statusName(st int) string {
+	if st >= grpcStatusBase {
+		return "grpc:" + grpcCodeName(st-grpcStatusBase)
+	}
+	return fmt.Sprint(st)
 }
 
 // SortedStatus renders a status map as "204=123 409=2" in key order.

@@ -355,7 +355,7 @@ func preload(ctx context.Context, drivers []driver, from, n uint64, shape *reqSh
 					return
 				}
 				if !success(st) {
-					errc <- fmt.Errorf("cannot preload keys: status %d", st)
+					errc <- fmt.Errorf("cannot preload keys: status %s", statusName(st))
 					return
 				}
 				written.Add(uint64(local.batch))

@@ -168,7 +168,11 @@ func run() int {
 	}
 	if *imgDir != "" {
 		if err := os.MkdirAll(*imgDir, 0o755); err == nil {
-			files, err := bench.WritePlots(filepath.Join(*imgDir, stem), *workload+" ("+*proto+", c="+strconv.Itoa(*conns)+")", rs, *scale)
+			title := *workload + " (" + *proto + ", c=" + strconv.Itoa(*conns) + ")"
+			if *scale == "conns" {
+				title = *workload + " (" + *proto + ", " + strconv.FormatUint(*keys, 10) + " keys)"
+			}
+			files, err := bench.WritePlots(filepath.Join(*imgDir, stem), title, rs, *scale)
 			if err != nil {
 				fmt.Fprintln(os.Stderr, "peers:", err)
 			}
