@@ -141,6 +141,14 @@ func rows(p storeProfile) []row {
 			save(`[]`),
 			save(`[] garbage after`),
 		}},
+		{name: "§2.2 a JSON null body decodes to nothing (Go's decoder): empty save, bulk and transaction", steps: []step{
+			save(`null`),
+			bulk(`null`, 200, "[]\n"),
+			tx(`null`, 204, ""),
+			bulk(`{"keys":["{{k}}a"]} trailing`, 200, `[{"key":"{{k}}a"}]`+"\n"),
+			tx(`{"operations":[{"operation":"upsert","request":{"key":"{{k}}a","value":1}}]} trailing`, 204, ""),
+			gv("{{k}}a", `1`),
+		}},
 		{name: "§13.2 get of a missing key is 204 without Etag or Content-Type", steps: []step{
 			miss("{{k}}nokey"),
 		}},
@@ -222,6 +230,8 @@ func rows(p storeProfile) []row {
 			malformed(`x`, "invalid character 'x' looking for beginning of value"),
 			malformed(`[{"key":`, "unexpected EOF"),
 			malformed(`[{"key":"{{k}}x","value":1,"metadata":{"ttlInSeconds":10}}]`, "json: cannot unmarshal number into Go struct field SetRequest.metadata of type string"),
+			malformed(`[{"key":1,"value":1}]`, "json: cannot unmarshal number into Go struct field SetRequest.key of type string"),
+			malformed(" \n\t ", "EOF"),
 			miss("{{k}}x"),
 		}},
 		{name: "§13.8 items are validated before any is written", steps: []step{
@@ -431,6 +441,8 @@ func rows(p storeProfile) []row {
 			get("{{k}}g", 200, `1`, "!Metadata.ttlexpiretime"),
 			req("POST", "/v1.0/state/{{store}}?metadata.ttlInSeconds=-1", `[{"key":"{{k}}h","value":1,"metadata":{"ttlInSeconds":"100"}}]`, 204, "").note("URL metadata overrides item metadata"),
 			get("{{k}}h", 200, `1`, "!Metadata.ttlexpiretime"),
+			save(`[{"key":"{{k}}z","value":1,"metadata":{"ttlInSeconds":"0"}}]`).note("0 means no expiry"),
+			get("{{k}}z", 200, `1`, "!Metadata.ttlexpiretime"),
 		}},
 		{name: "§13.18 a non-integer ttlInSeconds is 500 ERR_STATE_SAVE", need: []string{capTTL}, steps: []step{
 			req("POST", "/v1.0/state/{{store}}?metadata.ttlInSeconds=abc", `[{"key":"{{k}}x","value":1}]`, 500,

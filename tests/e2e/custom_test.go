@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -38,6 +39,27 @@ func customRows(p storeProfile) []row {
 		{name: "concurrency: racing first-write creates of one key, exactly one wins", need: []string{capETag}, fn: raceFirstWrite},
 		{name: "concurrency: racing ETag updates of one key, exactly one wins per round", need: []string{capETag}, fn: raceETagUpdate},
 		{name: "concurrency: bulk get never sees half a transaction", need: []string{capTx}, fn: txIsolation},
+		{name: "statecar: embedded-store ETags are increasing decimal sequence numbers (docs/compatibility.md)", fn: func(t *testing.T, tg target, vars map[string]string) {
+			if !p.native() {
+				t.Skip("ETag format is the store's own")
+			}
+			key := vars["k"] + "seq"
+			var last uint64
+			for i := 0; i < 5; i++ {
+				if r, err := rawDo(tg.addr, "POST", "/v1.0/state/statestore", nil, fmt.Sprintf(`[{"key":%q,"value":%d}]`, key, i)); err != nil || r.Status != 204 {
+					t.Fatalf("save: %v %v", r, err)
+				}
+				r, err := rawDo(tg.addr, "GET", "/v1.0/state/statestore/"+key, nil, "")
+				if err != nil || r.Status != 200 {
+					t.Fatalf("get: %v %v", r, err)
+				}
+				n, err := strconv.ParseUint(r.Header.Get("Etag"), 10, 64)
+				if err != nil || n == 0 || n <= last {
+					t.Fatalf("write %d: Etag %q is not a decimal sequence number above %d", i, r.Header.Get("Etag"), last)
+				}
+				last = n
+			}
+		}},
 		{name: "§7 ttlExpireTime is the write time plus ttlInSeconds, in UTC seconds", need: []string{capTTL}, fn: ttlExpireValue},
 		{
 			// §6.2/§13.6: daprd answers an empty 200 body; statecar emits
