@@ -3,10 +3,12 @@ package testsrv
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -19,6 +21,10 @@ type RedisOptions struct {
 	AppendOnly bool
 	// Password, when set, is required by the server (requirepass).
 	Password string
+	// Cluster starts a one-node Redis Cluster owning all 16384 slots: the
+	// cluster rules (CROSSSLOT for multi-key scripts) apply as on a real
+	// cluster.
+	Cluster bool
 }
 
 // Redis is a redis-server process on a loopback port.
@@ -73,6 +79,9 @@ func (r *Redis) Start() error {
 	if r.opts.Password != "" {
 		args = append(args, "--requirepass", r.opts.Password)
 	}
+	if r.opts.Cluster {
+		args = append(args, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf")
+	}
 	cmd := exec.Command(r.bin, args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	logPath := filepath.Join(r.dir, "redis.log")
@@ -81,12 +90,75 @@ func (r *Redis) Start() error {
 		return err
 	}
 	err = waitReady("redis-server", p.exited, logPath, r.ping)
+	if err == nil && r.opts.Cluster {
+		err = waitReady("redis-server cluster", p.exited, logPath, r.clusterReady)
+	}
 	if err != nil {
 		p.stop(syscall.SIGKILL)
 		return err
 	}
 	r.p = p
 	return nil
+}
+
+// clusterReady assigns every slot to this node (once; nodes.conf keeps it
+// across restarts) and reports whether the cluster state is ok.
+func (r *Redis) clusterReady() error {
+	info, err := r.command("CLUSTER INFO")
+	if err != nil {
+		return err
+	}
+	if strings.Contains(info, "cluster_state:ok") {
+		return nil
+	}
+	if strings.Contains(info, "cluster_slots_assigned:0") {
+		if _, err := r.command("CLUSTER ADDSLOTSRANGE 0 16383"); err != nil {
+			return err
+		}
+	}
+	return fmt.Errorf("cluster not ready: %q", info)
+}
+
+// command sends one inline command and returns its reply (simple string,
+// error or one bulk string) as text.
+func (r *Redis) command(cmd string) (string, error) {
+	c, err := net.DialTimeout("tcp", r.Addr, time.Second)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+	if r.opts.Password != "" {
+		cmd = "AUTH " + r.opts.Password + "\r\n" + cmd
+	}
+	if _, err := c.Write([]byte(cmd + "\r\n")); err != nil {
+		return "", err
+	}
+	br := bufio.NewReader(c)
+	if r.opts.Password != "" {
+		if _, err := br.ReadString('\n'); err != nil {
+			return "", err
+		}
+	}
+	line, err := br.ReadString('\n')
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case strings.HasPrefix(line, "-"):
+		return "", fmt.Errorf("redis: %s", strings.TrimSpace(line[1:]))
+	case strings.HasPrefix(line, "$"), strings.HasPrefix(line, "="):
+		n, err := strconv.Atoi(strings.TrimSpace(line[1:]))
+		if err != nil || n < 0 {
+			return "", err
+		}
+		buf := make([]byte, n+2)
+		if _, err := io.ReadFull(br, buf); err != nil {
+			return "", err
+		}
+		return string(buf[:n]), nil
+	}
+	return strings.TrimSpace(line), nil
 }
 
 // ping sends PING (after AUTH when a password is set) over a raw connection.

@@ -3,6 +3,7 @@ package testsrv
 import (
 	"context"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -62,5 +63,22 @@ func TestPostgresStopStart(t *testing.T) {
 	got, err := exec("SELECT v FROM t")
 	if err != nil || got != "kept" {
 		t.Fatalf("after restart: got %q, %v; want kept", got, err)
+	}
+}
+
+func TestRedisCluster(t *testing.T) {
+	r, err := StartRedis(RedisOptions{Cluster: true})
+	Require(t, err)
+	defer r.Close()
+	info, err := r.command("CLUSTER INFO")
+	if err != nil || !strings.Contains(info, "cluster_state:ok") {
+		t.Fatalf("cluster info %q, %v", info, err)
+	}
+	r.Kill()
+	if err := r.Start(); err != nil {
+		t.Fatalf("restart: %v", err)
+	}
+	if info, err := r.command("CLUSTER INFO"); err != nil || !strings.Contains(info, "cluster_state:ok") {
+		t.Fatalf("cluster info after restart %q, %v", info, err)
 	}
 }
