@@ -15,8 +15,8 @@ const (
 	CondNone      CondKind = iota
 	CondETag               // the key must exist (not expired) and its ETag must equal Cond.ETag
 	CondNotExists          // the key must be absent or expired
-	// condSeq (internal, sweeper): the stored value, expired or not, must
-	// have ETag Cond.ETag; a failing op is skipped instead of failing the batch.
+	// condSeq (internal, sweeper): the stored value must be expired and have
+	// ETag Cond.ETag; a failing op is skipped instead of failing the batch.
 	condSeq
 )
 
@@ -154,8 +154,9 @@ func (b *Batch) encodePayload(compressThreshold int) {
 			enc := s2.Encode(rec[dataOff:dataOff+max], v)
 			if len(enc) < len(v)-len(v)/8 {
 				ln := binary.PutUvarint(lb[:], uint64(len(enc)))
+				rec = rec[:dataOff+len(enc)]
 				copy(rec[lenOff:], lb[:ln])
-				copy(rec[lenOff+ln:], enc)
+				copy(rec[lenOff+ln:], rec[dataOff:]) // memmove down
 				rec = rec[:lenOff+ln+len(enc)]
 				continue
 			}

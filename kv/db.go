@@ -127,7 +127,8 @@ type DB struct {
 	stopCh      chan struct{}
 	applierDone chan struct{}
 
-	ckptCh   chan uint64 // cap 1: seq to checkpoint; consumed by checkpointer
+	ckptCh   chan struct{} // cap 1: wakes the checkpointer
+	ckptWant atomic.Uint64 // newest seq marked in every shard, to checkpoint
 	ckptDone chan struct{}
 
 	sweepStop chan struct{}
@@ -171,7 +172,7 @@ func Open(dir string, opts Options) (*DB, error) {
 		ackCh:       make(chan struct{}, 1),
 		stopCh:      make(chan struct{}),
 		applierDone: make(chan struct{}),
-		ckptCh:      make(chan uint64, 1),
+		ckptCh:      make(chan struct{}, 1),
 		ckptDone:    make(chan struct{}),
 		sweepStop:   make(chan struct{}),
 		sweepDone:   make(chan struct{}),
@@ -479,7 +480,10 @@ func (db *DB) checkLocked(b *Batch, now int64) ([]Failure, int, error) {
 				fails = append(fails, Failure{Index: i, Key: b.key(i), Reason: Exists, Current: seq})
 			}
 		case condSeq:
-			if !exists || seq != o.cond.ETag {
+			// Only a value that is still the one indexed (same seq) and
+			// expired now: one batch may put a key twice with different
+			// expiries, and both index entries carry the batch's seq.
+			if !exists || live || seq != o.cond.ETag {
 				b.skip[i] = true
 				nskip++
 			}
@@ -652,9 +656,10 @@ func (db *DB) markCheckpoint(seq uint64) {
 		}
 		_ = pb.Close()
 	}
+	db.ckptWant.Store(seq)
 	select {
-	case db.ckptCh <- seq:
-	default: // a checkpoint is running; the next one covers more
+	case db.ckptCh <- struct{}{}:
+	default: // a checkpoint is pending; it will read the newest ckptWant
 	}
 }
 
@@ -684,7 +689,8 @@ func (db *DB) finalCheckpoint() {
 // checkpointLoop flushes the shards and truncates the WAL (Invariant 3).
 func (db *DB) checkpointLoop() {
 	defer close(db.ckptDone)
-	for seq := range db.ckptCh {
+	for range db.ckptCh {
+		seq := db.ckptWant.Load()
 		ok := true
 		for i, d := range db.dbs {
 			if err := d.Flush(); err != nil {

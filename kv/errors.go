@@ -15,8 +15,15 @@ var (
 	ErrClosed = errors.New("kv: closed")
 	// ErrCorruption is wrapped when the store finds damaged data; it also
 	// wraps wal.ErrCorruption so either sentinel matches.
-	ErrCorruption = fmt.Errorf("kv: corruption: %w", wal.ErrCorruption)
+	ErrCorruption error = corruptionError{}
 )
+
+// corruptionError is ErrCorruption: its text is kv's, and it unwraps to
+// wal.ErrCorruption so errors.Is matches either sentinel.
+type corruptionError struct{}
+
+func (corruptionError) Error() string { return "kv: corruption" }
+func (corruptionError) Unwrap() error { return wal.ErrCorruption }
 
 // Reason says why a condition failed.
 type Reason uint8
