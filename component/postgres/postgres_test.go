@@ -335,7 +335,11 @@ func TestSetGetV1(t *testing.T) {
 		t.Fatalf("row %s", got)
 	}
 	old := string(r.ETag)
+	inserted := one(t, `SELECT insertdate FROM `+tb+` WHERE key = 'app||k'`)
 	mustSet(t, s, "app||k", `"v2"`)
+	if got := one(t, `SELECT insertdate FROM `+tb+` WHERE key = 'app||k'`); got != inserted {
+		t.Fatalf("insertdate changed on update: %s -> %s", inserted, got)
+	}
 	r = get(t, s, "app||k")
 	if string(r.ETag) == old || string(r.Data) != `"v2"` {
 		t.Fatalf("after update %+v", r)
@@ -570,6 +574,9 @@ func TestV2Values(t *testing.T) {
 	if x := one(t, `SELECT etag::text FROM `+tb+` WHERE key = 'k'`); string(r.ETag) != x || len(x) != 36 {
 		t.Fatalf("ETag %s, column %s", r.ETag, x)
 	}
+	if got := one(t, `SELECT updated_at IS NULL, expires_at IS NULL, created_at <= now() FROM `+tb+` WHERE key = 'k'`); got != "true|true|true" {
+		t.Fatalf("new v2 row %s", got)
+	}
 	wantETagErr(t, set(s, "k", "1", ptr("abc"), nil, component.StateOptions{}), component.ETagMismatch,
 		"possible etag mismatch. error from state store: invalid UUID length: 3")
 	e := strings.ToUpper(string(r.ETag))
@@ -578,6 +585,9 @@ func TestV2Values(t *testing.T) {
 	}
 	if r2 := get(t, s, "k"); string(r2.ETag) == string(r.ETag) {
 		t.Fatalf("ETag unchanged")
+	}
+	if got := one(t, `SELECT updated_at IS NOT NULL FROM `+tb+` WHERE key = 'k'`); got != "true" {
+		t.Fatalf("updated_at not set on update")
 	}
 	// daprd-seeded row.
 	exec(t, `INSERT INTO `+tb+` (key, value, etag) VALUES ('d', '\x00ff'::bytea, 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11')`)
