@@ -152,8 +152,12 @@ func (s *Runtime) newH1Router() *h1.Router {
 	return rt
 }
 
-// startAPI serves the HTTP API with the h1 transport.
+// startAPI serves the HTTP API with the h1 transport (or net/http on a
+// unix socket with --unix-domain-socket).
 func (s *Runtime) startAPI() error {
+	if s.cfg.UnixDomainSocket != "" {
+		return s.startAPIUnix()
+	}
 	addrs := s.cfg.APIListenAddresses
 	if len(addrs) == 0 {
 		addrs = []string{""}

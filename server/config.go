@@ -21,6 +21,11 @@ type Config struct {
 	// APIListenAddresses is --dapr-listen-addresses split on commas ("" =
 	// all interfaces).
 	APIListenAddresses []string
+	// UnixDomainSocket is --unix-domain-socket: when set, the HTTP API
+	// listens on <dir>/dapr-<app-id>-http.socket (net/http transport)
+	// instead of TCP; cmd/statecar gives the gRPC server the matching
+	// -grpc.socket path.
+	UnixDomainSocket string
 	// PublicPort is --dapr-public-port; 0 disables the public listener.
 	PublicPort          int
 	PublicListenAddress string

@@ -50,6 +50,7 @@ type Runtime struct {
 
 	// Listeners, set by Start, then read-only.
 	h1Srv      *h1.Server
+	apiUnixSrv *http.Server // --unix-domain-socket
 	publicSrv  *http.Server
 	metricsSrv *http.Server
 	pprofSrv   *http.Server
@@ -341,7 +342,7 @@ func (r *Runtime) Stop(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("cannot stop HTTP server: %w", err))
 		}
 	}
-	for _, s := range []*http.Server{r.publicSrv, r.pprofSrv, r.metricsSrv} {
+	for _, s := range []*http.Server{r.apiUnixSrv, r.publicSrv, r.pprofSrv, r.metricsSrv} {
 		if s == nil {
 			continue
 		}

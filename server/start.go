@@ -61,7 +61,11 @@ func (s *Runtime) Start(engines map[string]EngineMetricser) error {
 	if err := s.startAPI(); err != nil {
 		return err
 	}
-	s.log.Info(fmt.Sprintf("HTTP server is running on port %d", s.cfg.HTTPPort))
+	if s.cfg.UnixDomainSocket != "" {
+		s.log.Info("HTTP server is running on a Unix Domain Socket")
+	} else {
+		s.log.Info(fmt.Sprintf("HTTP server is running on port %d", s.cfg.HTTPPort))
+	}
 	if s.cfg.PublicPort > 0 {
 		ln, err := net.Listen("tcp", net.JoinHostPort(s.cfg.PublicListenAddress, strconv.Itoa(s.cfg.PublicPort)))
 		if err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -552,5 +553,52 @@ func TestShutdownAPI(t *testing.T) {
 	}
 	if code := p.wait(t); code != 0 {
 		t.Fatalf("exit %d", code)
+	}
+}
+
+func TestUnixDomainSocket(t *testing.T) {
+	dir, err := os.MkdirTemp("", "uds") // short path: sun_path is 108 bytes
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	args, _ := portArgs()
+	p := startProc(t, append(args, "--app-id", "udsapp", "--data-dir", t.TempDir(), "--unix-domain-socket", dir), nil)
+	sock := filepath.Join(dir, "dapr-udsapp-http.socket")
+	c := &http.Client{Timeout: time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", sock)
+		},
+	}}
+	ready := false
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline) && !ready; time.Sleep(10 * time.Millisecond) {
+		if r, err := c.Get("http://uds/v1.0/healthz"); err == nil {
+			r.Body.Close()
+			ready = r.StatusCode == 204
+		}
+	}
+	if !ready {
+		t.Fatalf("not ready on %s:\n%s", sock, p.out.String())
+	}
+	r, err := c.Post("http://uds/v1.0/state/statestore", "application/json", strings.NewReader(`[{"key":"u","value":"x"}]`))
+	if err != nil || r.StatusCode != 204 {
+		t.Fatalf("save over uds: %v %v", err, r)
+	}
+	r.Body.Close()
+	r, err = c.Get("http://uds/v1.0/state/statestore/u")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(r.Body)
+	r.Body.Close()
+	if r.StatusCode != 200 || string(b) != `"x"` {
+		t.Fatalf("get over uds: %d %s", r.StatusCode, b)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "dapr-udsapp-grpc.socket")); err != nil {
+		t.Fatalf("gRPC socket: %v", err)
+	}
+	if !strings.Contains(p.out.String(), "HTTP server is running on a Unix Domain Socket") {
+		t.Fatalf("log line missing:\n%s", p.out.String())
 	}
 }

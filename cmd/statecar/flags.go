@@ -65,7 +65,7 @@ var flagDefs = map[string]flagDef{
 	"max-body-size":                     {kString, "4Mi", "Max size of request body for the Dapr HTTP and gRPC servers, as a resource quantity", false},
 	"dapr-http-read-buffer-size":        {kInt, "4", "Max size of read buffer, in KB (also used to handle request headers)", false},
 	"read-buffer-size":                  {kString, "4Ki", "Max size of read buffer, as a resource quantity (also used to handle request headers)", false},
-	"unix-domain-socket":                {kString, "", "Path to a unix domain socket dir mount. If specified, Dapr API servers will use Unix Domain Sockets", true},
+	"unix-domain-socket":                {kString, "", "Path to a unix domain socket dir mount. If specified, Dapr API servers will use Unix Domain Sockets", false},
 	"dapr-graceful-shutdown-seconds":    {kInt, "5", "Graceful shutdown time in seconds", false},
 	"dapr-block-shutdown-duration":      {kDuration, "0s", "If enabled, will block graceful shutdown after terminate signal is received until either the given duration has elapsed or the app reports unhealthy. Disabled by default", true},
 	"enable-api-logging":                {kBool, "false", "Enable API logging for API calls", false},

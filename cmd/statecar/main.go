@@ -161,6 +161,7 @@ func buildConfig(fs *flagSet, log, root *slog.Logger) (*runtimeConfig, []*loader
 		c.APIListenAddresses = strings.Split(a, ",")
 	}
 	c.ProfilingEnabled = fs.Bool("enable-profiling")
+	c.UnixDomainSocket = fs.String("unix-domain-socket")
 
 	// Body and header limits (--max-body-size wins over the deprecated MB flag).
 	c.MaxBodySize = 4 << 20
@@ -428,8 +429,13 @@ func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root 
 	if c.APILogging {
 		grpcAPILog = daprlog.Scope(root, "dapr.runtime.grpc.api-info")
 	}
+	var grpcSocket string
+	if c.UnixDomainSocket != "" {
+		grpcSocket = server.UnixSocketPath(c.UnixDomainSocket, c.AppID, "grpc")
+	}
 	gs, err := grpcserver.New(grpcserver.Config{
 		Addrs:             rc.grpcAddrs,
+		UnixSocket:        grpcSocket,
 		State:             state,
 		AppID:             c.AppID,
 		APIToken:          c.APIToken,
@@ -453,7 +459,11 @@ func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root 
 		_ = state.Close()
 		return fatal(log, "Fatal error from runtime: failed to start gRPC server: "+err.Error())
 	}
-	log.Info(fmt.Sprintf("API gRPC server is running on port %d", c.GRPCPort))
+	if grpcSocket != "" {
+		log.Info("API gRPC server is running on a Unix Domain Socket")
+	} else {
+		log.Info(fmt.Sprintf("API gRPC server is running on port %d", c.GRPCPort))
+	}
 
 	rt.MarkReady()
 	log.Info(fmt.Sprintf("dapr initialized. Status: Running. Init Elapsed %vms", time.Since(start).Milliseconds()))
