@@ -663,3 +663,19 @@ func TestWrongType(t *testing.T) {
 		t.Fatalf("after save %+v", r)
 	}
 }
+
+// TestSentinel connects through a sentinel (failover=true) to the master.
+func TestSentinel(t *testing.T) {
+	testsrv.Require(t, srvErr)
+	sn, err := testsrv.StartSentinel(srv)
+	testsrv.Require(t, err)
+	defer sn.Close()
+	s := newStoreAt(t, sn.Addr, map[string]string{"failover": "true", "sentinelMasterName": sn.MasterName})
+	k := key(t)
+	if err := set(s, k, "1", nil, nil, component.StateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if m := hgetall(t, k); m["data"] != "1" || m["version"] != "1" {
+		t.Fatalf("write through the sentinel did not reach the master: %v", m)
+	}
+}
