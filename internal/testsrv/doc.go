@@ -3,6 +3,9 @@
 // /usr/lib/postgresql/15/bin), on free loopback ports, with throwaway data
 // directories that are removed by Close.
 //
+// StartSentinel adds a Redis Sentinel in front of a Redis server;
+// RedisOptions.Cluster makes a one-node Redis Cluster.
+//
 // A server can be stopped (gracefully with Stop, or like a crash with Kill)
 // and started again on the same data and port with Start, which is what the
 // stores' fault tests need.
