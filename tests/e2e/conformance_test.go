@@ -16,6 +16,8 @@ type row struct {
 	// fn, when set, runs after steps: checks a table cannot express
 	// (several clients, gRPC writes, metadata JSON).
 	fn func(t *testing.T, tg target, vars map[string]string)
+	// keepAlive runs the steps over one persistent connection.
+	keepAlive bool
 }
 
 // TestStateHTTP runs the conformance table against every store profile, one
@@ -40,7 +42,16 @@ func TestStateHTTP(t *testing.T) {
 				bad = "999999999"
 			}
 			tg := target{addr: sc.Addr(), sc: sc, vars: map[string]string{"store": "statestore", "app": sc.AppID, "bad": bad}}
-			for _, r := range append(rows(p), customRows(p)...) {
+			all := append(rows(p), customRows(p)...)
+			// Every table row runs twice: one connection per request, and
+			// all steps of the row over one keep-alive connection (errors,
+			// 204s and HEAD replies must leave the connection usable).
+			for _, r := range rows(p) {
+				r.name = "keep-alive/" + r.name
+				r.keepAlive = true
+				all = append(all, r)
+			}
+			for _, r := range all {
 				t.Run(r.name, func(t *testing.T) {
 					if r.skip != "" {
 						t.Skip(r.skip)
@@ -55,7 +66,9 @@ func TestStateHTTP(t *testing.T) {
 					for k, v := range tg.vars {
 						vars[k] = v
 					}
-					runSteps(t, tg, vars, r.steps)
+					rtg := tg
+					rtg.keepAlive = r.keepAlive
+					runSteps(t, rtg, vars, r.steps)
 					if r.fn != nil && !t.Failed() {
 						r.fn(t, tg, vars)
 					}

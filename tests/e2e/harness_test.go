@@ -29,27 +29,58 @@ type rawResponse struct {
 // hdrs are "Name: value" lines sent verbatim. A Content-Length header is
 // added for POST/PUT/PATCH or a non-empty body.
 func rawDo(addr, method, target string, hdrs []string, body string) (*rawResponse, error) {
-	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		return nil, fmt.Errorf("cannot dial %s: %w", addr, err)
+	c := &client{addr: addr}
+	defer c.close()
+	return c.do(method, target, hdrs, body)
+}
+
+// client sends raw requests to addr. With keepAlive it reuses one
+// connection for every request until the server closes it (or answers with
+// Connection: close); otherwise each request has its own connection and
+// says Connection: close. Not safe for concurrent use.
+type client struct {
+	addr      string
+	keepAlive bool
+	conn      net.Conn
+	br        *bufio.Reader
+}
+
+func (c *client) close() {
+	if c.conn != nil {
+		c.conn.Close()
+		c.conn, c.br = nil, nil
 	}
-	defer conn.Close()
+}
+
+func (c *client) do(method, target string, hdrs []string, body string) (*rawResponse, error) {
+	if c.conn == nil {
+		conn, err := net.DialTimeout("tcp", c.addr, 5*time.Second)
+		if err != nil {
+			return nil, fmt.Errorf("cannot dial %s: %w", c.addr, err)
+		}
+		c.conn, c.br = conn, bufio.NewReader(conn)
+	}
+	conn := c.conn
 	_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
 	var b strings.Builder
-	b.WriteString(method + " " + target + " HTTP/1.1\r\nHost: " + addr + "\r\n")
+	b.WriteString(method + " " + target + " HTTP/1.1\r\nHost: " + c.addr + "\r\n")
 	for _, h := range hdrs {
 		b.WriteString(h + "\r\n")
 	}
 	if body != "" || method == "POST" || method == "PUT" || method == "PATCH" {
 		b.WriteString("Content-Length: " + strconv.Itoa(len(body)) + "\r\n")
 	}
-	b.WriteString("Connection: close\r\n\r\n")
+	if !c.keepAlive {
+		b.WriteString("Connection: close\r\n")
+	}
+	b.WriteString("\r\n")
 	b.WriteString(body)
 	// A write error is not final: the server may answer and close before
 	// reading all of a too-large body, so the response is read regardless.
 	_, werr := io.WriteString(conn, b.String())
-	resp, err := http.ReadResponse(bufio.NewReader(conn), &http.Request{Method: method})
+	resp, err := http.ReadResponse(c.br, &http.Request{Method: method})
 	if err != nil {
+		c.close()
 		if werr != nil {
 			return nil, fmt.Errorf("cannot write request (%v) nor read a response: %w", werr, err)
 		}
@@ -58,7 +89,11 @@ func rawDo(addr, method, target string, hdrs []string, body string) (*rawRespons
 	defer resp.Body.Close()
 	rb, err := io.ReadAll(resp.Body)
 	if err != nil {
+		c.close()
 		return nil, fmt.Errorf("cannot read response body: %w", err)
+	}
+	if resp.Close || !c.keepAlive {
+		c.close()
 	}
 	return &rawResponse{Status: resp.StatusCode, Header: resp.Header, Body: rb}, nil
 }
@@ -192,8 +227,10 @@ func matcher(tmpl string, vars map[string]string) (*regexp.Regexp, error) {
 // target is what a row runs against.
 type target struct {
 	addr string
-	sc   *testutil.Sidecar
-	vars map[string]string // base variables: store, app, ...
+	// keepAlive runs each row's steps over one persistent connection.
+	keepAlive bool
+	sc        *testutil.Sidecar
+	vars      map[string]string // base variables: store, app, ...
 }
 
 // runSteps runs the steps in order against tg, with the row-local variables
@@ -201,14 +238,16 @@ type target struct {
 // stops at the first failing step.
 func runSteps(t *testing.T, tg target, vars map[string]string, steps []step) {
 	t.Helper()
+	c := &client{addr: tg.addr, keepAlive: tg.keepAlive}
+	defer c.close()
 	for i, s := range steps {
-		if !runStep(t, tg, vars, i, s) {
+		if !runStep(t, c, vars, i, s) {
 			return
 		}
 	}
 }
 
-func runStep(t *testing.T, tg target, vars map[string]string, i int, s step) bool {
+func runStep(t *testing.T, c *client, vars map[string]string, i int, s step) bool {
 	t.Helper()
 	path, err1 := expand(s.Path, vars)
 	body, err2 := expand(s.Body, vars)
@@ -228,7 +267,7 @@ func runStep(t *testing.T, tg target, vars map[string]string, i int, s step) boo
 	}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		resp, err := rawDo(tg.addr, s.Method, path, hdrs, body)
+		resp, err := c.do(s.Method, path, hdrs, body)
 		var problems []string
 		if err != nil {
 			problems = append(problems, err.Error())

@@ -139,9 +139,18 @@ func TestBodyLimit(t *testing.T) {
 	dir := t.TempDir()
 	testutil.WriteComponent(t, dir, "statestore", "state.in-memory", nil)
 	sc := testutil.Start(t, testutil.Options{ResourcesDir: dir, ExtraArgs: []string{"--max-body-size", "1Ki"}})
-	tg := target{addr: sc.Addr(), sc: sc}
 	big := strings.Repeat("x", 2000)
 	fits := strings.Repeat("y", 900)
+	// Over one keep-alive connection too: after a too-large body the
+	// server may close the connection, but only after saying so
+	// (Connection: close), never by dropping a later request.
+	for _, keepAlive := range []bool{false, true} {
+		tg := target{addr: sc.Addr(), sc: sc, keepAlive: keepAlive}
+		bodyLimitSteps(t, tg, big, fits)
+	}
+}
+
+func bodyLimitSteps(t *testing.T, tg target, big, fits string) {
 	runSteps(t, tg, map[string]string{"store": "statestore"}, []step{
 		req("POST", "/v1.0/state/statestore", `[{"key":"big","value":"`+big+`"}]`, 400, legacyErr("ERR_MALFORMED_REQUEST", "stream too large")),
 		miss("big"),
