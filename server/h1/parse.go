@@ -26,13 +26,14 @@ type limits struct {
 type parseErr uint8
 
 const (
-	errNone          parseErr = iota
-	errBadRequest             // 400 Bad Request
-	errMissingHost            // 400 Bad Request: missing required Host header
-	errMalformedHost          // 400 Bad Request: malformed Host header
-	errHeaderTooBig           // 431 Request Header Fields Too Large
-	errUnsupportedTE          // 501 Not Implemented, Unsupported transfer encoding
-	errVersion                // 505 HTTP Version Not Supported: unsupported protocol version
+	errNone              parseErr = iota
+	errBadRequest                 // 400 Bad Request
+	errMissingHost                // 400 Bad Request: missing required Host header
+	errMalformedHost              // 400 Bad Request: malformed Host header
+	errHeaderTooBig               // 431 Request Header Fields Too Large
+	errUnsupportedTE              // 501 Not Implemented, Unsupported transfer encoding
+	errVersion                    // 505 HTTP Version Not Supported: unsupported protocol version
+	errInvalidHeaderName          // 400 Bad Request: invalid header name
 )
 
 // result is the outcome of reader.next.
@@ -73,13 +74,14 @@ type reader struct {
 	lim limits
 	req Request
 
-	st       readState
-	scanned  int   // stHead: bytes already checked for bare LF / the terminator
-	consumed int   // bytes to discard in done()
-	need     int64 // stBody: body length
-	want100  bool  // the caller should send "100 Continue" if it has not yet
-	sent100  bool
-	err      parseErr
+	st        readState
+	scanned   int   // stHead: bytes already checked for bare LF / the terminator
+	consumed  int   // bytes to discard in done()
+	need      int64 // stBody: body length
+	want100   bool  // the caller should send "100 Continue" if it has not yet
+	sent100   bool
+	afterPOST bool // the previous request was a POST (see next)
+	err       parseErr
 
 	hdrOwned  []byte
 	chunkBody []byte
@@ -119,18 +121,24 @@ func (rd *reader) next(in inbound) result {
 		return resMore
 	}
 	buf, _ := in.Peek(n)
-	// Tolerate empty lines before the request line (RFC 9112 §2.2).
-	skip := 0
-	for skip+1 < len(buf) && buf[skip] == '\r' && buf[skip+1] == '\n' {
-		skip += 2
-	}
-	if skip > 0 {
-		_, _ = in.Discard(skip)
-		rd.scanned = 0
-		if n -= skip; n == 0 {
-			return resMore
+	// Like Go's server, tolerate up to 4 CR/LF bytes before the request line,
+	// and only after a POST (old clients sent an extra CRLF after the body).
+	if rd.afterPOST {
+		k := 0
+		for k < len(buf) && k < 4 && (buf[k] == '\r' || buf[k] == '\n') {
+			k++
 		}
-		buf, _ = in.Peek(n)
+		if k == len(buf) && k < 4 {
+			return resMore // Go peeks 4 bytes before deciding
+		}
+		rd.afterPOST = false
+		if k > 0 {
+			_, _ = in.Discard(k)
+			if n -= k; n == 0 {
+				return resMore
+			}
+			buf, _ = in.Peek(n)
+		}
 	}
 	// Only the first maxHead bytes are examined, so the outcome does not
 	// depend on how the bytes were split into reads.
@@ -213,6 +221,7 @@ func (rd *reader) fail(e parseErr) result {
 // done finishes the request returned by next: it discards its bytes and
 // resets the reader for the next request.
 func (rd *reader) done(in inbound) {
+	rd.afterPOST = string(rd.req.view(rd.req.meth)) == "POST" // before Discard invalidates the view
 	if rd.consumed > 0 {
 		_, _ = in.Discard(rd.consumed)
 	}
@@ -431,7 +440,10 @@ func hasToken(v []byte, tok string) bool {
 }
 
 // parseHead parses r.buf[:end] (request line and headers ending in CRLF CRLF;
-// no bare LF inside, already checked) into r.
+// no bare LF inside, already checked) into r. Errors are reported in the
+// order Go's server finds them: request line, header syntax, Host count,
+// transfer coding, Content-Length, protocol version, Host presence and form,
+// header names with spaces.
 func (r *Request) parseHead(end, maxHdrs int) parseErr {
 	b := r.buf[:end]
 	r.head = span{0, end}
@@ -452,8 +464,8 @@ func (r *Request) parseHead(end, maxHdrs int) parseErr {
 		return errBadRequest
 	}
 	ts, te := sp1+1, sp1+1+sp2
-	if e := r.parseVersion(line[te+1:]); e != errNone {
-		return e
+	if !r.parseVersion(line[te+1:]) {
+		return errBadRequest
 	}
 	if e := r.parseTarget(ts, te); e != errNone {
 		return e
@@ -461,10 +473,12 @@ func (r *Request) parseHead(end, maxHdrs int) parseErr {
 
 	// Header fields.
 	var (
-		clSeen, connClose, connKeep bool
-		expectSeen, hostBad         bool
-		clVal                       []byte
-		teCount, hostCount          int
+		clSeen, clBad, connClose, connKeep bool
+		expectSeen, hostBad, nameSpace     bool
+		clVal                              []byte
+		teCount                            int
+		teBad                              bool
+		hostCount                          int
 	)
 	pos := le + 2
 	for {
@@ -479,8 +493,17 @@ func (r *Request) parseHead(end, maxHdrs int) parseErr {
 			return errBadRequest // obs-fold or whitespace before the first field
 		}
 		c := bytes.IndexByte(line, ':')
-		if c <= 0 || !isToken(line[:c]) {
+		if c <= 0 {
 			return errBadRequest
+		}
+		name := line[:c]
+		for _, ch := range name {
+			if !tokenTable[ch] {
+				if ch != ' ' {
+					return errBadRequest
+				}
+				nameSpace = true // textproto accepts it; the server then rejects it
+			}
 		}
 		for _, ch := range line[c+1:] {
 			if !validHeaderValueByte(ch) {
@@ -490,11 +513,9 @@ func (r *Request) parseHead(end, maxHdrs int) parseErr {
 		if len(r.hdrs) >= maxHdrs {
 			return errHeaderTooBig
 		}
-		name := line[:c]
 		val := trimOWS(line[c+1:])
 		vs := start + offsetIn(line, val)
-		h := headerSpan{name: span{start, start + c}, value: span{vs, vs + len(val)}}
-		r.hdrs = append(r.hdrs, h)
+		r.hdrs = append(r.hdrs, headerSpan{name: span{start, start + c}, value: span{vs, vs + len(val)}})
 
 		switch len(name) {
 		case 4:
@@ -528,48 +549,60 @@ func (r *Request) parseHead(end, maxHdrs int) parseErr {
 			if equalFoldString(name, "content-length") {
 				if clSeen {
 					if !bytes.Equal(val, clVal) {
-						return errBadRequest
+						clBad = true
 					}
 					continue
 				}
 				clSeen, clVal = true, val
 				n, ok := parseContentLength(val)
 				if !ok {
-					return errBadRequest
+					clBad = true
 				}
 				r.contentLength = n
 			}
 		case 17:
 			if equalFoldString(name, "transfer-encoding") {
 				teCount++
-				if !equalFoldString(val, "chunked") || teCount > 1 {
-					if r.major == 1 && r.minor == 0 {
-						return errBadRequest
-					}
-					return errUnsupportedTE
+				if !equalFoldString(val, "chunked") {
+					teBad = true
 				}
-				r.chunked = true
 			}
 		}
 	}
-	if r.chunked {
-		if r.minor == 0 || clSeen {
-			return errBadRequest // TE in HTTP/1.0, or TE with CL: smuggling shapes
-		}
-		r.contentLength = -1
-	}
+	http11 := r.ProtoAtLeast(1, 1)
 	switch {
 	case hostCount > 1:
 		return errBadRequest
-	case hostCount == 0 && r.minor >= 1:
+	case teCount > 0 && !http11:
+		return errBadRequest // Go ignores Transfer-Encoding in HTTP/1.0; we refuse the ambiguity
+	case teCount > 1 || teBad:
+		return errUnsupportedTE
+	case clBad:
+		return errBadRequest
+	case teCount == 1 && clSeen:
+		return errBadRequest // Content-Length with Transfer-Encoding: a smuggling shape
+	case r.major != 1:
+		return errVersion
+	case hostCount == 0 && http11:
 		return errMissingHost
 	case hostBad:
 		return errMalformedHost
+	case nameSpace:
+		return errInvalidHeaderName
 	}
-	if r.minor >= 1 {
+	if teCount == 1 {
+		r.chunked = true
+		r.contentLength = -1
+	} else if !clSeen {
+		r.contentLength = -1
+	}
+	if http11 {
 		r.keepAlive = !connClose
 	} else {
 		r.keepAlive = connKeep && !connClose
+	}
+	if !r.expect100 || r.contentLength == 0 || !http11 {
+		r.expect100 = false
 	}
 	return errNone
 }
@@ -591,16 +624,13 @@ func parseContentLength(v []byte) (int64, bool) {
 	return n, true
 }
 
-func (r *Request) parseVersion(v []byte) parseErr {
+func (r *Request) parseVersion(v []byte) bool {
 	if len(v) != 8 || string(v[:5]) != "HTTP/" || v[6] != '.' ||
 		v[5] < '0' || v[5] > '9' || v[7] < '0' || v[7] > '9' {
-		return errBadRequest
+		return false
 	}
 	r.major, r.minor = v[5]-'0', v[7]-'0'
-	if r.major != 1 {
-		return errVersion
-	}
-	return errNone
+	return true
 }
 
 // parseTarget splits the request-target r.buf[ts:te] into path and query and

@@ -210,12 +210,32 @@ func (w *Response) sortEntries() {
 const errorHeaders = "\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n"
 
 var errorReplies = [...]string{
-	errBadRequest:    "HTTP/1.1 400 Bad Request" + errorHeaders + "400 Bad Request",
-	errMissingHost:   "HTTP/1.1 400 Bad Request: missing required Host header" + errorHeaders + "400 Bad Request: missing required Host header",
-	errMalformedHost: "HTTP/1.1 400 Bad Request: malformed Host header" + errorHeaders + "400 Bad Request: malformed Host header",
-	errHeaderTooBig:  "HTTP/1.1 431 Request Header Fields Too Large" + errorHeaders + "431 Request Header Fields Too Large",
-	errUnsupportedTE: "HTTP/1.1 501 Not Implemented" + errorHeaders + "Unsupported transfer encoding",
-	errVersion:       "HTTP/1.1 505 HTTP Version Not Supported: unsupported protocol version" + errorHeaders + "505 HTTP Version Not Supported: unsupported protocol version",
+	errBadRequest:        "HTTP/1.1 400 Bad Request" + errorHeaders + "400 Bad Request",
+	errMissingHost:       "HTTP/1.1 400 Bad Request: missing required Host header" + errorHeaders + "400 Bad Request: missing required Host header",
+	errMalformedHost:     "HTTP/1.1 400 Bad Request: malformed Host header" + errorHeaders + "400 Bad Request: malformed Host header",
+	errHeaderTooBig:      "HTTP/1.1 431 Request Header Fields Too Large" + errorHeaders + "431 Request Header Fields Too Large",
+	errUnsupportedTE:     "HTTP/1.1 501 Not Implemented" + errorHeaders + "Unsupported transfer encoding",
+	errInvalidHeaderName: "HTTP/1.1 400 Bad Request: invalid header name" + errorHeaders + "400 Bad Request: invalid header name",
+	errVersion:           "HTTP/1.1 505 HTTP Version Not Supported: unsupported protocol version" + errorHeaders + "505 HTTP Version Not Supported: unsupported protocol version",
 }
 
 const continueReply = "HTTP/1.1 100 Continue\r\n\r\n"
+
+// appendOptionsStar appends Go's globalOptionsHandler reply to "OPTIONS *".
+func appendOptionsStar(dst []byte, req *Request, date []byte, keepAlive bool) []byte {
+	if req.major == 1 && req.minor == 0 {
+		dst = append(dst, "HTTP/1.0 200 OK\r\n"...)
+	} else {
+		dst = append(dst, "HTTP/1.1 200 OK\r\n"...)
+	}
+	dst = append(dst, "Content-Length: 0\r\n"...)
+	dst = append(dst, date...)
+	if !keepAlive {
+		if req.minor >= 1 {
+			dst = append(dst, "Connection: close\r\n"...)
+		}
+	} else if req.minor == 0 {
+		dst = append(dst, "Connection: keep-alive\r\n"...)
+	}
+	return append(dst, '\r', '\n')
+}

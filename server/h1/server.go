@@ -549,6 +549,15 @@ func (s *Server) handle(cs *connState) bool {
 		cs.closing = true
 		return true
 	}
+	if string(req.view(req.path)) == "*" && string(req.view(req.meth)) == "OPTIONS" {
+		// Go's server answers "OPTIONS *" itself, before any handler or middleware.
+		cs.out = appendOptionsStar(cs.out, req, s.dateLine(), keep)
+		rd.done(cs.c)
+		if !keep {
+			cs.closing, cs.clean = true, !req.bodyTooLarge
+		}
+		return true
+	}
 	s.router.route(req)
 	if req.ep.blocking {
 		t := s.tasks.Get().(*task)
