@@ -218,6 +218,9 @@ func parseConfig(spec component.Spec) (*config, error) {
 		if err != nil {
 			return nil, fmt.Errorf("redis store: cannot parse ttlInSeconds: %w", err)
 		}
+		if n > maxTTL {
+			return nil, fmt.Errorf("redis store: ttlInSeconds %d is larger than %d", n, maxTTL)
+		}
 		c.defaultTTL = &n
 	}
 	return c, nil

@@ -264,6 +264,9 @@ type op struct {
 	strong bool
 }
 
+// maxTTL bounds ttlInSeconds (about 68 years) so that EXPIRE cannot fail.
+const maxTTL = 1<<31 - 1
+
 // ttlFor returns the TTL in seconds a save applies: the request's
 // ttlInSeconds, else the component default, else 0 (no expiry).
 func (s *Store) ttlFor(md map[string]string) (int64, error) {
@@ -280,6 +283,10 @@ func (s *Store) ttlFor(md map[string]string) (int64, error) {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
 			return 0, fmt.Errorf("failed to parse ttl from metadata: %w", err)
+		}
+		if n > maxTTL {
+			// EXPIRE would fail inside the script after the write.
+			return 0, fmt.Errorf("failed to parse ttl from metadata: ttlInSeconds %d is larger than %d", n, maxTTL)
 		}
 		return n, nil
 	}
@@ -401,6 +408,8 @@ func failErr(o *op, f failure) error {
 		return component.NewETagMismatchError(o.key, f.cur, o.origETag)
 	case codeFirstWrite:
 		return component.NewFirstWriteError()
+	case codeBadVersion:
+		return fmt.Errorf("cannot save key %s: its version field %q is not an integer", o.key, f.cur)
 	}
 	return fmt.Errorf("BUG: unknown apply script code %d", f.code)
 }

@@ -679,3 +679,26 @@ func TestSentinel(t *testing.T) {
 		t.Fatalf("write through the sentinel did not reach the master: %v", m)
 	}
 }
+
+// TestNoPartialWrites: what would make a write command fail inside the
+// script is refused before anything is written.
+func TestNoPartialWrites(t *testing.T) {
+	s := newStore(t, nil)
+	ctx := context.Background()
+	bad, good := key(t), key(t)
+	raw(t).HSet(ctx, bad, "data", "x", "version", "abc")
+	err := s.BulkSet(ctx, []component.SetRequest{{Key: good, Value: []byte("1")}, {Key: bad, Value: []byte("2")}})
+	if err == nil || !strings.Contains(err.Error(), `version field "abc" is not an integer`) {
+		t.Fatalf("bad version: %v", err)
+	}
+	if get(t, s, good).Found || hgetall(t, bad)["data"] != "x" {
+		t.Fatal("partial write")
+	}
+	err = set(s, good, "1", nil, map[string]string{"ttlInSeconds": "99999999999999"}, component.StateOptions{})
+	if err == nil || !strings.Contains(err.Error(), "larger than") {
+		t.Fatalf("huge ttl: %v", err)
+	}
+	if get(t, s, good).Found {
+		t.Fatal("write with a huge ttl happened")
+	}
+}

@@ -7,6 +7,7 @@ const (
 	codeNotFound   = 1 // ETag given, key absent or expired
 	codeMismatch   = 2 // ETag differs from "version"
 	codeFirstWrite = 3 // first-write without ETag on a live key
+	codeBadVersion = 4 // the hash's version field is not an integer
 )
 
 // Op kinds and first-write flags as passed to applyScript.
@@ -31,6 +32,9 @@ const argsPerOp = 5
 //
 // Returns 0 on success, else a flat array {i, code, current, ...} listing
 // every failed condition (1-based operation index, code*, current version).
+// Everything that could make a write command fail (a non-integer version
+// for HINCRBY) is checked before the first write: Redis does not roll back
+// a script that fails half-way.
 var applyScript = goredis.NewScript(`
 local fails = {}
 for i = 1, #KEYS do
@@ -51,6 +55,12 @@ for i = 1, #KEYS do
     end
   elseif fw ~= '0' and typ ~= 'none' then
     fails[#fails + 1] = i; fails[#fails + 1] = 3; fails[#fails + 1] = ''
+  end
+  if ARGV[b + 1] == 's' and typ == 'hash' then
+    local v = redis.call('HGET', k, 'version')
+    if v and not string.match(v, '^%-?%d+$') then
+      fails[#fails + 1] = i; fails[#fails + 1] = 4; fails[#fails + 1] = v
+    end
   end
 end
 if #fails > 0 then return fails end
