@@ -741,3 +741,43 @@ func TestSecondTableSameMetadata(t *testing.T) {
 		t.Fatalf("level %s", got)
 	}
 }
+
+// TestQueryExecModes runs the basic operations under every queryExecMode
+// (the SQL must not depend on prepared-statement type inference).
+func TestQueryExecModes(t *testing.T) {
+	for _, mode := range []string{"cache_statement", "cache_describe", "describe_exec", "exec", "simple_protocol"} {
+		for _, v := range []string{"v1", "v2"} {
+			t.Run(mode+"/"+v, func(t *testing.T) {
+				s := open(t, v, map[string]string{"queryExecMode": mode})
+				ctx := context.Background()
+				if err := set(s, "k", `{"a":1}`, nil, map[string]string{"ttlInSeconds": "100"}, component.StateOptions{}); err != nil {
+					t.Fatal(err)
+				}
+				if err := s.BulkSet(ctx, []component.SetRequest{{Key: "bin", Value: []byte{0, 1, 2}}}); err != nil {
+					t.Fatal(err)
+				}
+				r := get(t, s, "k")
+				if !r.Found || r.Expiry.IsZero() {
+					t.Fatalf("get %+v", r)
+				}
+				e := string(r.ETag)
+				if err := set(s, "k", `2`, &e, nil, component.StateOptions{}); err != nil {
+					t.Fatalf("ETag save: %v", err)
+				}
+				items, err := s.BulkGet(ctx, []string{"bin", "k", "none"}, nil, 0)
+				if err != nil || string(items[0].Data) != "\x00\x01\x02" || string(items[1].Data) != "2" || items[2].Found {
+					t.Fatalf("bulk get %+v %v", items, err)
+				}
+				e = items[1].ETag
+				if err := del(s, "k", &e, component.StateOptions{}); err != nil {
+					t.Fatalf("ETag delete: %v", err)
+				}
+				if v == "v1" {
+					if _, err := runQuery(t, s, `{"filter":{"IN":{"a":[1,2]}},"sort":[{"key":"a"}],"page":{"limit":2}}`); err != nil {
+						t.Fatalf("query: %v", err)
+					}
+				}
+			})
+		}
+	}
+}
