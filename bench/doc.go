@@ -20,7 +20,10 @@
 //  3. The HTTP hot path (build request, write, read and parse response)
 //     does not allocate once buffers have grown to the workload's size.
 //  4. Results never mix phases: Requests, Errors, Status and the histogram
-//     all count the same set of measured requests.
+//     count only requests planned (open loop) or started (closed loop) in
+//     the measured phase. The histogram holds Requests + Unsent values: in
+//     open loop, requests still unsent when the run ends are recorded with
+//     the latency they had accrued by then, so a backlog is never hidden.
 //  5. Every process the peers runner starts is stopped (SIGTERM, then
 //     SIGKILL after a grace period) before the runner returns.
 //

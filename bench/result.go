@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -26,9 +27,10 @@ type Result struct {
 	Batch      int              `json:"batch"`
 	Keys       uint64           `json:"keys"`
 	Dist       string           `json:"dist"`
-	Requests   int64            `json:"requests"` // completed in the measured phase
-	Errors     int64            `json:"errors"`   // transport errors plus non-success statuses
-	Status     map[string]int64 `json:"status"`   // "204", "grpc:OK", "error" -> count
+	Requests   int64            `json:"requests"`         // completed in the measured phase
+	Errors     int64            `json:"errors"`           // transport errors, non-success statuses and Unsent
+	Unsent     int64            `json:"unsent,omitempty"` // open loop: planned but not sent when the run ended (overload)
+	Status     map[string]int64 `json:"status"`           // "204", "grpc:OK", "error" -> count
 	Throughput float64          `json:"throughput_rps"`
 	Latency    Latency          `json:"latency_us"`
 	Buckets    [][2]int64       `json:"buckets_ns,omitempty"` // histogram: (upper bound ns, count)
@@ -57,6 +59,10 @@ type Host struct {
 	GoVersion string `json:"go"`
 	OS        string `json:"os"`
 	Model     string `json:"cpu_model,omitempty"`
+	// LoadAvg is the 1-minute load average when the result was taken: on
+	// a shared machine, anything near or above CPUs means other work
+	// competed for the cores.
+	LoadAvg float64 `json:"loadavg_1m,omitempty"`
 }
 
 // ProcStats are the resource figures of the system under test.
@@ -81,6 +87,11 @@ func SummarizeLatency(h *Histogram) Latency {
 // ThisHost describes the current machine.
 func ThisHost() Host {
 	h := Host{CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), OS: runtime.GOOS + "/" + runtime.GOARCH}
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		if f := strings.Fields(string(b)); len(f) > 0 {
+			h.LoadAvg, _ = strconv.ParseFloat(f[0], 64)
+		}
+	}
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
 		for _, line := range strings.Split(string(b), "\n") {
 			if name, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(name) == "model name" {

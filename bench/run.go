@@ -87,7 +87,8 @@ type worker struct {
 	hist     Histogram
 	status   [numStatus]int64
 	terrs    int64 // transport errors
-	requests int64
+	requests int64 // completed in the measured phase
+	unsent   int64 // open loop: planned in the measured phase, never sent (run over)
 	lastErr  error
 }
 
@@ -229,9 +230,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 
 	var h Histogram
 	var st [numStatus]int64
-	var terrs int64
+	var terrs, unsent int64
 	var lastErr error
 	for _, w := range workers {
+		unsent += w.unsent
 		h.Merge(&w.hist)
 		for i, c := range w.status {
 			st[i] += c
@@ -247,8 +249,12 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			res.Errors += c
 		}
 	}
-	res.Errors += terrs
+	res.Errors += terrs + unsent
 	res.Status = statusMap(&st, terrs)
+	if unsent > 0 {
+		res.Status["unsent"] = unsent
+		res.Unsent = unsent
+	}
 	res.Throughput = float64(res.Requests) / cfg.Duration.Seconds()
 	res.Latency = SummarizeLatency(&h)
 	res.Buckets = h.Buckets()
@@ -297,11 +303,32 @@ func (w *worker) loop(ctx context.Context, d driver, g *KeyGen, mix *Mix, sched 
 		if err != nil {
 			w.terrs++
 			w.lastErr = err
-			continue
-		}
-		if st >= 0 && st < numStatus {
+		} else if st >= 0 && st < numStatus {
 			w.status[st]++
 		}
+		if sched != nil && !t1.Before(end) {
+			w.dropLate(sched, k+1, measureFrom, end, t1)
+			return
+		}
+	}
+}
+
+// dropLate ends an open-loop worker that is still behind its plan when the
+// run is over: every request planned from slot k on (before end, after
+// measureFrom) is counted as unsent and recorded with the latency it had
+// already accumulated at now, a lower bound of what it would have had, so
+// an overloaded target cannot hide its backlog (Invariant 1).
+func (w *worker) dropLate(sched *Schedule, k int64, measureFrom, end, now time.Time) {
+	for ; ; k++ {
+		t := sched.At(k)
+		if !t.Before(end) {
+			return
+		}
+		if t.Before(measureFrom) {
+			continue
+		}
+		w.unsent++
+		w.hist.Record(int64(OpenLoopLatency(t, now)))
 	}
 }
 

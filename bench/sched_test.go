@@ -122,3 +122,27 @@ func TestOpenLoopChargesStallToDelayedRequests(t *testing.T) {
 		t.Errorf("closed loop: %d requests slower than %v, want the stalled one (a few at most)", got, stall/2)
 	}
 }
+
+// TestOpenLoopCountsUnsentBacklog checks that planned requests the run had
+// no time to send are counted and recorded, not silently dropped.
+func TestOpenLoopCountsUnsentBacklog(t *testing.T) {
+	mix, _ := ParseMix("get")
+	g, _ := NewKeyGen(DistUniform, 10, 1, nil)
+	start := time.Now()
+	s := NewSchedule(start, 1000, 0, 1) // 100 requests planned in 100ms
+	w := &worker{}
+	d := &stallDriver{stallAt: 50, stall: 120 * time.Millisecond}
+	var done atomic.Int64
+	w.loop(t.Context(), d, g, &mix, &s, start, start.Add(100*time.Millisecond), &done)
+	if w.requests+w.unsent != 100 || w.unsent < 50 {
+		t.Fatalf("completed %d + unsent %d, want 100 planned with at least 50 unsent", w.requests, w.unsent)
+	}
+	if w.hist.Count() != 100 {
+		t.Fatalf("histogram holds %d values, want all 100 planned", w.hist.Count())
+	}
+	// Every unsent request waited at least until the stall ended (>= 20ms
+	// after the end of the plan for the last one planned).
+	if w.hist.Max() < int64(120*time.Millisecond) {
+		t.Fatalf("max latency %v, want at least the stall", time.Duration(w.hist.Max()))
+	}
+}
