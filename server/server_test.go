@@ -9,6 +9,8 @@ import (
 	"testing"
 	"unsafe"
 
+	"github.com/VictoriaMetrics/metrics"
+
 	"github.com/statecar/statecar/api"
 	"github.com/statecar/statecar/component"
 	"github.com/statecar/statecar/component/embedded"
@@ -374,5 +376,35 @@ func BenchmarkServeGet(b *testing.B) {
 	}
 	if w.code != http.StatusOK {
 		b.Fatalf("status %d", w.code)
+	}
+}
+
+func TestHTTPMetricsLabels(t *testing.T) {
+	scrape := func() string {
+		var b bytes.Buffer
+		metrics.WritePrometheus(&b, false)
+		return b.String()
+	}
+	m := newHTTPMetrics("lbl-app", MetricsOptions{IncreasedCardinality: true, LatencyBuckets: []float64{1, 5}})
+	m.record("GET", "/v1.0/state/s/key1", 200, 0, 3, nowFunc())
+	m.record("GET", "/v1.0/state/s/key2", 200, 0, 3, nowFunc())
+	m.record("BREW", "/x", 404, 0, 3, nowFunc())
+	out := scrape()
+	for _, want := range []string{
+		`dapr_http_server_request_count{app_id="lbl-app",method="GET",path="/v1.0/state/s",status="200"} 2`,
+		`dapr_http_server_response_count{app_id="lbl-app",method="GET",path="/v1.0/state/s",status="200"} 2`,
+		`dapr_http_server_request_count{app_id="lbl-app",method="UNKNOWN",path="/x",status="404"} 1`,
+		`dapr_http_server_latency_bucket{app_id="lbl-app",method="GET",path="/v1.0/state/s",status="200",le="5"} 2`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("exposition lacks %q", want)
+		}
+	}
+	m2 := newHTTPMetrics("lbl-app2", MetricsOptions{IncreasedCardinality: false, ExcludeVerbs: true, LatencyBuckets: DefaultLatencyBuckets})
+	m2.record("GET", "/v1.0/state/s/key1", 204, 0, 0, nowFunc())
+	out = scrape()
+	if !strings.Contains(out, `dapr_http_server_request_count{app_id="lbl-app2",method="",path="",status="204"} 1`) ||
+		strings.Contains(out, `dapr_http_server_response_count{app_id="lbl-app2"`) {
+		t.Fatalf("low-cardinality series wrong:\n%s", out)
 	}
 }

@@ -279,6 +279,13 @@ apiVersion: dapr.io/v1alpha1
 kind: Subscription
 metadata:
   name: sub
+---
+apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata:
+  name: pubsub
+spec:
+  type: pubsub.redis
 `
 
 func TestComponentsFromResources(t *testing.T) {
@@ -307,7 +314,8 @@ func TestComponentsFromResources(t *testing.T) {
 		t.Fatalf("scoped-out store: %d %s", code, b)
 	}
 	out := s.Output()
-	for _, want := range []string{"Component loaded: mem (state.in-memory/v1)", "Ignoring error processing component: process component broken error", "A non-YAML Component file readme.txt was detected"} {
+	for _, want := range []string{"Component loaded: mem (state.in-memory/v1)", "Ignoring error processing component: process component broken error",
+		"A non-YAML Component file readme.txt was detected", "Component pubsub (pubsub.redis) is not supported by statecar"} {
 		if !strings.Contains(out, want) {
 			t.Fatalf("output lacks %q:\n%s", want, out)
 		}
@@ -600,5 +608,20 @@ func TestUnixDomainSocket(t *testing.T) {
 	}
 	if !strings.Contains(p.out.String(), "HTTP server is running on a Unix Domain Socket") {
 		t.Fatalf("log line missing:\n%s", p.out.String())
+	}
+}
+
+func TestGracefulShutdownBudget(t *testing.T) {
+	args, port := portArgs()
+	p := startProc(t, append(args, "--app-id", "budget", "--data-dir", t.TempDir(), "--dapr-graceful-shutdown-seconds", "1"), nil)
+	waitReady(t, p, port)
+	finish := startSlowSave(t, port) // never completed before the budget ends
+	defer finish()
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	if code := p.wait(t); code != 0 {
+		t.Fatalf("exit %d when the drain budget ran out, want 0", code)
+	}
+	if !strings.Contains(p.out.String(), "Daprd shutdown gracefully") {
+		t.Fatalf("stores not closed:\n%s", p.out.String())
 	}
 }
