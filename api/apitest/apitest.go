@@ -44,6 +44,19 @@ type Options struct {
 	// ConsistentBulkGet: a bulk get sees one consistent state (enables the
 	// torn-transaction reader test).
 	ConsistentBulkGet bool
+	// SkipETagRules: the store keeps another daprd store's ETag semantics
+	// (Redis: an ETag on a missing key creates it, first-write over a live
+	// key succeeds; PostgreSQL: first-write conflicts are 500); skips the
+	// ETag / first-write rule assertions of §5 (ETag presence, error shapes
+	// and everything else still run).
+	SkipETagRules bool
+	// TTLQuirks: the store reports no ttlExpireTime or keeps a TTL across
+	// rewrites (daprd's Redis store); only checks that a TTL save works.
+	TTLQuirks bool
+	// ValuesNotVerbatim: the store does not return stored bytes verbatim
+	// but an equivalent JSON text (PostgreSQL jsonb adds spaces); values
+	// read back are compared after canonicalisation.
+	ValuesNotVerbatim bool
 	// Advance moves the store's clock forward (for TTL expiry tests); nil
 	// skips the expiry assertions.
 	Advance func(d time.Duration)
@@ -102,7 +115,17 @@ func (e *env) get(key string) api.GetResult {
 	if err := e.s.HTTPGet(e.ctx, []byte(storeName), []byte(key), nil, nil, &out); err != nil {
 		e.t.Fatalf("get %s: %s", key, err.AppendHTTPBody(nil))
 	}
+	if e.opts.ValuesNotVerbatim && out.Found {
+		if c, err := api.Canonicalize(nil, out.Data); err == nil {
+			out.Data = c
+		}
+	}
 	return out
+}
+
+// etagRules reports whether the §5 ETag rules are asserted for st.
+func etagRules(st component.Store, opts Options) bool {
+	return has(st, component.FeatureETag) && !opts.SkipETagRules
 }
 
 func (e *env) etag(key string) string {
