@@ -49,13 +49,26 @@
 //
 // # Compatibility with daprd (Go net/http + chi)
 //
+// Replies to malformed requests are byte-identical to Go's (see
+// TestDifferentialAgainstNetHTTP), and so is error precedence (Host count,
+// transfer coding, Content-Length, version, Host, header names). "OPTIONS *"
+// is answered by the server like Go's globalOptionsHandler; up to 4 CR/LF
+// bytes are tolerated before a request only after a POST. The request line
+// and headers may use MaxHeaderBytes+4096 bytes, as with Go's bufio slop.
+//
 // The router matches path.Clean(EscapedPath), static segments before
 // {params}, falls back to other patterns on a method mismatch, and decodes
 // params with url.QueryUnescape. Responses carry the handler's headers
 // (canonicalised and sorted like Go), Date, Content-Length, a sniffed
 // Content-Type when the handler set none, and Connection when needed.
-// Differences: no HTTP/2 (h2c) and no Upgrade; requests with obs-fold, bare LF,
-// Content-Length together with Transfer-Encoding, or Transfer-Encoding on
-// HTTP/1.0 are rejected with 400 (Go accepts some of them); a malformed chunked
-// body is a 400 before the handler instead of a body read error inside it.
+//
+// Deliberate differences: no HTTP/2 (h2c prior knowledge gets 505) and no
+// Upgrade; obs-fold, bare LF, Content-Length together with Transfer-Encoding,
+// and Transfer-Encoding on HTTP/1.0 are rejected with a plain 400 (Go accepts
+// them); a malformed chunked body is a 400 before the handler instead of a
+// body read error inside it; "100 Continue" is sent only while the body is
+// still missing; a client that half-closes while its blocking request runs
+// loses the response (gnet closes on EOF); IdleTimeout (120s) and
+// ReadBodyTimeout (60s) exist where daprd has none; MaxHeaderCount (100) is
+// a limit Go does not have.
 package h1
