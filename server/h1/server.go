@@ -19,7 +19,7 @@ import (
 
 // Config configures a Server. Zero values take the defaults documented per field.
 type Config struct {
-	Addrs             []string      // host:port listeners ("" host = all interfaces); one gnet engine serving all
+	Addrs             []string      // host:port listeners ("" host = all interfaces) or "unix:///path/to.sock"; one gnet engine serving all
 	Router            *Router       // required
 	MaxBodySize       int64         // --max-body-size; default 4 MiB
 	MaxHeaderBytes    int           // --read-buffer-size; default 4 KiB. Like Go, request line + headers may use MaxHeaderBytes+4096 bytes; over → 431 and close
@@ -198,7 +198,11 @@ func (s *Server) Start() error {
 	}
 	addrs := make([]string, len(s.cfg.Addrs))
 	for i, a := range s.cfg.Addrs {
-		addrs[i] = "tcp://" + a
+		if strings.HasPrefix(a, "unix://") {
+			addrs[i] = a
+		} else {
+			addrs[i] = "tcp://" + a
+		}
 	}
 	go func() {
 		err := gnet.Rotate(s, addrs,
@@ -302,7 +306,11 @@ func (s *Server) OnShutdown(gnet.Engine) {
 func (s *Server) OnBoot(eng gnet.Engine) gnet.Action {
 	s.eng = eng
 	for _, a := range s.cfg.Addrs {
-		fd, err := eng.DupListener("tcp", a)
+		network := "tcp"
+		if p, ok := strings.CutPrefix(a, "unix://"); ok {
+			network, a = "unix", p
+		}
+		fd, err := eng.DupListener(network, a)
 		if err != nil {
 			s.bootErr = fmt.Errorf("cannot inspect listener %s: %w", a, err)
 			break
@@ -313,7 +321,7 @@ func (s *Server) OnBoot(eng gnet.Engine) gnet.Action {
 			s.bootErr = fmt.Errorf("cannot inspect listener %s: %w", a, err)
 			break
 		}
-		s.addrs = append(s.addrs, sockaddrToTCP(sa))
+		s.addrs = append(s.addrs, sockaddrToNet(sa))
 	}
 	if s.bootErr != nil {
 		s.once.Do(func() { close(s.started) })
@@ -322,8 +330,10 @@ func (s *Server) OnBoot(eng gnet.Engine) gnet.Action {
 	return gnet.None
 }
 
-func sockaddrToTCP(sa unix.Sockaddr) net.Addr {
+func sockaddrToNet(sa unix.Sockaddr) net.Addr {
 	switch a := sa.(type) {
+	case *unix.SockaddrUnix:
+		return &net.UnixAddr{Name: a.Name, Net: "unix"}
 	case *unix.SockaddrInet4:
 		return &net.TCPAddr{IP: net.IP(append([]byte(nil), a.Addr[:]...)), Port: a.Port}
 	case *unix.SockaddrInet6:

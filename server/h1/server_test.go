@@ -787,3 +787,24 @@ func TestListenAllInterfacesAndTwoAddrs(t *testing.T) {
 		}
 	}
 }
+
+func TestUnixSocket(t *testing.T) {
+	sock := t.TempDir() + "/h1.sock"
+	ts := startServer(t, func(c *Config) { c.Addrs = []string{"unix://" + sock} })
+	if a, ok := ts.Addrs()[0].(*net.UnixAddr); !ok || a.Name != sock {
+		t.Fatalf("Addrs = %v", ts.Addrs())
+	}
+	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+	}}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr}).Post("http://x/becho", "a/b", strings.NewReader("over unix"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(b) != "B:over unix" {
+		t.Fatalf("got %q", b)
+	}
+}
