@@ -18,6 +18,8 @@
 //  2. Every multi-item write (bulk save/delete with more than one item,
 //     transaction with more than one operation) runs in one database
 //     transaction: a failed condition or an error rolls everything back.
+//     A transaction checks all its conditions against the state before it
+//     (rows locked FOR UPDATE), then applies its operations in order.
 //  3. Expired rows are invisible to reads, ETag checks and queries; they
 //     stay until the cleanup deletes them, and a first-write save revives
 //     them. Time is always the database's clock (CURRENT_TIMESTAMP/now()).

@@ -548,36 +548,125 @@ func (s *Store) BulkDelete(ctx context.Context, reqs []component.DeleteRequest) 
 	})
 }
 
-// Multi implements component.Store: the operations run in order in one
-// database transaction; the first error rolls it back and is returned.
+// Multi implements component.Store. One operation runs directly. Several
+// run in one database transaction in two phases: every condition (ETag,
+// first-write) is checked against the state before the transaction, with
+// the rows locked (SELECT ... FOR UPDATE), and only then are the operations
+// applied in order, so a later operation on a key overrides an earlier one.
+// The first error rolls everything back and is returned.
 func (s *Store) Multi(ctx context.Context, req *component.TransactionRequest) error {
 	start := time.Now()
 	defer s.m.multi.UpdateDuration(start)
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.timeout)
 	defer cancel()
-	run := func(q querier, o *component.Operation) error {
-		switch o.Kind {
-		case component.OpUpsert:
-			return s.doSet(ctx, q, &o.Set)
-		case component.OpDelete:
-			return s.doDelete(ctx, q, &o.Delete)
-		}
-		return fmt.Errorf("unsupported operation kind %d", o.Kind)
-	}
-	switch len(req.Operations) {
+	ops := req.Operations
+	switch len(ops) {
 	case 0:
 		return nil
 	case 1:
-		return run(s.db, &req.Operations[0])
+		switch o := &ops[0]; o.Kind {
+		case component.OpUpsert:
+			return s.doSet(ctx, s.db, &o.Set)
+		case component.OpDelete:
+			return s.doDelete(ctx, s.db, &o.Delete)
+		}
+		return fmt.Errorf("unsupported operation kind %d", ops[0].Kind)
+	}
+	// Validate everything before talking to the database.
+	for i := range ops {
+		o := &ops[i]
+		var err error
+		switch o.Kind {
+		case component.OpUpsert:
+			if err = component.CheckOptions(o.Set.Options); err == nil {
+				_, err = parseTTL(o.Set.Metadata)
+			}
+			if err == nil && o.Set.ETag != nil {
+				_, err = s.parseETag(*o.Set.ETag)
+			}
+		case component.OpDelete:
+			err = component.CheckOptions(o.Delete.Options)
+			if err == nil && o.Delete.ETag != nil {
+				_, err = s.parseETag(*o.Delete.ETag)
+			}
+		default:
+			err = fmt.Errorf("unsupported operation kind %d", o.Kind)
+		}
+		if err != nil {
+			return err
+		}
 	}
 	return s.inTx(ctx, func(tx pgx.Tx) error {
-		for i := range req.Operations {
-			if err := run(tx, &req.Operations[i]); err != nil {
-				return err
+		// Phase 1: conditions against the state before the transaction.
+		for i := range ops {
+			key, etag, concurrency := opCondition(&ops[i])
+			if etag != nil {
+				want, _ := s.parseETag(*etag)
+				var cur string
+				err := tx.QueryRow(ctx, s.q.current+" FOR UPDATE", key).Scan(&cur)
+				if errors.Is(err, pgx.ErrNoRows) {
+					return component.NewETagNotFoundError(key)
+				}
+				if err != nil {
+					return fmt.Errorf("cannot check the etag of %s: %w", key, err)
+				}
+				if cur != want {
+					return component.NewETagMismatchError(key, cur, *etag)
+				}
+			} else if concurrency == component.FirstWrite {
+				var live bool
+				if err := tx.QueryRow(ctx, s.q.live, key).Scan(&live); err != nil {
+					return fmt.Errorf("cannot check key %s: %w", key, err)
+				}
+				if live {
+					return component.NewFirstWriteError()
+				}
 			}
+		}
+		// Phase 2: apply in order, unconditionally, except that a
+		// first-write insert still refuses a row another client created
+		// since phase 1.
+		touched := make(map[string]bool, len(ops))
+		for i := range ops {
+			o := &ops[i]
+			if o.Kind == component.OpDelete {
+				if _, err := tx.Exec(ctx, s.q.del, o.Delete.Key); err != nil {
+					return fmt.Errorf("cannot delete key %s: %w", o.Delete.Key, err)
+				}
+				touched[o.Delete.Key] = true
+				continue
+			}
+			r := &o.Set
+			ttl, _ := parseTTL(r.Metadata)
+			val, isBinary := s.encode(r.Value)
+			args := []any{r.Key, val, isBinary, ttl}
+			if s.cfg.v2 {
+				args = []any{r.Key, val, ttl}
+			}
+			first := r.ETag == nil && r.Options.Concurrency == component.FirstWrite && !touched[r.Key]
+			sql := s.q.upsert
+			if first {
+				sql = s.q.upsertFirst
+			}
+			tag, err := tx.Exec(ctx, sql, args...)
+			if err != nil {
+				return fmt.Errorf("cannot save key %s: %w", r.Key, err)
+			}
+			if first && tag.RowsAffected() != 1 {
+				return component.NewFirstWriteError()
+			}
+			touched[r.Key] = true
 		}
 		return nil
 	})
+}
+
+// opCondition returns the key, ETag and concurrency of an operation.
+func opCondition(o *component.Operation) (string, *string, string) {
+	if o.Kind == component.OpDelete {
+		return o.Delete.Key, o.Delete.ETag, o.Delete.Options.Concurrency
+	}
+	return o.Set.Key, o.Set.ETag, o.Set.Options.Concurrency
 }
 
 // CleanupExpired runs one cleanup round as daprd does: move the metadata

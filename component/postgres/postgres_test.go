@@ -781,3 +781,53 @@ func TestQueryExecModes(t *testing.T) {
 		}
 	}
 }
+
+// TestMultiConditionsBeforeTransaction: conditions are checked against the
+// state before the transaction, then operations apply in order.
+func TestMultiConditionsBeforeTransaction(t *testing.T) {
+	for _, v := range []string{"v1", "v2"} {
+		t.Run(v, func(t *testing.T) {
+			s := open(t, v, nil)
+			ctx := context.Background()
+			mustSet(t, s, "a", "1")
+			e := string(get(t, s, "a").ETag)
+			up := func(k, val string, etag *string) component.Operation {
+				return component.Operation{Kind: component.OpUpsert, Set: component.SetRequest{Key: k, Value: []byte(val), ETag: etag}}
+			}
+			// The second operation's ETag is the one before the transaction.
+			err := s.Multi(ctx, &component.TransactionRequest{Operations: []component.Operation{up("a", "2", nil), up("a", "3", &e)}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r := get(t, s, "a"); string(r.Data) != "3" {
+				t.Fatalf("a = %s, want 3", r.Data)
+			}
+			// Delete then upsert with the pre-transaction ETag: written.
+			e = string(get(t, s, "a").ETag)
+			err = s.Multi(ctx, &component.TransactionRequest{Operations: []component.Operation{
+				{Kind: component.OpDelete, Delete: component.DeleteRequest{Key: "a"}}, up("a", "4", &e),
+			}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r := get(t, s, "a"); string(r.Data) != "4" {
+				t.Fatalf("a = %s, want 4", r.Data)
+			}
+			// First-write of a key an earlier operation created in the same
+			// transaction: the key did not exist before, so it is allowed.
+			fw := up("n", "2", nil)
+			fw.Set.Options.Concurrency = component.FirstWrite
+			if err := s.Multi(ctx, &component.TransactionRequest{Operations: []component.Operation{up("n", "1", nil), fw}}); err != nil {
+				t.Fatal(err)
+			}
+			if r := get(t, s, "n"); string(r.Data) != "2" {
+				t.Fatalf("n = %s, want 2", r.Data)
+			}
+			// Validation errors write nothing.
+			err = s.Multi(ctx, &component.TransactionRequest{Operations: []component.Operation{up("z", "1", nil), up("a", "1", ptr("not-an-etag"))}})
+			if err == nil || get(t, s, "z").Found {
+				t.Fatalf("bad ETag: %v", err)
+			}
+		})
+	}
+}
