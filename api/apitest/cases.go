@@ -21,6 +21,16 @@ const illegalBody = `{"errorCode":"ERR_MALFORMED_REQUEST","message":"api error: 
 
 const illegalTxBody = `{"errorCode":"ERR_MALFORMED_REQUEST","message":"api error: code = InvalidArgument desc = input key/keyPrefix 'a||b' can't contain '||'","details":[{"@type":"type.googleapis.com/google.rpc.BadRequest","field_violations":[{"description":"api error: code = InvalidArgument desc = input key/keyPrefix 'a||b' can't contain '||'"}]},{"@type":"type.googleapis.com/google.rpc.ResourceInfo","description":"","owner":"","resource_name":"statestore","resource_type":"state"},{"@type":"type.googleapis.com/google.rpc.ErrorInfo","domain":"dapr.io","metadata":null,"reason":"DAPR_STATE_ILLEGAL_KEY"}]}`
 
+// wrong returns an ETag the store never produced: s itself for stores
+// with the in-memory texts (any string mismatches), else a decimal that
+// parses as an ETag for stores with integer ETags (Redis) but does not match.
+func wrong(opts Options, s string) string {
+	if opts.InMemoryTexts {
+		return s
+	}
+	return "987654321"
+}
+
 func malformed(msg string) string {
 	return `{"errorCode":"ERR_MALFORMED_REQUEST","message":` + strconv.Quote(msg) + `}`
 }
@@ -192,7 +202,7 @@ func testETags(t *testing.T, newStore func(t *testing.T) component.Store, opts O
 	}
 	const prefix = "failed saving state in state store statestore: possible etag mismatch. error from state store: "
 	// ETag on a missing key.
-	err := e.save(`[{"key":"weapon","value":"DeathStar","etag":"xxxxx","options":{"concurrency":"first-write","consistency":"strong"}}]`, nil)
+	err := e.save(`[{"key":"weapon","value":"DeathStar","etag":"`+wrong(opts, "xxxxx")+`","options":{"concurrency":"first-write","consistency":"strong"}}]`, nil)
 	wantErr(t, err, 409, "ERR_STATE_SAVE", prefix)
 	if opts.InMemoryTexts {
 		wantBody(t, err, 409, `{"errorCode":"ERR_STATE_SAVE","message":"`+prefix+`state not exist or expired for key=myapp||weapon"}`)
@@ -213,7 +223,7 @@ func testETags(t *testing.T, newStore func(t *testing.T) component.Store, opts O
 		wantBody(t, err, 409, `{"errorCode":"ERR_STATE_SAVE","message":"`+prefix+`state etag not match for key=myapp||a: current=`+next+`, expect=`+cur+`"}`)
 	}
 	// Multi-item: one bad ETag → 409 with the doubled prefix.
-	err = e.save(`[{"key":"a","value":4,"etag":"wrong"},{"key":"b","value":5}]`, nil)
+	err = e.save(`[{"key":"a","value":4,"etag":"`+wrong(opts, "wrong")+`"},{"key":"b","value":5}]`, nil)
 	wantErr(t, err, 409, "ERR_STATE_SAVE", prefix+"possible etag mismatch. error from state store: ")
 	if opts.InMemoryTexts {
 		wantBody(t, err, 409, `{"errorCode":"ERR_STATE_SAVE","message":"`+prefix+`possible etag mismatch. error from state store: state etag not match for key=myapp||a: current=`+next+`, expect=wrong"}`)
@@ -227,7 +237,7 @@ func testETags(t *testing.T, newStore func(t *testing.T) component.Store, opts O
 		t.Fatalf("a = %s after failed saves, want 2", r.Data)
 	}
 	// Two bad items: both listed, joined by \n.
-	err = e.save(`[{"key":"a","value":4,"etag":"wrong"},{"key":"c","value":5,"etag":"bad"}]`, nil)
+	err = e.save(`[{"key":"a","value":4,"etag":"`+wrong(opts, "wrong")+`"},{"key":"c","value":5,"etag":"`+wrong(opts, "bad")+`"}]`, nil)
 	wantErr(t, err, 409, "ERR_STATE_SAVE", prefix+"possible etag mismatch. error from state store: ")
 	if strings.Count(err.Message(), "\n") != 1 {
 		t.Fatalf("two failures not joined by one newline: %q", err.Message())
@@ -298,13 +308,13 @@ func testDelete(t *testing.T, newStore func(t *testing.T) component.Store, opts 
 	noErr(t, e.del("missing", "", "", ""))
 	e.mustSave(`[{"key":"d","value":1}]`)
 	if etagRules(e.store, opts) {
-		err := e.del("missing", "nope", "", "")
+		err := e.del("missing", wrong(opts, "nope"), "", "")
 		wantErr(t, err, 409, "ERR_STATE_DELETE", "failed deleting state with key missing: possible etag mismatch. error from state store: ")
 		if opts.InMemoryTexts {
 			wantBody(t, err, 409, `{"errorCode":"ERR_STATE_DELETE","message":"failed deleting state with key missing: possible etag mismatch. error from state store: state not exist or expired for key=myapp||missing"}`)
 		}
 		cur := e.etag("d")
-		err = e.del("d", "nope", "", "")
+		err = e.del("d", wrong(opts, "nope"), "", "")
 		wantErr(t, err, 409, "ERR_STATE_DELETE", "failed deleting state with key d: possible etag mismatch. error from state store: ")
 		if opts.InMemoryTexts {
 			wantBody(t, err, 409, `{"errorCode":"ERR_STATE_DELETE","message":"failed deleting state with key d: possible etag mismatch. error from state store: state etag not match for key=myapp||d: current=`+cur+`, expect=nope"}`)
@@ -354,7 +364,7 @@ func testTransaction(t *testing.T, newStore func(t *testing.T) component.Store, 
 		`{"errorCode":"ERR_NOT_SUPPORTED_STATE_OPERATION","message":"operation type merge not supported"}`)
 	// Wrong ETag → 500, and nothing of the transaction applies.
 	if etagRules(st, opts) {
-		err := e.tx(`{"operations":[{"operation":"upsert","request":{"key":"t2","value":1}},{"operation":"upsert","request":{"key":"t1","value":1,"etag":"bad"}}]}`, nil)
+		err := e.tx(`{"operations":[{"operation":"upsert","request":{"key":"t2","value":1}},{"operation":"upsert","request":{"key":"t1","value":1,"etag":"`+wrong(opts, "bad")+`"}}]}`, nil)
 		wantErr(t, err, 500, "ERR_STATE_TRANSACTION", "error while executing state transaction: possible etag mismatch. error from state store: ")
 		if opts.InMemoryTexts {
 			wantBody(t, err, 500, `{"errorCode":"ERR_STATE_TRANSACTION","message":"error while executing state transaction: possible etag mismatch. error from state store: state etag not match for key=myapp||t1: current=`+e.etag("t1")+`, expect=bad"}`)
@@ -860,7 +870,7 @@ func testTypedErrors(t *testing.T, newStore func(t *testing.T) component.Store, 
 	f(e.s.Save(ctx, storeName, []api.Item{{Key: "j", Value: []byte("no"), Metadata: api.Metadata{"contentType": "application/json"}}}), codes.Unknown, "invalid character 'o' in literal null (expecting 'u')")
 	if etagRules(e.store, opts) {
 		noErr(t, e.s.Save(ctx, storeName, []api.Item{{Key: "g1", Value: []byte("x")}}))
-		bad := "bad"
+		bad := wrong(opts, "bad")
 		err := e.s.Save(ctx, storeName, []api.Item{{Key: "g1", Value: []byte("y"), ETag: &bad}})
 		if err.GRPCStatus().Code() != codes.Aborted || !strings.HasPrefix(err.GRPCStatus().Message(), "failed saving state in state store statestore: possible etag mismatch. error from state store: ") {
 			t.Fatalf("typed etag mismatch: %v", err.GRPCStatus())
