@@ -137,6 +137,13 @@ func New(cfg Config) (*Server, error) {
 		grpc.StreamInterceptor(ic.stream),
 		grpc.MaxRecvMsgSize(cfg.MaxMsgSize),
 		grpc.MaxSendMsgSize(cfg.MaxMsgSize),
+		// Fixed flow-control windows turn off grpc-go's BDP estimation,
+		// which sends a PING for every burst of DATA frames: about 5% of
+		// the server's CPU on small unary calls. A sidecar's peer is local,
+		// so a dynamic window buys nothing; 1 MiB per stream and 8 MiB per
+		// connection are far above grpc-go's 64 KiB starting window.
+		grpc.StaticStreamWindowSize(1 << 20),
+		grpc.StaticConnWindowSize(8 << 20),
 		// daprd's API server keepalive settings (state-grpc.md §1).
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
 			MinTime:             8 * time.Second,

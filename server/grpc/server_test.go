@@ -1,6 +1,7 @@
 package grpcserver
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -809,5 +810,53 @@ func TestConcurrentFirstWrite(t *testing.T) {
 	}
 	if ok != 1 || aborted != n-1 {
 		t.Fatalf("%d saves succeeded and %d were aborted, want 1 and %d", ok, aborted, n-1)
+	}
+}
+
+// TestLargeValues round-trips a value larger than the flow-control windows
+// and close to the default 4 MiB message limit.
+func TestLargeValues(t *testing.T) {
+	st, err := api.New(api.Config{AppID: testApp, Stores: []api.StoreEntry{entry("statestore", openStore(t, "statestore"))}, DisableMetrics: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := New(Config{Addrs: []string{"127.0.0.1:0"}, State: st, AppID: testApp, DisableMetrics: true, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop()
+	conn, err := grpc.NewClient(srv.Addrs()[0].String(), grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(8<<20)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	c := runtimev1pb.NewDaprClient(conn)
+	big := make([]byte, 4<<20-1024)
+	for i := range big {
+		big[i] = byte(i * 7)
+	}
+	ctx := context.Background()
+	if _, err := c.SaveState(ctx, &runtimev1pb.SaveStateRequest{StoreName: "statestore", States: []*commonv1pb.StateItem{{Key: "big", Value: big}}}); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := c.GetState(ctx, &runtimev1pb.GetStateRequest{StoreName: "statestore", Key: "big"})
+	if err != nil || !bytes.Equal(resp.Data, big) {
+		t.Fatalf("GetState big: %d bytes, %v", len(resp.GetData()), err)
+	}
+	// Over the limit both ways: a request, and a response (two big values).
+	_, err = c.SaveState(ctx, &runtimev1pb.SaveStateRequest{StoreName: "statestore", States: []*commonv1pb.StateItem{{Key: "big2", Value: make([]byte, 4<<20)}}})
+	if status.Code(err) != codes.ResourceExhausted {
+		t.Fatalf("5 MiB request: %v, want ResourceExhausted", err)
+	}
+	if _, err := c.SaveState(ctx, &runtimev1pb.SaveStateRequest{StoreName: "statestore", States: []*commonv1pb.StateItem{{Key: "big2", Value: big}}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.GetBulkState(ctx, &runtimev1pb.GetBulkStateRequest{StoreName: "statestore", Keys: []string{"big", "big2"}})
+	if status.Code(err) != codes.ResourceExhausted {
+		t.Fatalf("8 MiB response: %v, want ResourceExhausted", err)
 	}
 }
