@@ -625,3 +625,34 @@ func TestGracefulShutdownBudget(t *testing.T) {
 		t.Fatalf("stores not closed:\n%s", p.out.String())
 	}
 }
+
+// TestStateRoutesSmoke drives each state route once through the binary.
+func TestStateRoutesSmoke(t *testing.T) {
+	s := testutil.Start(t, testutil.Options{})
+	f := func(method, path, body string, wantCode int, wantBody string, hdr ...string) http.Header {
+		t.Helper()
+		code, h, b := httpDo(t, method, s.URL(path), body, hdr...)
+		if code != wantCode || (wantBody != "" && b != wantBody) {
+			t.Fatalf("%s %s: %d %q, want %d %q", method, path, code, b, wantCode, wantBody)
+		}
+		return h
+	}
+	f("POST", "/v1.0/state/statestore", `[{"key":"a","value":{"n":1}},{"key":"b","value":"x"}]`, 204, "")
+	h := f("GET", "/v1.0/state/statestore/a", "", 200, `{"n":1}`)
+	if h.Get("Content-Type") != "application/json" || h.Get("Etag") == "" {
+		t.Fatalf("GET headers %v", h)
+	}
+	etag := h.Get("Etag")
+	f("PUT", "/v1.0/state/statestore/bulk", `{"keys":["a","zz"]}`, 200, `[{"key":"a","data":{"n":1},"etag":"`+etag+`"},{"key":"zz"}]`+"\n")
+	f("DELETE", "/v1.0/state/statestore/a", "", 409, "", "If-Match", "not-"+etag)
+	f("DELETE", "/v1.0/state/statestore/a", "", 204, "", "If-Match", etag)
+	f("GET", "/v1.0/state/statestore/a", "", 204, "")
+	f("POST", "/v1.0/state/statestore/transaction", `{"operations":[{"operation":"upsert","request":{"key":"c","value":3}},{"operation":"delete","request":{"key":"b"}}]}`, 204, "")
+	f("GET", "/v1.0/state/statestore/c", "", 200, "3")
+	f("GET", "/v1.0/state/statestore/b", "", 204, "")
+	code, _, b := httpDo(t, "POST", s.URL("/v1.0-alpha1/state/statestore/query"), `{"filter":{"EQ":{"n":1}}}`)
+	if code != 200 && code != 204 {
+		t.Fatalf("query: %d %s", code, b)
+	}
+	f("POST", "/v1.0/state/statestore/query", `{}`, 404, "")
+}
