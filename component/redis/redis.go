@@ -53,6 +53,7 @@ func New(ctx context.Context, spec component.Spec, env component.Env) (*Store, e
 	if log == nil {
 		log = slog.Default()
 	}
+	setClientLogger(log)
 	s := &Store{name: spec.Name, cfg: cfg, log: log}
 	s.client = newClient(cfg)
 	if v, ok := metaLookup(spec, "queryIndexes"); ok && v != "" {
