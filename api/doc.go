@@ -32,4 +32,10 @@
 //     GetResult and passes nil metadata.
 //  6. Errors are never counted here: the transport calls CountError once per
 //     error response.
+//  7. No entry point retains its []byte arguments (bodies, path views) after
+//     it returns; the transport may reuse its buffers at once. Results
+//     appended to dst, and a GetResult's slices, belong to the caller.
+//  8. Entry points block until the store has answered; for writes on the
+//     embedded stores that includes the fsync (durability "sync"), so
+//     event-loop transports must call the write entry points off the loop.
 package api
