@@ -831,3 +831,11 @@ func TestMultiConditionsBeforeTransaction(t *testing.T) {
 		})
 	}
 }
+
+func TestInitUnreachable(t *testing.T) {
+	_, err := Open(context.Background(), component.Spec{Name: "x", Metadata: map[string]string{
+		"connectionString": "host=127.0.0.1 port=1 user=postgres sslmode=disable connect_timeout=1", "timeout": "1"}}, component.Env{})
+	if err == nil || !strings.HasPrefix(err.Error(), "failed to ping the database: ") {
+		t.Fatalf("unreachable server: %v", err)
+	}
+}

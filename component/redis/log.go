@@ -17,6 +17,7 @@ var clientLog sync.Once
 
 type slogPrintf struct{ log *slog.Logger }
 
+// Printf implements go-redis's internal.Logging.
 func (l slogPrintf) Printf(ctx context.Context, format string, v ...any) {
 	l.log.WarnContext(ctx, "redis client: "+fmt.Sprintf(format, v...))
 }
