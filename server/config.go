@@ -83,6 +83,9 @@ type MetricsOptions struct {
 	// IncreasedCardinality (default true) keeps the path label and
 	// registers dapr_http_server_response_count; false empties the label.
 	IncreasedCardinality bool
+	// PathMatching are the pathMatching patterns (Go ServeMux syntax) that
+	// replace request paths in the path label.
+	PathMatching []string
 	// ExcludeVerbs empties the method label.
 	ExcludeVerbs bool
 	// LatencyBuckets are the latency histogram bounds in ms (nil = daprd's

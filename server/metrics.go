@@ -18,6 +18,8 @@ type httpMetrics struct {
 	reqSize *metrics.PrometheusHistogram
 	resSize *metrics.PrometheusHistogram
 
+	pm *pathMatching // nil unless Configuration pathMatching is set
+
 	mu     sync.RWMutex
 	series map[string]*httpSeries // key: method \x00 path \x00 status; guarded by mu
 }
@@ -36,6 +38,7 @@ func newHTTPMetrics(appID string, opts MetricsOptions) *httpMetrics {
 		reqSize: metrics.GetOrCreatePrometheusHistogramExt("dapr_http_server_request_bytes"+app, sizeBuckets),
 		resSize: metrics.GetOrCreatePrometheusHistogramExt("dapr_http_server_response_bytes"+app, sizeBuckets),
 		series:  map[string]*httpSeries{},
+		pm:      newPathMatching(opts.PathMatching, opts.IncreasedCardinality),
 	}
 }
 
@@ -68,11 +71,7 @@ func (m *httpMetrics) record(method, path string, status, reqBytes, resBytes int
 	} else if !validVerbs[method] {
 		method = "UNKNOWN"
 	}
-	if m.opts.IncreasedCardinality {
-		path = metricPath(path)
-	} else {
-		path = ""
-	}
+	path = m.metricsPath(path)
 	kp := keyPool.Get().(*[]byte)
 	key := append((*kp)[:0], method...)
 	key = append(key, 0)
@@ -108,7 +107,7 @@ func (m *httpMetrics) newSeries(key, method, path string, status int) *httpSerie
 		count:   metrics.GetOrCreateCounter("dapr_http_server_request_count" + labels),
 		latency: metrics.GetOrCreatePrometheusHistogramExt("dapr_http_server_latency"+labels, m.opts.LatencyBuckets),
 	}
-	if m.opts.IncreasedCardinality {
+	if m.opts.IncreasedCardinality || m.pm != nil {
 		s.resCount = metrics.GetOrCreateCounter("dapr_http_server_response_count" + labels)
 	}
 	m.series[key] = s

@@ -408,3 +408,22 @@ func TestHTTPMetricsLabels(t *testing.T) {
 		t.Fatalf("low-cardinality series wrong:\n%s", out)
 	}
 }
+
+func TestHTTPMetricsPathMatching(t *testing.T) {
+	m := newHTTPMetrics("pm-app", MetricsOptions{IncreasedCardinality: false, PathMatching: []string{"/v1.0/state/{store}/{key}"}, LatencyBuckets: DefaultLatencyBuckets})
+	f := func(in, want string) {
+		t.Helper()
+		if got := m.metricsPath(in); got != want {
+			t.Fatalf("metricsPath(%q) = %q, want %q", in, got, want)
+		}
+	}
+	f("/v1.0/state/s/k1", "/v1.0/state/{store}/{key}")
+	f("/v1.0/metadata", "")
+	legacy := newHTTPMetrics("pm-app2", MetricsOptions{IncreasedCardinality: true, PathMatching: []string{"/v1.0/state/{store}/{key}"}, LatencyBuckets: DefaultLatencyBuckets})
+	if got := legacy.metricsPath("/v1.0/metadata"); got != "/v1.0/metadata" {
+		t.Fatalf("legacy fallback = %q", got)
+	}
+	if got := legacy.metricsPath("/v1.0/state/s/k"); got != "/v1.0/state/{store}/{key}" {
+		t.Fatalf("legacy match = %q", got)
+	}
+}

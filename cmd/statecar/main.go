@@ -260,6 +260,7 @@ func buildConfig(fs *flagSet, log, root *slog.Logger) (*runtimeConfig, []*loader
 	c.Metrics.RecordErrorCodes = ms.RecordErrorCodes
 	c.Metrics.IncreasedCardinality = ms.HTTP.IncreasedCardinality == nil || *ms.HTTP.IncreasedCardinality
 	c.Metrics.ExcludeVerbs = ms.HTTP.ExcludeVerbs
+	c.Metrics.PathMatching = ms.HTTP.PathMatching
 	if len(ms.LatencyDistributionBuckets) > 0 {
 		c.Metrics.LatencyBuckets = ms.LatencyDistributionBuckets
 	}
