@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"syscall"
 	"time"
@@ -14,8 +15,18 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// pgBinDir is where Debian's postgresql-15 package installs its binaries.
+// pgBinDir is where Debian's postgresql-15 package installs its binaries;
+// other major versions under /usr/lib/postgresql are used when 15 is absent.
 const pgBinDir = "/usr/lib/postgresql/15/bin"
+
+// postgresCandidates lists postgres binaries to try: version 15 first, then
+// any other installed major version, newest first.
+func postgresCandidates() []string {
+	out := []string{filepath.Join(pgBinDir, "postgres")}
+	others, _ := filepath.Glob("/usr/lib/postgresql/*/bin/postgres")
+	sort.Sort(sort.Reverse(sort.StringSlice(others)))
+	return append(out, others...)
+}
 
 // Postgres is a PostgreSQL server (postmaster) on a loopback port, with
 // trust authentication for user "postgres".
@@ -35,7 +46,7 @@ type Postgres struct {
 // and waits until it accepts connections. When running as root, the server
 // runs as the "postgres" OS user.
 func StartPostgres() (*Postgres, error) {
-	bin, err := findBinary("postgres", filepath.Join(pgBinDir, "postgres"))
+	bin, err := findBinary("postgres", postgresCandidates()...)
 	if err != nil {
 		return nil, err
 	}
