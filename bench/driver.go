@@ -169,8 +169,6 @@ func (d *httpDriver) appendRequest(dst []byte, op Op, g *KeyGen) []byte {
 // grpcDriver sends requests through the generated Dapr client on one
 // channel. It reuses its request messages; gRPC itself allocates per call.
 type grpcDriver struct {
-	cc    *grpc.ClientConn
-	owned bool // close cc on close
 	cli   runtimev1pb.DaprClient
 	ctx   context.Context
 	shape *reqShape
@@ -196,9 +194,10 @@ func DialGRPC(addr string) (*grpc.ClientConn, error) {
 	return cc, nil
 }
 
-func newGRPCDriver(ctx context.Context, cc *grpc.ClientConn, owned bool, shape *reqShape) *grpcDriver {
+// newGRPCDriver returns a driver over channel cc, which the caller closes.
+func newGRPCDriver(ctx context.Context, cc *grpc.ClientConn, shape *reqShape) *grpcDriver {
 	n := max(shape.batch, 1)
-	d := &grpcDriver{cc: cc, owned: owned, cli: runtimev1pb.NewDaprClient(cc), ctx: ctx, shape: shape}
+	d := &grpcDriver{cli: runtimev1pb.NewDaprClient(cc), ctx: ctx, shape: shape}
 	d.get.StoreName, d.save.StoreName, d.bulk.StoreName = shape.store, shape.store, shape.store
 	d.tx.StoreName, d.query.StoreName, d.del.StoreName = shape.store, shape.store, shape.store
 	d.items = make([]*commonv1pb.StateItem, n)
@@ -221,11 +220,7 @@ func (d *grpcDriver) ensure(n int) {
 	}
 }
 
-func (d *grpcDriver) close() {
-	if d.owned {
-		_ = d.cc.Close()
-	}
-}
+func (d *grpcDriver) close() {}
 
 func (d *grpcDriver) key(k uint64) string {
 	d.kbuf = AppendKey(d.kbuf[:0], d.shape.keyPrefix, k)

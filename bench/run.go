@@ -19,7 +19,7 @@ type Config struct {
 	Store     string        // state store name; default "statestore"
 	Mix       Mix           // what to send
 	Conns     int           // concurrent connections (workers); default 1
-	Channels  int           // gRPC channels shared by the workers; 0 = one per worker
+	Channels  int           // gRPC channels (HTTP/2 connections) shared by the workers; 0 = 1, as one SDK client
 	Rate      float64       // open loop: total requests per second; 0 = closed loop
 	Duration  time.Duration // measured phase; default 5s
 	Warmup    time.Duration // unmeasured phase before it
@@ -39,8 +39,9 @@ type Config struct {
 	// every 200ms) during warm-up and the measured phase.
 	Progress io.Writer
 	// OnMeasure, if not nil, is called once when the measured phase starts
-	// and once when it ends (begin=false), from a timer goroutine; the peers
-	// runner samples the target's CPU time there.
+	// and once when it ends (begin=false), from a timer goroutine or, when
+	// that is late, from Run's goroutine after the workers stopped; the
+	// peers runner samples the target's CPU time there.
 	OnMeasure func(begin bool)
 }
 
@@ -139,22 +140,15 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			}
 			drivers[i] = d
 		case "grpc":
-			if cfg.Channels <= 0 || cfg.Channels >= cfg.Conns {
-				cc, err := DialGRPC(cfg.Target)
-				if err != nil {
-					return nil, err
-				}
-				drivers[i] = newGRPCDriver(ctx, cc, true, shape)
-				continue
-			}
-			if i < cfg.Channels {
+			nch := min(max(cfg.Channels, 1), cfg.Conns)
+			if i < nch {
 				cc, err := DialGRPC(cfg.Target)
 				if err != nil {
 					return nil, err
 				}
 				channels = append(channels, cc)
 			}
-			drivers[i] = newGRPCDriver(ctx, channels[i%cfg.Channels], false, shape)
+			drivers[i] = newGRPCDriver(ctx, channels[i%len(channels)], shape)
 		}
 	}
 
@@ -198,25 +192,31 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}(drivers[i])
 	}
 
+	// OnMeasure is called exactly once with true and then once with false:
+	// by the timer goroutine at measureFrom and end, or, if it was late,
+	// by this goroutine once the workers are done.
 	var timers sync.WaitGroup
-	stopTimers := make(chan struct{})
+	var beginOnce, endOnce sync.Once
+	onMeasure := func(begin bool) {}
 	if cfg.OnMeasure != nil {
-		timers.Add(1)
-		go func() {
-			defer timers.Done()
-			select {
-			case <-time.After(time.Until(measureFrom)):
-				cfg.OnMeasure(true)
-			case <-stopTimers:
-				return
-			}
-			select {
-			case <-time.After(time.Until(end)):
-				cfg.OnMeasure(false)
-			case <-stopTimers:
-			}
-		}()
+		onMeasure = cfg.OnMeasure
 	}
+	stopTimers := make(chan struct{})
+	timers.Add(1)
+	go func() {
+		defer timers.Done()
+		select {
+		case <-time.After(time.Until(measureFrom)):
+			beginOnce.Do(func() { onMeasure(true) })
+		case <-stopTimers:
+			return
+		}
+		select {
+		case <-time.After(time.Until(end)):
+			endOnce.Do(func() { onMeasure(false) })
+		case <-stopTimers:
+		}
+	}()
 	if cfg.Progress != nil {
 		timers.Add(1)
 		go func() {
@@ -227,6 +227,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	wg.Wait()
 	close(stopTimers)
 	timers.Wait()
+	beginOnce.Do(func() { onMeasure(true) })
+	endOnce.Do(func() { onMeasure(false) })
 
 	var h Histogram
 	var st [numStatus]int64

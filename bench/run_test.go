@@ -138,3 +138,19 @@ func TestRunGRPC(t *testing.T) {
 		t.Fatalf("preload saved %d items in %d requests, want 250 in 3", fake.items, fake.saves)
 	}
 }
+
+func TestRunAgainstTrivialGRPC(t *testing.T) {
+	s, addr, err := ServeTrivialGRPC("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	mix, _ := ParseMix("get:3,save:1,msave:1,bulk:1,tx:1,query:1,delete:1")
+	res, err := Run(t.Context(), Config{Target: addr, Proto: "grpc", Mix: mix, Conns: 2, Duration: 150 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Requests == 0 || res.Errors != 0 || res.Status["grpc:OK"] != res.Requests {
+		t.Fatalf("requests %d, errors %d, status %v", res.Requests, res.Errors, res.Status)
+	}
+}

@@ -2,9 +2,14 @@ package bench
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"net"
 	"sync"
+
+	runtimev1pb "github.com/dapr/dapr/pkg/proto/runtime/v1"
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/types/known/emptypb"
 )
 
 // trivialReply is the whole response of the trivial responder.
@@ -140,4 +145,47 @@ func requestLen(b []byte) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// trivialDapr answers every state RPC at once with an empty reply.
+type trivialDapr struct {
+	runtimev1pb.UnimplementedDaprServer
+}
+
+func (trivialDapr) GetState(context.Context, *runtimev1pb.GetStateRequest) (*runtimev1pb.GetStateResponse, error) {
+	return &runtimev1pb.GetStateResponse{}, nil
+}
+
+func (trivialDapr) GetBulkState(context.Context, *runtimev1pb.GetBulkStateRequest) (*runtimev1pb.GetBulkStateResponse, error) {
+	return &runtimev1pb.GetBulkStateResponse{}, nil
+}
+
+func (trivialDapr) SaveState(context.Context, *runtimev1pb.SaveStateRequest) (*emptypb.Empty, error) {
+	return &emptypb.Empty{}, nil
+}
+
+func (trivialDapr) DeleteState(context.Context, *runtimev1pb.DeleteStateRequest) (*emptypb.Empty, error) {
+	return &emptypb.Empty{}, nil
+}
+
+func (trivialDapr) ExecuteStateTransaction(context.Context, *runtimev1pb.ExecuteStateTransactionRequest) (*emptypb.Empty, error) {
+	return &emptypb.Empty{}, nil
+}
+
+func (trivialDapr) QueryStateAlpha1(context.Context, *runtimev1pb.QueryStateRequest) (*runtimev1pb.QueryStateResponse, error) {
+	return &runtimev1pb.QueryStateResponse{}, nil
+}
+
+// ServeTrivialGRPC serves a Dapr gRPC API whose state RPCs do nothing, on
+// addr, until the returned server is stopped; it is the gRPC counterpart of
+// ServeTrivial. It returns the listening address.
+func ServeTrivialGRPC(addr string) (*grpc.Server, string, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, "", err
+	}
+	s := grpc.NewServer()
+	runtimev1pb.RegisterDaprServer(s, trivialDapr{})
+	go func() { _ = s.Serve(ln) }()
+	return s, ln.Addr().String(), nil
 }

@@ -35,7 +35,7 @@ func run() int {
 		store    = flag.String("store", "statestore", "state store name")
 		mix      = flag.String("mix", "get", "operation or weighted mix: get, save, msave, bulk, tx, query, delete; e.g. get:80,save:20")
 		conns    = flag.Int("c", 32, "concurrent connections (one request in flight each)")
-		channels = flag.Int("channels", 0, "gRPC channels shared by the connections (0 = one per connection)")
+		channels = flag.Int("channels", 1, "gRPC channels (HTTP/2 connections) shared by the -c workers; default 1, as one SDK client")
 		rate     = flag.Float64("rate", 0, "open loop: total requests per second (0 = closed loop, as fast as possible)")
 		dur      = flag.Duration("d", bench.DefaultDuration, "measured duration")
 		warmup   = flag.Duration("warmup", bench.DefaultWarmup, "unmeasured warm-up before the measured phase")
@@ -50,7 +50,7 @@ func run() int {
 		jsonOut  = flag.String("json", "", "write the result as JSON to this file ('-' = stdout)")
 		progress = flag.String("progress", "auto", "progress bar on stderr: auto (when a terminal), true, false")
 		serve    = flag.String("serve-trivial", "", "serve the trivial 204 responder on this address until interrupted")
-		trivial  = flag.Bool("trivial", false, "start the trivial responder in-process and drive it (the generator's ceiling)")
+		trivial  = flag.Bool("trivial", false, "start a trivial responder (HTTP, or gRPC with -proto grpc) in-process and drive it: the generator's ceiling")
 		cpuprof  = flag.String("cpuprofile", "", "write a CPU profile of scload itself to this file")
 	)
 	flag.Parse()
@@ -95,7 +95,15 @@ func run() int {
 	if *progress == "true" || (*progress == "auto" && isTerminal(os.Stderr)) {
 		cfg.Progress = os.Stderr
 	}
-	if *trivial {
+	if *trivial && cfg.Proto == "grpc" {
+		s, addr, err := bench.ServeTrivialGRPC("127.0.0.1:0")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "scload:", err)
+			return 1
+		}
+		defer s.Stop()
+		cfg.Target, cfg.Preload = addr, false
+	} else if *trivial {
 		s, err := bench.ServeTrivial("127.0.0.1:0")
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "scload:", err)
@@ -103,9 +111,9 @@ func run() int {
 		}
 		defer s.Close()
 		cfg.Target, cfg.Proto, cfg.Preload = s.Addr(), "http", false
-		if cfg.Label == "" {
-			cfg.Label = "trivial"
-		}
+	}
+	if *trivial && cfg.Label == "" {
+		cfg.Label = "trivial"
 	}
 
 	if *cpuprof != "" {
