@@ -438,6 +438,9 @@ func (s *Store) apply(ctx context.Context, ops []op, what string) error {
 // applyBulk is apply, except on a cluster with keys in several slots, where
 // each op runs on its own (Invariant 4).
 func (s *Store) applyBulk(ctx context.Context, ops []op, what string) error {
+	if len(ops) == 0 {
+		return nil
+	}
 	if !s.cfg.cluster || len(ops) < 2 || sameSlot(ops) {
 		return s.apply(ctx, ops, what)
 	}
