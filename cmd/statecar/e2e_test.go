@@ -19,6 +19,13 @@ import (
 	"testing"
 	"time"
 
+	runtimev1pb "github.com/dapr/dapr/pkg/proto/runtime/v1"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
 	"github.com/statecar/statecar/internal/testutil"
 )
 
@@ -655,4 +662,43 @@ func TestStateRoutesSmoke(t *testing.T) {
 		t.Fatalf("query: %d %s", code, b)
 	}
 	f("POST", "/v1.0/state/statestore/query", `{}`, 404, "")
+}
+
+// TestGRPCWiring checks what cmd/statecar hands the gRPC server: the
+// shared metadata (GetMetadata/SetMetadata), the API token and Shutdown.
+func TestGRPCWiring(t *testing.T) {
+	s := testutil.Start(t, testutil.Options{AppID: "grpcapp", Env: []string{"DAPR_API_TOKEN=tk"}})
+	conn, err := grpc.NewClient(s.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	client := runtimev1pb.NewDaprClient(conn)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := client.GetMetadata(ctx, &runtimev1pb.GetMetadataRequest{}); status.Code(err) != codes.Unauthenticated {
+		t.Fatalf("without token: %v", err)
+	}
+	ctx = metadata.AppendToOutgoingContext(ctx, "dapr-api-token", "tk")
+	if _, err := client.SetMetadata(ctx, &runtimev1pb.SetMetadataRequest{Key: "fromGRPC", Value: "v1"}); err != nil {
+		t.Fatal(err)
+	}
+	md, err := client.GetMetadata(ctx, &runtimev1pb.GetMetadataRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if md.GetId() != "grpcapp" || md.GetExtendedMetadata()["fromGRPC"] != "v1" || md.GetExtendedMetadata()["daprRuntimeVersion"] != "1.18.3" ||
+		len(md.GetRegisteredComponents()) != 1 || md.GetRegisteredComponents()[0].GetName() != "statestore" {
+		t.Fatalf("GetMetadata: %v", md)
+	}
+	// Set over gRPC, visible over HTTP: one shared runtime.
+	if _, _, b := httpDo(t, "GET", s.URL("/v1.0/metadata"), "", "dapr-api-token", "tk"); !strings.Contains(b, `"fromGRPC":"v1"`) {
+		t.Fatalf("HTTP metadata lacks the gRPC-set key: %s", b)
+	}
+	if _, err := client.Shutdown(ctx, &runtimev1pb.ShutdownRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	if code := s.Wait(30 * time.Second); code != 0 {
+		t.Fatalf("exit %d after gRPC Shutdown", code)
+	}
 }
