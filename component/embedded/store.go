@@ -7,7 +7,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 
@@ -260,11 +262,56 @@ func (s *Store) apply(b *kv.Batch, etags []*string, single bool) error {
 	return &component.BulkError{Errs: errs}
 }
 
+// batchBuf is a reusable batch and its per-op ETags. Owned by one call
+// between getBatch and putBatch.
+type batchBuf struct {
+	b     kv.Batch
+	etags []*string
+}
+
+var batchPool = sync.Pool{New: func() any { return new(batchBuf) }}
+
+// maxPooledBatch bounds the memory a pooled batch keeps.
+const maxPooledBatch = 1 << 20
+
+func getBatch(n int) *batchBuf {
+	bb := batchPool.Get().(*batchBuf)
+	bb.b.Reset()
+	if cap(bb.etags) < n {
+		bb.etags = make([]*string, n)
+	} else {
+		bb.etags = bb.etags[:n]
+	}
+	return bb
+}
+
+// putBatch returns bb to the pool; kv.Apply has returned, so the engine no
+// longer uses the batch (condition errors own copies of their keys).
+func putBatch(bb *batchBuf) {
+	clear(bb.etags)
+	if cap(bb.etags) > 1024 || bb.b.Len() > 1024 {
+		return
+	}
+	bb.b.Reset()
+	batchPool.Put(bb)
+}
+
+// keyBytes views a string's bytes without copying; kv.Batch copies them.
+func keyBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
+
 // BulkSet implements component.Store: every condition is checked first and
 // nothing is written if any fails.
 func (s *Store) BulkSet(_ context.Context, reqs []component.SetRequest) error {
-	var b kv.Batch
-	etags := make([]*string, len(reqs))
+	bb := getBatch(len(reqs))
+	defer putBatch(bb)
+	b, etags := &bb.b, bb.etags
+	size := 0
+	for i := range reqs {
+		size += len(reqs[i].Key) + len(reqs[i].Value)
+	}
+	if size > maxPooledBatch {
+		b = new(kv.Batch) // do not let the pool keep a huge buffer
+	}
 	for i := range reqs {
 		r := &reqs[i]
 		if err := component.CheckOptions(r.Options); err != nil {
@@ -275,31 +322,33 @@ func (s *Store) BulkSet(_ context.Context, reqs []component.SetRequest) error {
 			return err
 		}
 		etags[i] = r.ETag
-		b.Put([]byte(r.Key), r.Value, cond(r.ETag, r.Options.Concurrency), exp)
+		b.Put(keyBytes(r.Key), r.Value, cond(r.ETag, r.Options.Concurrency), exp)
 	}
-	return s.apply(&b, etags, len(etags) == 1)
+	return s.apply(b, etags, len(etags) == 1)
 }
 
 // BulkDelete implements component.Store, all-or-nothing like BulkSet.
 func (s *Store) BulkDelete(_ context.Context, reqs []component.DeleteRequest) error {
-	var b kv.Batch
-	etags := make([]*string, len(reqs))
+	bb := getBatch(len(reqs))
+	defer putBatch(bb)
+	b, etags := &bb.b, bb.etags
 	for i := range reqs {
 		r := &reqs[i]
 		if err := component.CheckOptions(r.Options); err != nil {
 			return err
 		}
 		etags[i] = r.ETag
-		b.Delete([]byte(r.Key), cond(r.ETag, r.Options.Concurrency))
+		b.Delete(keyBytes(r.Key), cond(r.ETag, r.Options.Concurrency))
 	}
-	return s.apply(&b, etags, len(etags) == 1)
+	return s.apply(b, etags, len(etags) == 1)
 }
 
 // Multi implements component.Store: one atomic batch; the first failed
 // condition is reported (daprd's in-memory store stops at the first).
 func (s *Store) Multi(_ context.Context, req *component.TransactionRequest) error {
-	var b kv.Batch
-	etags := make([]*string, len(req.Operations))
+	bb := getBatch(len(req.Operations))
+	defer putBatch(bb)
+	b, etags := &bb.b, bb.etags
 	for i := range req.Operations {
 		op := &req.Operations[i]
 		switch op.Kind {
@@ -313,14 +362,14 @@ func (s *Store) Multi(_ context.Context, req *component.TransactionRequest) erro
 				return err
 			}
 			etags[i] = r.ETag
-			b.Put([]byte(r.Key), r.Value, cond(r.ETag, r.Options.Concurrency), exp)
+			b.Put(keyBytes(r.Key), r.Value, cond(r.ETag, r.Options.Concurrency), exp)
 		case component.OpDelete:
 			r := &op.Delete
 			if err := component.CheckOptions(r.Options); err != nil {
 				return err
 			}
 			etags[i] = r.ETag
-			b.Delete([]byte(r.Key), cond(r.ETag, r.Options.Concurrency))
+			b.Delete(keyBytes(r.Key), cond(r.ETag, r.Options.Concurrency))
 		default:
 			return fmt.Errorf("cannot execute operation %d: unknown kind %d", i, op.Kind)
 		}
@@ -328,7 +377,7 @@ func (s *Store) Multi(_ context.Context, req *component.TransactionRequest) erro
 	if b.Len() == 0 {
 		return nil
 	}
-	return s.apply(&b, etags, true)
+	return s.apply(b, etags, true)
 }
 
 // Query implements component.Querier: a scan of every live key evaluated
