@@ -860,3 +860,22 @@ func TestLargeValues(t *testing.T) {
 		t.Fatalf("8 MiB response: %v, want ResourceExhausted", err)
 	}
 }
+
+// TestErrorCodeMetric: with recordErrorCodes on, every error a state RPC
+// returns is counted once in dapr_error_code_total.
+func TestErrorCodeMetric(t *testing.T) {
+	api.SetTelemetry(api.Telemetry{AppID: "errapp", RecordErrorCodes: true})
+	defer api.SetTelemetry(api.Telemetry{})
+	env := startEnv(t, "", entry("statestore", openStore(t, "statestore")))
+	name := `dapr_error_code_total{app_id="errapp",category="state",error_code="ERR_STATE_STORE_NOT_FOUND"}`
+	before := metrics.GetOrCreateCounter(name).Get()
+	for range 2 {
+		_, err := env.client.GetState(context.Background(), &runtimev1pb.GetStateRequest{StoreName: "nostore", Key: "k"})
+		if status.Code(err) != codes.InvalidArgument {
+			t.Fatal(err)
+		}
+	}
+	if d := metrics.GetOrCreateCounter(name).Get() - before; d != 2 {
+		t.Fatalf("%s grew by %d, want 2", name, d)
+	}
+}
