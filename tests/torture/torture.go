@@ -169,7 +169,7 @@ type run struct {
 
 	// Counters updated by workers concurrently.
 	ackedSave, ackedDelete, ackedInc, ackedTx atomic.Int64
-	refused, inFlight, unexpected            atomic.Int64
+	refused, inFlight, unexpected             atomic.Int64
 }
 
 type worker interface {
