@@ -579,6 +579,9 @@ func TestCompressedValues(t *testing.T) {
 }
 
 func TestGetAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts differ under -race")
+	}
 	db := openMem(t, vfs.NewMem(), Options{Shards: 4})
 	defer db.Close()
 	var b Batch
