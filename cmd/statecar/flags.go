@@ -101,25 +101,38 @@ type flagSet struct {
 	help    bool
 }
 
+// String returns the value of a non-slice flag (its default when unset);
+// Bool, Int and Duration parse it (values were validated by set).
 func (f *flagSet) String(n string) string { return f.str[n] }
+
+// Bool returns a boolean flag.
 func (f *flagSet) Bool(n string) bool {
 	b, _ := strconv.ParseBool(f.str[n])
 	return b
 }
+
+// Int returns an integer flag.
 func (f *flagSet) Int(n string) int {
 	v, _ := strconv.ParseInt(f.str[n], 0, 64)
 	return int(v)
 }
+
+// Duration returns a duration flag.
 func (f *flagSet) Duration(n string) time.Duration {
 	d, _ := time.ParseDuration(f.str[n])
 	return d
 }
+
+// Slice returns a string-slice flag (nil when unset).
 func (f *flagSet) Slice(n string) []string { return f.slices[n] }
-func (f *flagSet) Changed(n string) bool   { return f.changed[n] }
+
+// Changed reports whether the flag was given on the command line.
+func (f *flagSet) Changed(n string) bool { return f.changed[n] }
 
 // errUsage marks pflag's exit-2 parse errors.
 type errUsage struct{ msg string }
 
+// Error returns pflag's message.
 func (e *errUsage) Error() string { return e.msg }
 
 // parseFlags parses args as daprd does: single-dash long flags are

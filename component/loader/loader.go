@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -506,6 +505,7 @@ type InitError struct {
 	Err    error
 }
 
+// Error renders "[KIND]: initialization error occurred for ENTITY: ERR".
 func (e *InitError) Error() string {
 	return fmt.Sprintf("[%s]: initialization error occurred for %s: %s", e.Kind, e.Entity, e.Err)
 }
@@ -520,6 +520,7 @@ type ProcessError struct {
 	Err    error
 }
 
+// Error renders "process component NAME error: ERR".
 func (e *ProcessError) Error() string {
 	return fmt.Sprintf("process component %s error: %s", e.Name, e.Err)
 }
@@ -568,16 +569,6 @@ func InitState(ctx context.Context, c *Component, env component.Env) (component.
 		return nil, &ProcessError{Name: c.Name, Reason: "init", Err: &InitError{Kind: "INIT_COMPONENT_FAILURE", Entity: c.LogName(), Err: r.err}}
 	}
 	return r.s, nil
-}
-
-// ParseBool is daprd's utils.IsTruthy.
-func ParseBool(s string) bool {
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "y", "yes", "true", "t", "on", "1":
-		return true
-	}
-	b, _ := strconv.ParseBool(s)
-	return b
 }
 
 // ResolveErr returns the error Resolve recorded for c (a secret store that
