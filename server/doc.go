@@ -4,6 +4,12 @@
 // runtime state they share with the gRPC server (server/grpc): readiness,
 // the /v1.0/metadata document, extended metadata and the shutdown trigger.
 //
+// Transports: the HTTP API runs on server/h1 (gnet) with the route table of
+// api_h1.go; with --unix-domain-socket, and on the public port, the same
+// handlers run behind Go's net/http (nethttp.go). Both reach the handlers
+// through the small request/response interfaces of routes.go, so the route
+// glue is written and tested once (server_test.go drives it with fakes).
+//
 // What it owns:
 //   - Runtime: the sidecar's runtime surface (runtime-http.md §1–§5);
 //   - the HTTP route table and the glue from h1 requests to api.State's
@@ -12,7 +18,9 @@
 //   - the DAPR_API_TOKEN check, API allow/deny lists, API logging and the
 //     dapr_http_server_* metrics middleware;
 //   - the metrics exposition (VictoriaMetrics' default set, so api/ and
-//     server/grpc register into it too) plus statecar_* engine figures.
+//     server/grpc register into it too; Configuration pathMatching,
+//     increasedCardinality and excludeVerbs) plus statecar_* engine figures
+//     (EngineMetricser, KVEngine).
 //
 // Invariants:
 //  1. GET /v1.0/healthz answers 204 only after MarkReady (components loaded,
