@@ -879,3 +879,76 @@ func TestErrorCodeMetric(t *testing.T) {
 		t.Fatalf("%s grew by %d, want 2", name, d)
 	}
 }
+
+// blocking holds every Get until release is closed or the call's context
+// ends; entered receives one value per Get that started.
+type blocking struct {
+	component.Store
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (b blocking) Get(ctx context.Context, req *component.GetRequest, resp *component.GetResponse) error {
+	b.entered <- struct{}{}
+	select {
+	case <-b.release:
+		return b.Store.Get(ctx, req, resp)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func TestGracefulStop(t *testing.T) {
+	for _, expire := range []bool{false, true} {
+		t.Run("expire="+strconv.FormatBool(expire), func(t *testing.T) {
+			b := blocking{Store: openStore(t, "statestore"), entered: make(chan struct{}, 1), release: make(chan struct{})}
+			env := startEnv(t, "", entry("statestore", b))
+			rpcErr := make(chan error, 1)
+			go func() {
+				_, err := env.client.GetState(context.Background(), &runtimev1pb.GetStateRequest{StoreName: "statestore", Key: "k"})
+				rpcErr <- err
+			}()
+			<-b.entered // the RPC is in flight
+			ctx, cancel := context.WithCancel(context.Background())
+			stopped := make(chan error, 1)
+			go func() { stopped <- env.srv.GracefulStop(ctx) }()
+			if expire {
+				cancel() // the drain deadline passes: in-flight RPCs are cut
+				if err := <-stopped; !errors.Is(err, context.Canceled) {
+					t.Fatalf("GracefulStop = %v, want context.Canceled", err)
+				}
+				if err := <-rpcErr; err == nil {
+					t.Fatal("the in-flight RPC succeeded after a forced stop")
+				}
+				return
+			}
+			defer cancel()
+			// Wait until GracefulStop has closed the listener, so that the
+			// RPC below finishes while the server is draining.
+			for {
+				c, err := net.Dial("tcp", env.srv.Addrs()[0].String())
+				if err != nil {
+					break
+				}
+				c.Close()
+				time.Sleep(time.Millisecond)
+			}
+			select {
+			case err := <-stopped:
+				t.Fatalf("GracefulStop returned (%v) with an RPC in flight", err)
+			default:
+			}
+			close(b.release) // the in-flight RPC finishes normally
+			if err := <-rpcErr; err != nil {
+				t.Fatalf("in-flight RPC during GracefulStop: %v", err)
+			}
+			if err := <-stopped; err != nil {
+				t.Fatalf("GracefulStop = %v", err)
+			}
+			// No new calls are accepted afterwards.
+			if _, err := env.client.GetMetadata(context.Background(), &runtimev1pb.GetMetadataRequest{}); status.Code(err) != codes.Unavailable {
+				t.Fatalf("call after GracefulStop: %v, want Unavailable", err)
+			}
+		})
+	}
+}
