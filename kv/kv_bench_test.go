@@ -3,6 +3,7 @@ package kv
 import (
 	"bytes"
 	"fmt"
+	"math/rand/v2"
 	"runtime"
 	"sync/atomic"
 	"testing"
@@ -16,11 +17,15 @@ func benchKey(i int) []byte { return []byte(fmt.Sprintf("bench/key/%08d", i)) }
 
 func fillDB(b *testing.B, db *DB, n, size int) {
 	b.Helper()
-	val := bytes.Repeat([]byte{'v'}, size)
+	rng := rand.New(rand.NewPCG(1, 2))
+	val := make([]byte, size)
 	var bt Batch
 	for i := 0; i < n; i++ {
+		for j := range val {
+			val[j] = 'a' + byte(rng.IntN(26)) // random: the WAL does not shrink
+		}
 		bt.Put(benchKey(i), val, Cond{}, 0)
-		if bt.Len() == 1000 || i == n-1 {
+		if bt.Len() == 100 || i == n-1 {
 			if _, err := db.Apply(&bt); err != nil {
 				b.Fatal(err)
 			}
