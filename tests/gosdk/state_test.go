@@ -107,6 +107,26 @@ func TestSDK(t *testing.T) {
 		}
 	})
 
+	t.Run("CrossProtocol", func(t *testing.T) {
+		// An HTTP save stores JSON text; gRPC reads those bytes, quotes
+		// included (state-grpc.md §7).
+		body := `[{"key":"fromhttp","value":"value1"},{"key":"fromhttp2","value":{"b":1,"a":2}}]`
+		resp, err := http.Post("http://127.0.0.1:"+strconv.Itoa(sc.HTTPPort)+"/v1.0/state/statestore", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNoContent {
+			t.Fatalf("HTTP save: %d", resp.StatusCode)
+		}
+		if got := string(mustGet(t, c, "fromhttp").Value); got != `"value1"` {
+			t.Fatalf("gRPC read of an HTTP string value = %s", got)
+		}
+		if got := string(mustGet(t, c, "fromhttp2").Value); got != `{"a":2,"b":1}` {
+			t.Fatalf("gRPC read of an HTTP object value = %s", got)
+		}
+	})
+
 	t.Run("GetMissing", func(t *testing.T) {
 		it := mustGet(t, c, "never-written")
 		if it.Value != nil || it.Etag != "" {
