@@ -71,3 +71,45 @@ func FuzzFastSave(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, body []byte) { checkFastSave(t, body) })
 }
+
+var opSeeds = []string{
+	`{"key":"t1","value":{"b":1,"a":2.50},"etag":"5","metadata":{"ttlInSeconds":"60"},"options":{"concurrency":"first-write","consistency":"strong"}}`,
+	`{"KEY":"k","Value":null,"ETAG":null,"Metadata":{},"OPTIONS":null,"contentType":"x","other":[1,{"a":2}]}`,
+	`{"key":"k","etag":5}`, `{"key":"k","metadata":{"a":1}}`, `{"key":"k","metadata":{"a":null}}`, `{"key":"k","key":"j"}`,
+	`{"k\u0065y":"k"}`, `{"\u212aey":"k"}`, `null`, `"k"`, `[1]`, `{}`, `{"options":{"concurrency":1.5}}`,
+}
+
+// FuzzOpRequest checks the transaction request fast path against the
+// mapstructure emulation, for upserts and deletes.
+func FuzzOpRequest(f *testing.F) {
+	for _, s := range opSeeds {
+		f.Add([]byte(s), true)
+		f.Add([]byte(s), false)
+	}
+	f.Fuzz(func(t *testing.T, raw []byte, upsert bool) {
+		if !json.Valid(raw) {
+			return // the body decoder rejects it before
+		}
+		raw = bytes.TrimSpace(raw)
+		fast, ferr := decodeOpRequest(raw, upsert)
+		slow, serr := decodeOpRequestSlow(raw, upsert)
+		if (ferr == nil) != (serr == nil) || (ferr != nil && ferr.Error() != serr.Error()) {
+			t.Fatalf("%q: fast err %v, slow err %v", raw, ferr, serr)
+		}
+		if ferr != nil {
+			return
+		}
+		if upsert {
+			if !bytes.Equal(canonicalValue(fast.Value), canonicalValue(slow.Value)) {
+				t.Fatalf("%q: value %q vs %q", raw, fast.Value, slow.Value)
+			}
+		}
+		fast.Value, slow.Value = nil, nil
+		if len(fast.Metadata) == 0 && len(slow.Metadata) == 0 {
+			fast.Metadata, slow.Metadata = nil, nil
+		}
+		if !reflect.DeepEqual(fast, slow) {
+			t.Fatalf("%q:\nfast %+v\nslow %+v", raw, fast, slow)
+		}
+	})
+}

@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/statecar/statecar/api/internal/state"
 )
 
 // opRequest is a transaction operation's request after the emulated
@@ -95,6 +97,29 @@ func decodeOpRequest(raw json.RawMessage, upsert bool) (opRequest, error) {
 	if len(raw) == 0 {
 		return r, nil
 	}
+	if raw[0] == '{' {
+		// Fast path: for plain objects with ASCII field names, no duplicates
+		// and the expected types, mapstructure's result equals the save
+		// item decoding (FuzzOpRequest checks it).
+		p := fastParser{c: canonicalizer{in: raw}}
+		var it state.SetRequest
+		if p.item(&it) {
+			if p.c.skipWS(); p.c.pos == len(raw) {
+				r = opRequest{Key: it.Key, ETag: it.ETag, Metadata: it.Metadata,
+					Concurrency: it.Options.Concurrency, Consistency: it.Options.Consistency}
+				if upsert {
+					r.Value = it.Value
+				}
+				return r, nil
+			}
+		}
+	}
+	return decodeOpRequestSlow(raw, upsert)
+}
+
+// decodeOpRequestSlow is the reference emulation of mapstructure.Decode.
+func decodeOpRequestSlow(raw json.RawMessage, upsert bool) (opRequest, error) {
+	var r opRequest
 	var generic any
 	if err := json.Unmarshal(raw, &generic); err != nil {
 		return r, err

@@ -157,3 +157,35 @@ func BenchmarkHTTPBulkGet(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkHTTPGetParallel(b *testing.B) {
+	s := newState(b, true)
+	ctx := context.Background()
+	store := []byte("statestore")
+	if err := s.HTTPSave(ctx, store, []byte(`[{"key":"k","value":{"a":"some value"}}]`), false, nil); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		var out api.GetResult
+		key := []byte("k")
+		for pb.Next() {
+			if err := s.HTTPGet(ctx, store, key, nil, nil, &out); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+func BenchmarkHTTPTransaction(b *testing.B) {
+	s := newState(b, true)
+	ctx := context.Background()
+	store := []byte("statestore")
+	body := []byte(`{"operations":[{"operation":"upsert","request":{"key":"a","value":{"n":1}}},{"operation":"upsert","request":{"key":"b","value":"x"}},{"operation":"delete","request":{"key":"c"}}]}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := s.HTTPTransaction(ctx, store, body, false, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
