@@ -100,6 +100,7 @@ type DB struct {
 	shards *shard.Set
 	dbs    []*pebble.DB
 	log    *wal.Log
+	logp   atomic.Pointer[wal.Log] // log, for Pebble's flush hook (set after replay)
 
 	// vis[i] guards visibility of shard i: the applier holds the write
 	// locks of every shard a group touches while it commits, readers hold
@@ -181,7 +182,18 @@ func Open(dir string, opts Options) (*DB, error) {
 		db.now = time.Now
 	}
 	db.keyPool.New = func() any { b := make([]byte, 0, 256); return &b }
-	set, err := shard.Open(dir, opts.Shards, shard.Options{FS: opts.FS, CacheSize: opts.CacheSize, Logger: opts.Logger})
+	so := shard.Options{FS: opts.FS, CacheSize: opts.CacheSize, Logger: opts.Logger}
+	if opts.Durability == Relaxed {
+		// Invariant 5: a shard never persists a record the WAL may lose.
+		so.BeforeFlush = func() {
+			if l := db.logp.Load(); l != nil {
+				if err := l.SyncNow(); err != nil {
+					db.opts.Logger.Error("kv: cannot sync WAL before a shard flush", "err", err)
+				}
+			}
+		}
+	}
+	set, err := shard.Open(dir, opts.Shards, so)
 	if err != nil {
 		return nil, fmt.Errorf("cannot open kv store %s: %w", dir, err)
 	}
@@ -222,6 +234,7 @@ func Open(dir string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("cannot open kv store %s: %w", dir, err)
 	}
 	db.log = lg
+	db.logp.Store(lg)
 	last := max(walLast, maxApplied)
 	db.commit.nextSeq = last + 1
 	db.commit.pending = make(map[string]pend)

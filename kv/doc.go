@@ -45,6 +45,10 @@
 //  3. A key's pending entry (DB.commit.pending) is removed only after the
 //     write it describes is visible in its shard.
 //  4. WAL segments are deleted only after every shard flushed past them.
+//  5. A shard never persists a batch the WAL may still lose: in Sync mode
+//     only fsynced batches are applied; in Relaxed mode Pebble's flush hook
+//     fsyncs the WAL before any memtable reaches disk. Otherwise a power
+//     loss could leave part of a cross-shard batch in one shard.
 //
 // # Goroutines
 //

@@ -51,6 +51,10 @@ type Options struct {
 	FS        vfs.FS // nil = vfs.Default
 	CacheSize int64  // shared block cache bytes; 0 = 64 MiB
 	Logger    *slog.Logger
+	// BeforeFlush, if set, is called by Pebble (with its mutex held) before
+	// it flushes memtables to disk. kv uses it in relaxed mode to fsync the
+	// WAL first, so no shard persists a write the WAL could still lose.
+	BeforeFlush func()
 }
 
 // Shard is one Pebble instance.
@@ -116,6 +120,10 @@ func Open(dir string, n int, o Options) (*Set, error) {
 			DisableWAL: true,
 			Cache:      cache,
 			Logger:     pebbleLogger{lg},
+		}
+		if o.BeforeFlush != nil {
+			f := o.BeforeFlush
+			po.EventListener = &pebble.EventListener{FlushBegin: func(pebble.FlushInfo) { f() }}
 		}
 		db, err := pebble.Open(fs.PathJoin(dir, fmt.Sprintf("shard-%03d", i)), po)
 		if err != nil {

@@ -88,6 +88,7 @@ type Log struct {
 	fs   vfs.FS
 
 	notify  chan struct{} // cap 1: wakes the flusher
+	syncReq chan struct{} // cap 1: asks the flusher for an fsync (SyncNow)
 	closeCh chan struct{}
 	doneCh  chan struct{}
 
@@ -99,6 +100,7 @@ type Log struct {
 		lastSeq  uint64 // last appended seq
 		err      error  // sticky failure (fail-stop) or ErrClosed
 		closing  bool
+		synced   *sync.Cond // broadcast after every fsync and on failure
 	}
 
 	// segMu guards segs (flusher, Truncate and Metrics).
@@ -115,6 +117,7 @@ type Log struct {
 	lastWrote uint64
 
 	durable atomic.Uint64 // highest synced seq
+	written atomic.Uint64 // highest seq handed to write(2)
 	failed  atomic.Bool
 
 	m struct {
@@ -145,6 +148,7 @@ func Open(opts Options, replayFrom uint64, fn func(seq uint64, payload []byte) e
 		opts:    opts,
 		fs:      opts.FS,
 		notify:  make(chan struct{}, 1),
+		syncReq: make(chan struct{}, 1),
 		closeCh: make(chan struct{}),
 		doneCh:  make(chan struct{}),
 	}
@@ -162,7 +166,9 @@ func Open(opts Options, replayFrom uint64, fn func(seq uint64, payload []byte) e
 	}
 	l.replayTime = time.Since(start)
 	l.mu.lastSeq = lastSeq
+	l.mu.synced = sync.NewCond(&l.mu)
 	l.lastWrote = lastSeq
+	l.written.Store(lastSeq)
 	l.durable.Store(lastSeq)
 	go l.flushLoop()
 	return l, lastSeq, nil
@@ -359,6 +365,8 @@ func (l *Log) flushLoop() {
 			case <-l.notify:
 			case <-tick:
 				syncNow = true
+			case <-l.syncReq:
+				syncNow = true
 			case <-l.closeCh:
 				closing = true
 			}
@@ -389,6 +397,7 @@ func (l *Log) flushLoop() {
 				l.m.maxGroup.Store(n)
 			}
 			l.lastWrote = last
+			l.written.Store(last)
 			l.unsynced = true
 		}
 		if l.unsynced && (l.opts.SyncInterval <= 0 || syncNow || closing) {
@@ -424,6 +433,7 @@ func (l *Log) fail(err error) {
 	ferr := l.mu.err
 	l.mu.pending = l.mu.pending[:0]
 	l.mu.nPending = 0
+	l.mu.synced.Broadcast()
 	l.mu.Unlock()
 	l.opts.Logger.Error("wal: fail-stop", "err", err)
 	if l.opts.OnFail != nil {
@@ -444,6 +454,47 @@ func (l *Log) sync() error {
 	l.m.fsyncs.Add(1)
 	l.unsynced = false
 	l.durable.Store(l.lastWrote)
+	l.mu.Lock()
+	l.mu.synced.Broadcast()
+	l.mu.Unlock()
+	return nil
+}
+
+// SyncNow blocks until every record already handed to write(2) is fsynced
+// (relaxed mode syncs only on its interval otherwise). kv calls it before
+// Pebble flushes a memtable, so a shard never persists a record the WAL
+// could still lose. It returns the log's failure, if any. Any goroutine
+// except the flusher (OnAck/OnFail callbacks must not call it).
+func (l *Log) SyncNow() error {
+	target := l.written.Load()
+	if l.durable.Load() >= target {
+		return nil
+	}
+	select {
+	case l.syncReq <- struct{}{}:
+	default:
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for l.durable.Load() < target {
+		if l.mu.err != nil {
+			return l.mu.err
+		}
+		if l.mu.closing {
+			// Close syncs everything before the flusher exits.
+			l.mu.Unlock()
+			<-l.doneCh
+			l.mu.Lock()
+			if l.durable.Load() >= target {
+				return nil
+			}
+			if l.mu.err != nil {
+				return l.mu.err
+			}
+			return ErrClosed
+		}
+		l.mu.synced.Wait()
+	}
 	return nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
@@ -512,4 +513,45 @@ func TestCrashClone(t *testing.T) {
 		}
 		checkRecs(t, got, 1, uint64(len(got)))
 	}
+}
+
+func TestRelaxedSyncNow(t *testing.T) {
+	fs := vfs.NewCrashableMem()
+	h := newHarness()
+	o := h.opts(fs, 1<<20)
+	o.SyncInterval = time.Hour // never on its own during the test
+	l, _, err := Open(o, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for s := uint64(1); s <= 10; s++ {
+		if err := l.Append(s, payloadFor(s)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := h.wait(10); err != nil { // acked after write(2)
+		t.Fatal(err)
+	}
+	if d := l.DurableSeq(); d >= 10 {
+		t.Fatalf("relaxed mode synced early: durable %d", d)
+	}
+	// Nothing synced yet: a power loss keeps nothing.
+	got, l2, _, err := replayAll(t, fs.CrashClone(vfs.CrashCloneCfg{}), 1, 1<<20)
+	if err != nil || len(got) != 0 {
+		t.Fatalf("before SyncNow: %d records, %v", len(got), err)
+	}
+	l2.Close()
+	if err := l.SyncNow(); err != nil {
+		t.Fatal(err)
+	}
+	if d := l.DurableSeq(); d != 10 {
+		t.Fatalf("durable %d after SyncNow", d)
+	}
+	got, l2, _, err = replayAll(t, fs.CrashClone(vfs.CrashCloneCfg{}), 1, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l2.Close()
+	checkRecs(t, got, 1, 10)
+	l.Close()
 }
