@@ -112,6 +112,23 @@ func TestNiceMaxAndFmtNum(t *testing.T) {
 	}
 }
 
+func TestRatioIsPerPoint(t *testing.T) {
+	mk := func(sys string, conns int, thr float64) *Result {
+		return &Result{System: sys, Conns: conns, Keys: 10, Throughput: thr}
+	}
+	rs := []*Result{mk("statecar", 1, 100), mk("statecar", 8, 400), mk("redis", 1, 50), mk("redis", 8, 800)}
+	want := []float64{100, 400, 100, 400}
+	for i, r := range rs {
+		if got := baseFor(rs, r); got != want[i] {
+			t.Errorf("%s c=%d: base %v, want %v", r.System, r.Conns, got, want[i])
+		}
+	}
+	md := MarkdownTable(rs)
+	if !strings.Contains(md, "| redis | | get | 8 | 10 | 800 | 2.00x |") && !strings.Contains(md, "800 | 2.00x") {
+		t.Errorf("ratio not per point:\n%s", md)
+	}
+}
+
 func TestTablesAndPlots(t *testing.T) {
 	a, b := sampleResult(), sampleResult()
 	b.System, b.Throughput, b.Proc = "redis", 400, nil

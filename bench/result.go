@@ -219,6 +219,9 @@ func Summary(r *Result) string {
 	s := fmt.Sprintf("%s %s %s c=%d size=%s keys=%d: %.0f req/s, latency us p50 %.1f p90 %.1f p99 %.1f p99.9 %.1f max %.1f; %d requests, %d errors",
 		r.System, r.Proto, r.Workload, r.Conns, SizeName(r.ValueSize), r.Keys, r.Throughput,
 		r.Latency.P50, r.Latency.P90, r.Latency.P99, r.Latency.P999, r.Latency.Max, r.Requests, r.Errors)
+	if r.PreloadSec > 0 {
+		s += fmt.Sprintf(" (preload of %d keys took %.1fs)", r.Keys, r.PreloadSec)
+	}
 	s += "\nstatus: " + SortedStatus(r.Status)
 	if r.Note != "" {
 		s += "\nnote: " + r.Note

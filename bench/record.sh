@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# bench/record.sh — the runs behind the figures in docs/benchmarks.md
+# ("Peers side by side"). Takes about 10 minutes on 2 cores.
+#
+#   bash bench/record.sh            # everything
+#   D=3s SCALE_D=2s bash bench/record.sh   # a quick smoke run
+#   KEYS_MAX=1e7 bash bench/record.sh      # add the 10^7-key point (several more minutes)
+#
+# Output: bench/results/record.txt (the whole log, with the machine),
+# bench/results/peers-*.json and docs/img/peers-*.svg. Set DAPRD to a daprd
+# binary to add daprd-redis and daprd-mem to every comparison.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+D=${D:-10s}
+WARM=${WARM:-2s}
+SCALE_D=${SCALE_D:-5s}
+KEYS_MAX=${KEYS_MAX:-1e6}
+mkdir -p bench/results bin
+log=bench/results/record.txt
+
+go build -o bin/scload ./bench/cmd/scload
+go build -o bin/peers ./bench/cmd/peers
+go build -o bin/statecar ./cmd/statecar
+export STATECAR_BIN=$PWD/bin/statecar
+
+sys=statecar,statecar-mem,redis
+if [ -n "${DAPRD:-}" ]; then sys=$sys,daprd-redis,daprd-mem; fi
+
+{
+	echo "# bench/record.sh $(date -u +%Y-%m-%dT%H:%M:%SZ) D=$D WARM=$WARM SCALE_D=$SCALE_D KEYS_MAX=$KEYS_MAX"
+	echo "## machine"
+	lscpu | head -20
+	echo "loadavg: $(cat /proc/loadavg)"
+	go version
+	redis-server --version
+	echo "statecar: $(git rev-parse --short HEAD)"
+
+	echo "## generator ceiling: scload and wrk against trivial servers (c=32)"
+	bin/scload -trivial -c 32 -d "$D" -warmup "$WARM"
+	bin/scload -trivial -proto grpc -c 32 -d "$D" -warmup "$WARM"
+	bin/scload -serve-trivial 127.0.0.1:18089 & tpid=$!
+	sleep 0.5
+	bin/scload -target 127.0.0.1:18089 -c 32 -d "$D" -warmup "$WARM" -preload false -label trivial-ext
+	if command -v wrk >/dev/null; then wrk -t2 -c32 -d"$D" http://127.0.0.1:18089/v1.0/state/statestore/k1; fi
+	kill "$tpid"; wait "$tpid" 2>/dev/null || true
+
+	echo "## peers, HTTP, c=32, 100 B values, 10^4 keys"
+	for w in get save msave bulk tx; do
+		s=$sys
+		bin/peers -workload "$w" -systems "$s" -c 32 -d "$D" -warmup "$WARM"
+	done
+	echo "## peers, gRPC (one channel), get and save"
+	bin/peers -workload get -proto grpc -systems "${sys/,redis/}" -c 32 -d "$D" -warmup "$WARM"
+	bin/peers -workload save -proto grpc -systems "${sys/,redis/}" -c 32 -d "$D" -warmup "$WARM"
+	echo "## statecar only: mixed zipfian workload and query"
+	bin/peers -workload get:80,save:20 -dist zipf -systems "${sys/,redis/}" -c 32 -d "$D" -warmup "$WARM"
+	bin/peers -workload query -systems statecar -keys 1000 -c 8 -d "$D" -warmup "$WARM"
+	echo "## scale curves"
+	bin/peers -workload get -scale conns -systems statecar,redis -d "$SCALE_D" -warmup 1s
+	bin/peers -workload save -scale conns -systems statecar,redis -d "$SCALE_D" -warmup 1s
+	bin/peers -workload get -scale keys -keys-max "$KEYS_MAX" -systems statecar,redis -d "$SCALE_D" -warmup 1s
+	echo "# done $(date -u +%Y-%m-%dT%H:%M:%SZ) loadavg: $(cat /proc/loadavg)"
+} 2>&1 | tee "$log"
