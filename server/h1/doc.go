@@ -8,9 +8,11 @@
 //   - gnet event loops (Config.EventLoops) run OnOpen, OnTraffic and OnClose:
 //     they parse requests in place, run non-blocking handlers inline and write
 //     their responses directly.
-//   - A blocking route runs on its own goroutine (one per in-flight request),
-//     on a copy of the request; its response goes back with Conn.AsyncWrite and
-//     the callback (on the event loop) resumes the connection.
+//   - A blocking route runs on a worker goroutine (reused; one per in-flight
+//     request), on a copy of the request. The worker writes the response to
+//     the socket itself when it can (Invariant 8), else hands it to the event
+//     loop with Conn.AsyncWrite, whose callback resumes the connection; it
+//     wakes the loop (Conn.Wake) when pipelined requests wait.
 //   - gnet's ticker goroutine runs OnTick: it refreshes the coarse clock and
 //     the cached Date header, and wakes (Conn.Wake) connections whose deadline
 //     passed or that wait for their output to drain.
@@ -46,6 +48,12 @@
 //     after the engine began stopping: such calls write to the poller's
 //     eventfd, which gnet closes (its number may then belong to another file).
 //     They hold Server.gate's read lock; OnShutdown closes the gate.
+//  8. A worker writes its response directly (one write(2)) only if gnet held
+//     no unsent output for the connection when the request was dispatched;
+//     the event loop does not write to a connection while its blocking
+//     request runs, so bytes cannot interleave. The write happens under
+//     connState.wmu, which OnClose also takes, and is skipped once OnClose
+//     ran: the fd is never written after gnet may have closed it.
 //
 // # Compatibility with daprd (Go net/http + chi)
 //

@@ -9,8 +9,9 @@ import (
 )
 
 var (
-	benchGET  = []byte("GET /v1.0/state/statestore/key-123?metadata.partitionKey=p HTTP/1.1\r\nHost: localhost:3500\r\nUser-Agent: Go-http-client/1.1\r\nAccept-Encoding: gzip\r\n\r\n")
-	benchPOST = []byte("POST /v1.0/state/statestore HTTP/1.1\r\nHost: localhost:3500\r\nUser-Agent: Go-http-client/1.1\r\nContent-Length: 32\r\nContent-Type: application/json\r\nAccept-Encoding: gzip\r\n\r\n[{\"key\":\"key-123\",\"value\":\"v1\"}]")
+	blockingPOST = []byte("POST /blocking/statestore HTTP/1.1\r\nHost: localhost:3500\r\nContent-Length: 2\r\n\r\n{}")
+	benchGET     = []byte("GET /v1.0/state/statestore/key-123?metadata.partitionKey=p HTTP/1.1\r\nHost: localhost:3500\r\nUser-Agent: Go-http-client/1.1\r\nAccept-Encoding: gzip\r\n\r\n")
+	benchPOST    = []byte("POST /v1.0/state/statestore HTTP/1.1\r\nHost: localhost:3500\r\nUser-Agent: Go-http-client/1.1\r\nContent-Length: 32\r\nContent-Type: application/json\r\nAccept-Encoding: gzip\r\n\r\n[{\"key\":\"key-123\",\"value\":\"v1\"}]")
 )
 
 func benchRouter() *Router {
@@ -153,7 +154,6 @@ func startBenchServer(tb testing.TB) string {
 
 func BenchmarkRoundTrip(b *testing.B) {
 	addr := startBenchServer(b)
-	blockingPOST := []byte("POST /blocking/statestore HTTP/1.1\r\nHost: localhost:3500\r\nContent-Length: 2\r\n\r\n{}")
 	for _, bc := range []struct {
 		name string
 		req  []byte
@@ -170,10 +170,10 @@ func BenchmarkRoundTrip(b *testing.B) {
 
 // TestServeAllocs checks that a small GET and POST on a warm connection
 // allocate nothing, end to end (client and server share the process; the raw
-// client itself does not allocate).
+// client itself does not allocate), inline and on a blocking route.
 func TestServeAllocs(t *testing.T) {
 	addr := startBenchServer(t)
-	for _, req := range [][]byte{benchGET, benchPOST} {
+	for _, req := range [][]byte{benchGET, benchPOST, blockingPOST} {
 		rt := newRoundTripper(t, addr, req)
 		for i := 0; i < 100; i++ {
 			rt.do(t)

@@ -45,6 +45,7 @@ const (
 	maxOutboundBacklog  = 4 << 20                // stop reading pipelined requests above this
 	maxChunkLine        = 4096                   // Go's maxLineLength for chunk-size lines
 	maxRetainedBuf      = 256 << 10              // larger per-connection/task buffers are dropped after use
+	workerIdle          = 30 * time.Second       // an idle blocking-task worker exits after this
 	maxTick             = time.Second
 	minTick             = 5 * time.Millisecond
 	shutdownPollInitial = time.Millisecond
@@ -93,7 +94,9 @@ type Server struct {
 		stopped bool
 	}
 
-	tasks sync.Pool // *task
+	tasks sync.Pool  // *task
+	work  chan *task // unbuffered: idle task workers wait here
+	quit  chan struct{}
 
 	logPanic throttle
 }
@@ -115,11 +118,19 @@ type connState struct {
 	// unsent output, or paused by output backpressure). Same access as deadline.
 	poke atomic.Bool
 
-	timer    timerKind
-	inflight bool // a blocking request of this connection is running
-	closing  bool // the last response is written; discard input until EOF / linger
-	clean    bool // closing: the whole request was read, an immediate close is safe
-	shutWr   bool // closing: write side shut down
+	timer   timerKind
+	closing bool // the last response is written; discard input until EOF / linger
+	clean   bool // closing: the whole request was read, an immediate close is safe
+	shutWr  bool // closing: write side shut down
+
+	// A blocking request runs on a task goroutine; these fields are shared
+	// with it.
+	inflight atomic.Bool  // a blocking request of this connection is running
+	pending  atomic.Bool  // traffic arrived while inflight: the task must Wake the loop
+	finish   atomic.Int32 // set by the task: 1 = close (request fully read), 2 = close (unclean)
+	fd       int          // the socket, for the task's direct write (immutable)
+	wmu      sync.Mutex   // held by the task around its direct write and by OnClose
+	closed   bool         // guarded by wmu: OnClose ran; the fd may be reused, never write to it
 }
 
 type timerKind uint8
@@ -173,6 +184,8 @@ func NewServer(cfg Config) (*Server, error) {
 		log:     cfg.Logger,
 		started: make(chan struct{}),
 		done:    make(chan struct{}),
+		work:    make(chan *task),
+		quit:    make(chan struct{}),
 		lim: limits{
 			maxHead:  cfg.MaxHeaderBytes + 4096,
 			maxHdrs:  cfg.MaxHeaderCount,
@@ -216,6 +229,7 @@ func (s *Server) Start() error {
 			gnet.WithLogger(gnetLogger{s.log}),
 		)
 		s.runErr = err
+		close(s.quit) // idle workers exit
 		close(s.done)
 	}()
 	select {
@@ -382,7 +396,7 @@ func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	if n := s.nconns.Add(1); n > int64(s.cfg.MaxConns) || s.stopping.Load() {
 		return nil, gnet.Close
 	}
-	cs := &connState{c: c, rd: newReader(s.lim)}
+	cs := &connState{c: c, rd: newReader(s.lim), fd: c.Fd()}
 	remote := c.RemoteAddr()
 	if a, ok := remote.(*net.TCPAddr); ok && a.Zone != "" {
 		cp := *a
@@ -413,6 +427,9 @@ func (s *Server) OnClose(c gnet.Conn, _ error) gnet.Action {
 	s.reg[last] = nil
 	s.reg = s.reg[:last]
 	s.regMu.Unlock()
+	cs.wmu.Lock()
+	cs.closed = true // gnet closes the fd right after OnClose
+	cs.wmu.Unlock()
 	c.SetContext(nil)
 	return gnet.None
 }
@@ -459,16 +476,27 @@ func (cs *connState) setTimer(s *Server, k timerKind) {
 
 func (s *Server) serve(cs *connState) gnet.Action {
 	c := cs.c
+	if f := cs.finish.Swap(0); f != 0 {
+		cs.closing, cs.clean = true, f == 1
+	}
 	if cs.closing {
 		return s.linger(cs)
 	}
-	if cs.inflight || cs.poke.Load() {
+	if cs.inflight.Load() || cs.poke.Load() {
 		// Requests wait in gnet's buffer; bound what a client may pile up.
 		if c.InboundBuffered() > maxPendingInbound(s.lim) {
 			return gnet.Close
 		}
-		if cs.inflight {
-			return gnet.None
+		if cs.inflight.Load() {
+			cs.pending.Store(true)
+			if cs.inflight.Load() {
+				return gnet.None // the task will Wake us
+			}
+			// The task finished meanwhile: go on.
+			if f := cs.finish.Swap(0); f != 0 {
+				cs.closing, cs.clean = true, f == 1
+				return s.linger(cs)
+			}
 		}
 	}
 	if d := cs.deadline.Load(); d != 0 && s.now.Load() >= d {
@@ -577,10 +605,15 @@ func (s *Server) handle(cs *connState) bool {
 			t.release()
 			return false
 		}
-		cs.inflight = true
+		// Nothing else writes to the connection while the task runs, so
+		// when gnet holds no unsent output the task may write its response
+		// to the socket itself (see task.deliver).
+		t.direct = cs.c.OutboundBuffered() == 0
+		cs.pending.Store(cs.c.InboundBuffered() > 0) // pipelined requests wait
+		cs.inflight.Store(true)
 		cs.setTimer(s, tNone)
 		s.inflight.Add(1)
-		go t.run()
+		s.dispatch(t)
 		return false
 	}
 	cs.setTimer(s, tNone)
@@ -656,7 +689,34 @@ func (s *Server) linger(cs *connState) gnet.Action {
 	return gnet.None
 }
 
-// task runs one blocking request on its own goroutine.
+// dispatch hands t to an idle worker goroutine, or starts one. Workers are
+// reused so that a blocking request costs no goroutine creation and no
+// allocation; one that has been idle for workerIdle exits.
+func (s *Server) dispatch(t *task) {
+	select {
+	case s.work <- t:
+	default:
+		go s.worker(t)
+	}
+}
+
+func (s *Server) worker(t *task) {
+	idle := time.NewTimer(workerIdle)
+	defer idle.Stop()
+	for {
+		t.run()
+		idle.Reset(workerIdle)
+		select {
+		case t = <-s.work:
+		case <-idle.C:
+			return
+		case <-s.quit:
+			return
+		}
+	}
+}
+
+// task runs one blocking request on a worker goroutine.
 type task struct {
 	s      *Server
 	cs     *connState
@@ -667,6 +727,7 @@ type task struct {
 	out    []byte
 	keep   bool
 	isHead bool
+	direct bool               // the task may write to the socket itself
 	cb     gnet.AsyncCallback // t.written, bound once
 }
 
@@ -688,17 +749,58 @@ func (t *task) load(cs *connState, src *Request, keep, isHead bool) {
 	t.s.router.route(r)
 }
 
-// run executes the handler and queues the response. (task goroutine)
+// run executes the handler and delivers the response. (task goroutine)
 func (t *task) run() {
 	s := t.s
 	t.resp.reset()
 	s.invoke(&t.resp, &t.req)
 	t.keep = t.keep && !t.resp.close && !s.stopping.Load()
 	t.out = appendResponse(t.out[:0], &t.req, &t.resp, s.dateLine(), t.keep, t.isHead)
+	t.deliver()
+}
+
+// deliver writes the response. Fast path: one write(2) on the socket from
+// this goroutine, allowed because gnet holds no unsent output for the
+// connection and the event loop does not write to it while the task runs;
+// OnClose cannot close the fd during the write (wmu). Otherwise, or for what
+// the socket did not take, AsyncWrite hands the bytes to the event loop.
+// (task goroutine)
+func (t *task) deliver() {
+	s, cs := t.s, t.cs
+	rest := t.out
+	if t.direct {
+		cs.wmu.Lock()
+		if cs.closed {
+			cs.wmu.Unlock()
+			s.inflight.Add(-1)
+			t.release()
+			return
+		}
+		var n int
+		var err error
+		for {
+			n, err = unix.Write(cs.fd, rest)
+			if err != unix.EINTR {
+				break
+			}
+		}
+		cs.wmu.Unlock()
+		if n > 0 {
+			rest = rest[n:]
+		}
+		switch {
+		case err != nil && err != unix.EAGAIN:
+			t.complete(false, false) // broken connection: let the loop close it
+			return
+		case len(rest) == 0:
+			t.complete(t.keep, !t.req.bodyTooLarge)
+			return
+		}
+	}
 	err := net.ErrClosed
 	s.gate.RLock()
 	if !s.gate.stopped {
-		err = t.c.AsyncWrite(t.out, t.cb)
+		err = t.c.AsyncWrite(rest, t.cb)
 	}
 	s.gate.RUnlock()
 	if err != nil {
@@ -708,13 +810,38 @@ func (t *task) run() {
 	}
 }
 
+// complete ends a task whose response the socket took in full, without the
+// event loop: it re-arms the idle timer or asks the loop to close, and wakes
+// the loop if it has something to do. (task goroutine)
+func (t *task) complete(keep, clean bool) {
+	s, cs := t.s, t.cs
+	t.release()
+	if keep {
+		cs.deadline.Store(s.now.Load() + int64(s.cfg.IdleTimeout))
+	} else if clean {
+		cs.finish.Store(1)
+	} else {
+		cs.finish.Store(2)
+	}
+	cs.inflight.Store(false)
+	s.inflight.Add(-1)
+	if cs.pending.Swap(false) || !keep || s.stopping.Load() {
+		s.gate.RLock()
+		if !s.gate.stopped {
+			_ = cs.c.Wake(nil)
+		}
+		s.gate.RUnlock()
+	}
+}
+
 // written resumes the connection after the response was handed to gnet.
 // (event loop)
 func (t *task) written(c gnet.Conn, err error) error {
 	s, cs, keep, clean := t.s, t.cs, t.keep, !t.req.bodyTooLarge
 	t.release()
 	s.inflight.Add(-1)
-	cs.inflight = false
+	cs.inflight.Store(false)
+	cs.pending.Store(false)
 	if err != nil {
 		return nil // connection already closed
 	}

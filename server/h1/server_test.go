@@ -72,6 +72,11 @@ func startServer(t *testing.T, mod func(*Config)) *testServer {
 		w.AddHeader("Content-Type", "application/octet-stream")
 		_, _ = w.Write(bytes.Repeat([]byte{'x'}, n))
 	}, false)
+	rt.Handle("GET", "/bbig/{n}", func(w *Response, r *Request) {
+		n, _ := strconv.Atoi(string(r.Param(0)))
+		w.AddHeader("Content-Type", "application/octet-stream")
+		_, _ = w.Write(bytes.Repeat([]byte{'y'}, n))
+	}, true)
 	rt.Handle("GET", "/hdrs", func(w *Response, _ *Request) {
 		w.AddHeader("traceparent", "00-0")
 		w.AddHeader("etag", "7")
@@ -806,5 +811,26 @@ func TestUnixSocket(t *testing.T) {
 	resp.Body.Close()
 	if string(b) != "B:over unix" {
 		t.Fatalf("got %q", b)
+	}
+}
+
+// TestBlockingLargeResponse: the socket cannot take 8 MiB at once, so the
+// task's direct write is partial and the rest goes through AsyncWrite; the
+// connection then serves the next requests (pipelined before and after).
+func TestBlockingLargeResponse(t *testing.T) {
+	ts := startServer(t, nil)
+	c := dial(t, ts.addr)
+	fmt.Fprint(c, "GET /bbig/8388608 HTTP/1.1\r\nHost: x\r\n\r\nGET /inline/next HTTP/1.1\r\nHost: x\r\n\r\n")
+	time.Sleep(50 * time.Millisecond) // let the socket buffers fill before reading
+	br := bufio.NewReader(c)
+	if resp, body := readResp(t, br, "GET"); resp.StatusCode != 200 || len(body) != 8<<20 || strings.Trim(body, "y") != "" {
+		t.Fatalf("big: %d, %d bytes", resp.StatusCode, len(body))
+	}
+	if _, body := readResp(t, br, "GET"); body != "inline next" {
+		t.Fatalf("next: %q", body)
+	}
+	fmt.Fprint(c, "POST /becho HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc")
+	if _, body := readResp(t, br, "POST"); body != "B:abc" {
+		t.Fatalf("after: %q", body)
 	}
 }
