@@ -805,17 +805,32 @@ func (db *DB) GetMany(keys [][]byte) ([]Result, error) {
 		return nil, ErrClosed
 	}
 	readShard := func(i int) error {
-		var kb []byte
+		// Values of one shard share one buffer: few allocations per call.
+		var kb, vals []byte
+		ends := make([]int, 0, len(keys))
 		for k, key := range keys {
 			if int(idx[k]) != i {
 				continue
 			}
 			kb = shard.AppendDataKey(kb[:0], key)
-			it, found, err := db.getLocked(i, kb, nil, now)
+			start := len(vals)
+			it, found, err := db.getLocked(i, kb, vals, now)
 			if err != nil {
 				return err
 			}
+			vals = it.Value
+			it.Value = nil
 			res[k] = Result{Item: it, Found: found}
+			ends = append(ends, start, len(vals))
+		}
+		j := 0
+		for k := range keys {
+			if int(idx[k]) == i {
+				if res[k].Found {
+					res[k].Value = vals[ends[j]:ends[j+1]:ends[j+1]]
+				}
+				j += 2
+			}
 		}
 		return nil
 	}

@@ -9,6 +9,8 @@ type Metrics struct {
 	Ops           uint64        // ops written
 	ConditionFail uint64        // batches rejected by a condition
 	Fsyncs        uint64        // WAL fsyncs
+	FsyncTime     time.Duration // total time in WAL fsyncs (mean = FsyncTime/Fsyncs)
+	FsyncMax      time.Duration // longest WAL fsync
 	Groups        uint64        // WAL group writes
 	GroupMean     float64       // mean records per group write
 	GroupMax      uint64        // most records in one group write
@@ -33,6 +35,8 @@ func (db *DB) Metrics() Metrics {
 		Ops:           db.m.batchOps.Load(),
 		ConditionFail: db.m.condFails.Load(),
 		Fsyncs:        w.Fsyncs,
+		FsyncTime:     w.FsyncTime,
+		FsyncMax:      w.FsyncMax,
 		Groups:        w.Groups,
 		GroupMax:      w.MaxGroup,
 		WALBytes:      w.BytesWritten,

@@ -62,14 +62,16 @@ type Options struct {
 
 // Metrics are cumulative counters of a Log.
 type Metrics struct {
-	Fsyncs       uint64 // fsyncs of segment data
-	Groups       uint64 // group writes
-	Records      uint64 // records written
-	MaxGroup     uint64 // most records in one group
-	BytesWritten uint64 // encoded bytes written
-	Segments     int    // live segment files
-	SegmentBytes int64  // bytes in live segments (written part)
-	ReplayBytes  int64  // bytes read at Open
+	Fsyncs       uint64        // fsyncs of segment data
+	FsyncTime    time.Duration // total time spent in those fsyncs
+	FsyncMax     time.Duration // longest fsync
+	Groups       uint64        // group writes
+	Records      uint64        // records written
+	MaxGroup     uint64        // most records in one group
+	BytesWritten uint64        // encoded bytes written
+	Segments     int           // live segment files
+	SegmentBytes int64         // bytes in live segments (written part)
+	ReplayBytes  int64         // bytes read at Open
 	ReplayTime   time.Duration
 }
 
@@ -122,6 +124,7 @@ type Log struct {
 
 	m struct {
 		fsyncs, groups, records, maxGroup, bytes atomic.Uint64
+		fsyncNanos, fsyncMax                     atomic.Int64
 	}
 	replayBytes int64
 	replayTime  time.Duration
@@ -448,8 +451,14 @@ func (l *Log) sync() error {
 		}
 	}
 	// gofail: var walBeforeSync struct{}
+	start := time.Now()
 	if err := l.cur.SyncData(); err != nil {
 		return fmt.Errorf("cannot sync WAL: %w", err)
+	}
+	d := int64(time.Since(start))
+	l.m.fsyncNanos.Add(d)
+	if d > l.m.fsyncMax.Load() {
+		l.m.fsyncMax.Store(d) // only the flusher writes it
 	}
 	l.m.fsyncs.Add(1)
 	l.unsynced = false
@@ -633,6 +642,8 @@ func (l *Log) Close() error {
 func (l *Log) Metrics() Metrics {
 	m := Metrics{
 		Fsyncs:       l.m.fsyncs.Load(),
+		FsyncTime:    time.Duration(l.m.fsyncNanos.Load()),
+		FsyncMax:     time.Duration(l.m.fsyncMax.Load()),
 		Groups:       l.m.groups.Load(),
 		Records:      l.m.records.Load(),
 		MaxGroup:     l.m.maxGroup.Load(),
