@@ -18,8 +18,9 @@ import (
 // gRPC codes share one status table: code c is counted at grpcStatusBase+c.
 const grpcStatusBase = 1000
 
-// numStatus is the size of a worker's status table.
-const numStatus = grpcStatusBase + 32
+// numStatus is the size of a worker's status table: HTTP statuses, then
+// gRPC codes at grpcStatusBase, then redis replies at redisStatusBase.
+const numStatus = redisStatusBase + 2
 
 // Request shape shared by both drivers: what to send, not how.
 type reqShape struct {

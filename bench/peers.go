@@ -22,6 +22,7 @@ const (
 	SysStatecarMem   = "statecar-mem"   // statecar, state.in-memory
 	SysStatecarRedis = "statecar-redis" // statecar, state.redis on a local redis-server
 	SysRedis         = "redis"          // redis-server through redis-benchmark (raw KV reference)
+	SysRedisScload   = "redis-scload"   // redis-server driven by scload's RESP driver (same client as the sidecars)
 	SysDaprdRedis    = "daprd-redis"    // $DAPRD, state.redis on a local redis-server
 	SysDaprdMem      = "daprd-mem"      // $DAPRD, state.in-memory
 )
@@ -85,10 +86,10 @@ func runSystem(ctx context.Context, pc PeersConfig, sys string, points []uint64,
 	defer func() { _ = helper.Stop() }()
 	var main *Proc
 	var err error
-	needRedis := sys == SysRedis || sys == SysStatecarRedis || sys == SysDaprdRedis
+	needRedis := sys == SysRedis || sys == SysRedisScload || sys == SysStatecarRedis || sys == SysDaprdRedis
 	if needRedis {
 		name := "redis-server"
-		if sys != SysRedis {
+		if sys != SysRedis && sys != SysRedisScload {
 			name = "redis-for-" + sys
 		}
 		helper, err = StartRedis(name, pc.Dir)
@@ -97,7 +98,7 @@ func runSystem(ctx context.Context, pc PeersConfig, sys string, points []uint64,
 		}
 	}
 	switch sys {
-	case SysRedis:
+	case SysRedis, SysRedisScload:
 		main, helper = helper, nil
 	case SysStatecar, SysStatecarMem, SysStatecarRedis:
 		if pc.StatecarBin == "" {
@@ -212,9 +213,13 @@ func (c *cpuSampler) used(i int) float64 {
 }
 
 func runSidecar(ctx context.Context, p *Proc, load Config, loaded *uint64, cpu *cpuSampler) (*Result, error) {
-	load.Target = p.HTTPAddr
-	if load.Proto == "grpc" {
+	switch {
+	case p.RedisAddr != "":
+		load.Target, load.Proto = p.RedisAddr, "redis"
+	case load.Proto == "grpc":
 		load.Target = p.GRPCAddr
+	default:
+		load.Target = p.HTTPAddr
 	}
 	if load.Preload {
 		if *loaded >= load.Keys {

@@ -24,8 +24,9 @@ go build -o bin/peers ./bench/cmd/peers
 go build -o bin/statecar ./cmd/statecar
 export STATECAR_BIN=$PWD/bin/statecar
 
-sys=statecar,statecar-mem,redis
-if [ -n "${DAPRD:-}" ]; then sys=$sys,daprd-redis,daprd-mem; fi
+sidecars=statecar,statecar-mem
+if [ -n "${DAPRD:-}" ]; then sidecars=$sidecars,daprd-redis,daprd-mem; fi
+all=$sidecars,redis-scload,redis
 
 {
 	echo "# bench/record.sh $(date -u +%Y-%m-%dT%H:%M:%SZ) D=$D WARM=$WARM SCALE_D=$SCALE_D KEYS_MAX=$KEYS_MAX"
@@ -47,18 +48,17 @@ if [ -n "${DAPRD:-}" ]; then sys=$sys,daprd-redis,daprd-mem; fi
 
 	echo "## peers, HTTP, c=32, 100 B values, 10^4 keys"
 	for w in get save msave bulk tx; do
-		s=$sys
-		bin/peers -workload "$w" -systems "$s" -c 32 -d "$D" -warmup "$WARM"
+		bin/peers -workload "$w" -systems "$all" -c 32 -d "$D" -warmup "$WARM"
 	done
 	echo "## peers, gRPC (one channel), get and save"
-	bin/peers -workload get -proto grpc -systems "${sys/,redis/}" -c 32 -d "$D" -warmup "$WARM"
-	bin/peers -workload save -proto grpc -systems "${sys/,redis/}" -c 32 -d "$D" -warmup "$WARM"
-	echo "## statecar only: mixed zipfian workload and query"
-	bin/peers -workload get:80,save:20 -dist zipf -systems "${sys/,redis/}" -c 32 -d "$D" -warmup "$WARM"
+	bin/peers -workload get -proto grpc -systems "$sidecars" -c 32 -d "$D" -warmup "$WARM"
+	bin/peers -workload save -proto grpc -systems "$sidecars" -c 32 -d "$D" -warmup "$WARM"
+	echo "## mixed zipfian workload (redis-benchmark cannot mix) and query (statecar only)"
+	bin/peers -workload get:80,save:20 -dist zipf -systems "$sidecars,redis-scload" -c 32 -d "$D" -warmup "$WARM"
 	bin/peers -workload query -systems statecar -keys 1000 -c 8 -d "$D" -warmup "$WARM"
 	echo "## scale curves"
-	bin/peers -workload get -scale conns -systems statecar,redis -d "$SCALE_D" -warmup 1s
-	bin/peers -workload save -scale conns -systems statecar,redis -d "$SCALE_D" -warmup 1s
-	bin/peers -workload get -scale keys -keys-max "$KEYS_MAX" -systems statecar,redis -d "$SCALE_D" -warmup 1s
+	bin/peers -workload get -scale conns -systems statecar,redis-scload,redis -d "$SCALE_D" -warmup 1s
+	bin/peers -workload save -scale conns -systems statecar,redis-scload,redis -d "$SCALE_D" -warmup 1s
+	bin/peers -workload get -scale keys -keys-max "$KEYS_MAX" -systems statecar,redis-scload,redis -d "$SCALE_D" -warmup 1s
 	echo "# done $(date -u +%Y-%m-%dT%H:%M:%SZ) loadavg: $(cat /proc/loadavg)"
 } 2>&1 | tee "$log"

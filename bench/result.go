@@ -188,6 +188,12 @@ func statusMap(t *[numStatus]int64, transportErrors int64) map[string]int64 {
 
 // statusName renders a status table index: "204" or "grpc:Unavailable".
 func statusName(st int) string {
+	switch {
+	case st == redisStatusBase:
+		return "redis:OK"
+	case st > redisStatusBase:
+		return "redis:ERR"
+	}
 	if st >= grpcStatusBase {
 		return "grpc:" + grpcCodeName(st-grpcStatusBase)
 	}

@@ -15,7 +15,7 @@ import (
 // Config describes one load run.
 type Config struct {
 	Target    string        // host:port of the sidecar's HTTP or gRPC port
-	Proto     string        // "http" (default) or "grpc"
+	Proto     string        // "http" (default), "grpc", or "redis" (RESP to a redis-server: the raw-KV reference)
 	Store     string        // state store name; default "statestore"
 	Mix       Mix           // what to send
 	Conns     int           // concurrent connections (workers); default 1
@@ -49,8 +49,8 @@ func (c *Config) setDefaults() error {
 	if c.Proto == "" {
 		c.Proto = "http"
 	}
-	if c.Proto != "http" && c.Proto != "grpc" {
-		return fmt.Errorf("cannot run: unknown proto %q (want http or grpc)", c.Proto)
+	if c.Proto != "http" && c.Proto != "grpc" && c.Proto != "redis" {
+		return fmt.Errorf("cannot run: unknown proto %q (want http, grpc or redis)", c.Proto)
 	}
 	if c.Store == "" {
 		c.Store = "statestore"
@@ -94,7 +94,7 @@ type worker struct {
 }
 
 // success reports whether a status counts as a successful request.
-func success(st int) bool { return st/100 == 2 || st == grpcStatusBase }
+func success(st int) bool { return st/100 == 2 || st == grpcStatusBase || st == redisStatusBase }
 
 // Run performs one load run against a running target and returns what it
 // measured. It returns an error only when the run could not be carried out
@@ -135,6 +135,12 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		switch cfg.Proto {
 		case "http":
 			d, err := newHTTPDriver(cfg.Target, shape)
+			if err != nil {
+				return nil, err
+			}
+			drivers[i] = d
+		case "redis":
+			d, err := newRedisDriver(cfg.Target, shape)
 			if err != nil {
 				return nil, err
 			}
@@ -419,6 +425,10 @@ func preloadOne(d driver, shape *reqShape, seq *seqKeys) (int, error) {
 		d.shape = shape
 		defer func() { d.shape = old }()
 		d.ensure(shape.batch)
+	case *redisDriver:
+		old := d.shape
+		d.shape = shape
+		defer func() { d.shape = old }()
 	}
 	return d.do(OpMSave, g)
 }

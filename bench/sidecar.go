@@ -317,7 +317,7 @@ func RedisCommand(op Op, batch, size int) ([]string, bool) {
 
 // RedisBenchmark runs redis-benchmark against addr with the command of
 // RedisCommand(op, batch, size) and returns its figures as a Result (Proto
-// "redis"); n is the number of requests.
+// "redis-benchmark"); n is the number of requests.
 func RedisBenchmark(addr string, op Op, batch, conns, size int, keys uint64, n int) (*Result, error) {
 	command, ok := RedisCommand(op, batch, size)
 	if !ok {
@@ -342,7 +342,7 @@ func RedisBenchmark(addr string, op Op, batch, conns, size int, keys uint64, n i
 		return nil, err
 	}
 	r.Workload = op.String()
-	r.Target, r.Proto, r.Conns, r.ValueSize, r.Keys, r.Dist, r.Batch = addr, "redis", conns, size, keys, "uniform", batch
+	r.Target, r.Proto, r.Conns, r.ValueSize, r.Keys, r.Dist, r.Batch = addr, "redis-benchmark", conns, size, keys, "uniform", batch
 	r.Requests = int64(n)
 	r.Duration = elapsed.Seconds()
 	r.Host = ThisHost()

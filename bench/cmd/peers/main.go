@@ -1,7 +1,8 @@
 // Command peers runs one State API workload against statecar and its peers
 // in turn — statecar (built from ./cmd/statecar or $STATECAR_BIN, on free
-// ports with a temporary data dir), redis-server through redis-benchmark
-// (the raw-KV reference, persistence off), and, when $DAPRD names a daprd
+// ports with a temporary data dir), redis-server (the raw-KV reference,
+// persistence off) driven by scload's own RESP client and by
+// redis-benchmark, and, when $DAPRD names a daprd
 // binary, daprd with state.redis on a local redis-server and with
 // state.in-memory — and prints a table of absolute figures and ratios,
 // peak RSS, CPU time per 1,000 requests and time to first healthy reply.
@@ -44,7 +45,7 @@ func run() int {
 		keys     = flag.Uint64("keys", 10000, "key-space size")
 		dist     = flag.String("dist", "uniform", "key distribution for the sidecars: uniform or zipf (redis-benchmark is uniform)")
 		rate     = flag.Float64("rate", 0, "open-loop total req/s for the sidecars (0 = closed loop)")
-		systems  = flag.String("systems", "", "comma-separated systems (default: statecar,redis, plus daprd-redis,daprd-mem when $DAPRD is set); also statecar-mem, statecar-redis")
+		systems  = flag.String("systems", "", "comma-separated systems (default: statecar,redis-scload,redis, plus daprd-redis,daprd-mem when $DAPRD is set); also statecar-mem, statecar-redis")
 		scale    = flag.String("scale", "", "scale curve: conns (1,8,32,128,512) or keys (1e3..-keys-max)")
 		points   = flag.String("points", "", "override the scale points, comma-separated")
 		keysMax  = flag.Float64("keys-max", 1e6, "largest key-space size of -scale keys (1e7 takes minutes per system)")
@@ -78,7 +79,7 @@ func run() int {
 	if *systems != "" {
 		pc.Systems = strings.Split(*systems, ",")
 	} else {
-		pc.Systems = []string{bench.SysStatecar, bench.SysRedis}
+		pc.Systems = []string{bench.SysStatecar, bench.SysRedisScload, bench.SysRedis}
 		if pc.DaprdBin != "" {
 			pc.Systems = append(pc.Systems, bench.SysDaprdRedis, bench.SysDaprdMem)
 		}

@@ -31,7 +31,7 @@ func main() {
 func run() int {
 	var (
 		target   = flag.String("target", "127.0.0.1:3500", "sidecar address host:port (HTTP or gRPC port, see -proto)")
-		proto    = flag.String("proto", "http", "protocol: http or grpc")
+		proto    = flag.String("proto", "http", "protocol: http, grpc, or redis (RESP to a redis-server, the raw-KV reference)")
 		store    = flag.String("store", "statestore", "state store name")
 		mix      = flag.String("mix", "get", "operation or weighted mix: get, save, msave, bulk, tx, query, delete; e.g. get:80,save:20")
 		conns    = flag.Int("c", 32, "concurrent connections (one request in flight each)")
