@@ -2,9 +2,12 @@ package grpcserver
 
 import (
 	"context"
+	"strings"
+	"time"
 
 	commonv1pb "github.com/dapr/dapr/pkg/proto/common/v1"
 	runtimev1pb "github.com/dapr/dapr/pkg/proto/runtime/v1"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/types/known/emptypb"
 
 	"github.com/statecar/statecar/api"
@@ -237,13 +240,36 @@ func (d *daprAPI) SetMetadata(_ context.Context, in *runtimev1pb.SetMetadataRequ
 	return empty, nil
 }
 
+// forceShutdownKey is daprd 1.18's metadata key asking Shutdown to exit at
+// once; forceExitDelay lets the OK reach the client first.
+const (
+	forceShutdownKey = "dapr-force-shutdown"
+	forceExitDelay   = 100 * time.Millisecond
+)
+
 // Shutdown answers OK and starts the sidecar's graceful shutdown on a new
-// goroutine (daprd: go a.shutdownFn()). daprd 1.18's "force" metadata
-// (exit 1 at once) is not supported; every request is graceful.
-func (d *daprAPI) Shutdown(context.Context, *runtimev1pb.ShutdownRequest) (*emptypb.Empty, error) {
+// goroutine (daprd: go a.shutdownFn()), or, with dapr-force-shutdown: true
+// and a ForceShutdown callback, calls it after forceExitDelay.
+func (d *daprAPI) Shutdown(ctx context.Context, _ *runtimev1pb.ShutdownRequest) (*emptypb.Empty, error) {
+	if d.cfg.ForceShutdown != nil && isForceShutdown(ctx) {
+		go func() {
+			time.Sleep(forceExitDelay)
+			d.cfg.ForceShutdown()
+		}()
+		return empty, nil
+	}
 	// The callback logs the request (the runtime does, for HTTP and gRPC).
 	if d.cfg.Shutdown != nil {
 		go d.cfg.Shutdown()
 	}
 	return empty, nil
+}
+
+func isForceShutdown(ctx context.Context) bool {
+	for _, v := range metadata.ValueFromIncomingContext(ctx, forceShutdownKey) {
+		if strings.EqualFold(v, "true") {
+			return true
+		}
+	}
+	return false
 }

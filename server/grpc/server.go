@@ -63,6 +63,12 @@ type Config struct {
 	// calls it on a new goroutine after answering OK; it typically ends by
 	// calling GracefulStop. nil makes the RPC a no-op.
 	Shutdown func()
+	// ForceShutdown is daprd 1.18's immediate exit: a Shutdown RPC with
+	// metadata dapr-force-shutdown: true (case-insensitive) answers OK and
+	// calls ForceShutdown 100 ms later, on a new goroutine; daprd exits
+	// with status 1 there. nil treats such a request like any other
+	// (graceful Shutdown).
+	ForceShutdown func()
 	// DisableMetrics turns the dapr_grpc_io_server_* metrics off
 	// (--enable-metrics=false).
 	DisableMetrics bool

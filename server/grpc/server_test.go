@@ -108,6 +108,7 @@ type testEnv struct {
 
 	setKey, setVal string
 	shutdowns      atomic.Int32
+	forced         chan struct{} // receives one value per ForceShutdown call
 }
 
 // startEnv serves stores (name -> store) on 127.0.0.1:0.
@@ -117,7 +118,7 @@ func startEnv(t *testing.T, token string, stores ...api.StoreEntry) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := &testEnv{}
+	env := &testEnv{forced: make(chan struct{}, 4)}
 	cfg := Config{
 		Addrs:      []string{"127.0.0.1:0"},
 		State:      st,
@@ -127,9 +128,10 @@ func startEnv(t *testing.T, token string, stores ...api.StoreEntry) *testEnv {
 		Metadata: func() *runtimev1pb.GetMetadataResponse {
 			return &runtimev1pb.GetMetadataResponse{Id: testApp, ExtendedMetadata: map[string]string{env.setKey: env.setVal}}
 		},
-		SetMetadata: func(k, v string) { env.setKey, env.setVal = k, v },
-		Shutdown:    func() { env.shutdowns.Add(1) },
-		Logger:      quiet,
+		SetMetadata:   func(k, v string) { env.setKey, env.setVal = k, v },
+		Shutdown:      func() { env.shutdowns.Add(1) },
+		ForceShutdown: func() { env.forced <- struct{}{} },
+		Logger:        quiet,
 	}
 	srv, err := New(cfg)
 	if err != nil {
@@ -950,5 +952,30 @@ func TestGracefulStop(t *testing.T) {
 				t.Fatalf("call after GracefulStop: %v, want Unavailable", err)
 			}
 		})
+	}
+}
+
+func TestForceShutdown(t *testing.T) {
+	env := startEnv(t, "")
+	ctx := metadata.AppendToOutgoingContext(context.Background(), "dapr-force-shutdown", "TRUE")
+	if _, err := env.client.Shutdown(ctx, &runtimev1pb.ShutdownRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	<-env.forced
+	if n := env.shutdowns.Load(); n != 0 {
+		t.Fatalf("a forced shutdown also ran the graceful one (%d)", n)
+	}
+	// "false" is a graceful shutdown.
+	ctx = metadata.AppendToOutgoingContext(context.Background(), "dapr-force-shutdown", "false")
+	if _, err := env.client.Shutdown(ctx, &runtimev1pb.ShutdownRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	for env.shutdowns.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	select {
+	case <-env.forced:
+		t.Fatal("dapr-force-shutdown: false forced an exit")
+	default:
 	}
 }
