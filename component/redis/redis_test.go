@@ -702,3 +702,31 @@ func TestNoPartialWrites(t *testing.T) {
 		t.Fatal("write with a huge ttl happened")
 	}
 }
+
+// TestStrongConsistencyWaitsForReplica: with a replica connected at init,
+// a consistency=strong save returns only after the replica has it (WAIT).
+func TestStrongConsistencyWaitsForReplica(t *testing.T) {
+	testsrv.Require(t, srvErr)
+	master, err := testsrv.StartRedis(testsrv.RedisOptions{})
+	testsrv.Require(t, err)
+	defer master.Close()
+	replica, err := testsrv.StartRedis(testsrv.RedisOptions{ReplicaOf: master.Addr})
+	testsrv.Require(t, err)
+	defer replica.Close()
+	s := newStoreAt(t, master.Addr, nil)
+	if s.replicas != 1 {
+		t.Fatalf("replicas seen at init: %d, want 1", s.replicas)
+	}
+	rc := goredis.NewClient(&goredis.Options{Addr: replica.Addr})
+	defer rc.Close()
+	ctx := context.Background()
+	for i := 0; i < 20; i++ {
+		k := fmt.Sprintf("strong-%d", i)
+		if err := set(s, k, "v", nil, nil, component.StateOptions{Consistency: component.Strong}); err != nil {
+			t.Fatal(err)
+		}
+		if v := rc.HGet(ctx, k, "data").Val(); v != "v" {
+			t.Fatalf("replica lacks %s right after a strong save", k)
+		}
+	}
+}

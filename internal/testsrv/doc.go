@@ -4,7 +4,8 @@
 // directories that are removed by Close.
 //
 // StartSentinel adds a Redis Sentinel in front of a Redis server;
-// RedisOptions.Cluster makes a one-node Redis Cluster.
+// RedisOptions.Cluster makes a one-node Redis Cluster and
+// RedisOptions.ReplicaOf a replica.
 //
 // A server can be stopped (gracefully with Stop, or like a crash with Kill)
 // and started again on the same data and port with Start, which is what the

@@ -25,6 +25,9 @@ type RedisOptions struct {
 	// cluster rules (CROSSSLOT for multi-key scripts) apply as on a real
 	// cluster.
 	Cluster bool
+	// ReplicaOf, when set ("host:port"), starts the server as a replica of
+	// that master; Start waits until the initial sync is done.
+	ReplicaOf string
 }
 
 // Redis is a redis-server process on a loopback port.
@@ -71,7 +74,7 @@ func (r *Redis) Start() error {
 	args := []string{
 		"--port", port, "--bind", "127.0.0.1", "--dir", r.dir,
 		"--save", "", "--daemonize", "no", "--protected-mode", "no",
-		"--logfile", "",
+		"--logfile", "", "--repl-diskless-sync-delay", "0",
 	}
 	if r.opts.AppendOnly {
 		args = append(args, "--appendonly", "yes", "--appendfsync", "always")
@@ -81,6 +84,13 @@ func (r *Redis) Start() error {
 	}
 	if r.opts.Cluster {
 		args = append(args, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf")
+	}
+	if r.opts.ReplicaOf != "" {
+		mh, mp, err := net.SplitHostPort(r.opts.ReplicaOf)
+		if err != nil {
+			return fmt.Errorf("invalid ReplicaOf %q: %w", r.opts.ReplicaOf, err)
+		}
+		args = append(args, "--replicaof", mh, mp)
 	}
 	cmd := exec.Command(r.bin, args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -92,6 +102,18 @@ func (r *Redis) Start() error {
 	err = waitReady("redis-server", p.exited, logPath, r.ping)
 	if err == nil && r.opts.Cluster {
 		err = waitReady("redis-server cluster", p.exited, logPath, r.clusterReady)
+	}
+	if err == nil && r.opts.ReplicaOf != "" {
+		err = waitReady("redis-server replica", p.exited, logPath, func() error {
+			info, err := r.command("INFO replication")
+			if err != nil {
+				return err
+			}
+			if !strings.Contains(info, "master_link_status:up") {
+				return fmt.Errorf("replica not in sync: %q", info)
+			}
+			return nil
+		})
 	}
 	if err != nil {
 		p.stop(syscall.SIGKILL)
