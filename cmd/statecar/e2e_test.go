@@ -702,3 +702,32 @@ func TestGRPCWiring(t *testing.T) {
 		t.Fatalf("exit %d after gRPC Shutdown", code)
 	}
 }
+
+func TestBlockShutdownDurationKeepsServing(t *testing.T) {
+	args, port := portArgs()
+	p := startProc(t, append(args, "--app-id", "block", "--data-dir", t.TempDir(), "--dapr-block-shutdown-duration", "30s"), nil)
+	waitReady(t, p, port)
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	// Still serving while blocked: a write is acknowledged after SIGTERM.
+	base := "http://127.0.0.1:" + strconv.Itoa(port)
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(p.out.String(), "Blocking graceful shutdown for 30s"); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no blocking log line:\n%s", p.out.String())
+		}
+	}
+	if code, _, b := httpDo(t, "POST", base+"/v1.0/state/statestore", `[{"key":"late","value":1}]`); code != 204 {
+		t.Fatalf("save while blocked: %d %s", code, b)
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	if code := p.wait(t); code != 1 {
+		t.Fatalf("second signal while blocked: exit %d, want 1", code)
+	}
+}
+
+func TestWaitFlag(t *testing.T) {
+	s := testutil.Start(t, testutil.Options{})
+	p := startProc(t, []string{"--wait", "--dapr-http-port", strconv.Itoa(s.HTTPPort)}, nil)
+	if code := p.wait(t); code != 0 {
+		t.Fatalf("--wait against a ready sidecar: exit %d", code)
+	}
+}

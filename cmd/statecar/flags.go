@@ -67,7 +67,7 @@ var flagDefs = map[string]flagDef{
 	"read-buffer-size":                  {kString, "4Ki", "Max size of read buffer, as a resource quantity (also used to handle request headers)", false},
 	"unix-domain-socket":                {kString, "", "Path to a unix domain socket dir mount. If specified, Dapr API servers will use Unix Domain Sockets", false},
 	"dapr-graceful-shutdown-seconds":    {kInt, "5", "Graceful shutdown time in seconds", false},
-	"dapr-block-shutdown-duration":      {kDuration, "0s", "If enabled, will block graceful shutdown after terminate signal is received until either the given duration has elapsed or the app reports unhealthy. Disabled by default", true},
+	"dapr-block-shutdown-duration":      {kDuration, "0s", "If enabled, will block graceful shutdown after terminate signal is received until either the given duration has elapsed or the app reports unhealthy. Disabled by default", false},
 	"enable-api-logging":                {kBool, "false", "Enable API logging for API calls", false},
 	"disable-builtin-k8s-secret-store":  {kBool, "false", "Disable the built-in Kubernetes Secret Store", true},
 	"enable-app-health-check":           {kBool, "false", "Enable health checks for the application using the protocol defined with app-protocol", false},

@@ -99,11 +99,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 // runtimeConfig carries what serve needs beyond server.Config.
 type runtimeConfig struct {
 	server.Config
-	dataDir        string
-	resourcePaths  []string
-	configuration  *loader.Configuration
-	grpcAddrs      []string
-	apiLogExplicit bool
+	dataDir       string
+	resourcePaths []string
+	configuration *loader.Configuration
+	grpcAddrs     []string
+	// blockShutdown is --dapr-block-shutdown-duration when given.
+	blockShutdown *time.Duration
 }
 
 // buildConfig turns flags, environment and Configuration files into the
@@ -225,6 +226,10 @@ func buildConfig(fs *flagSet, log, root *slog.Logger) (*runtimeConfig, []*loader
 			th = 3
 		}
 		c.AppHealth = &server.AppHealth{Path: fs.String("app-health-check-path"), Interval: iv, Timeout: to, Threshold: th}
+	}
+	if fs.Changed("dapr-block-shutdown-duration") {
+		d := fs.Duration("dapr-block-shutdown-duration")
+		rc.blockShutdown = &d
 	}
 	gs := fs.Int("dapr-graceful-shutdown-seconds")
 	if gs < 0 {
@@ -472,6 +477,19 @@ func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root 
 	select {
 	case s := <-sigs:
 		log.Info(fmt.Sprintf("Received signal '%s'; beginning shutdown", s))
+		if rc.blockShutdown != nil {
+			// daprd keeps serving for the block duration (it also stops
+			// early when the app reports unhealthy; statecar runs no app
+			// health checks). A second signal still exits at once.
+			log.Info(fmt.Sprintf("Blocking graceful shutdown for %s or until app reports unhealthy...", *rc.blockShutdown))
+			select {
+			case <-time.After(*rc.blockShutdown):
+				log.Info("Block shutdown period expired, entering shutdown...")
+			case s := <-sigs:
+				log.Warn(fmt.Sprintf("Received signal '%s' during shutdown; exiting immediately", s))
+				return 1
+			}
+		}
 	case <-rt.ShutdownRequested():
 		log.Info("Shutdown requested via API; beginning shutdown")
 	}
