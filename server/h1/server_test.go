@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,6 +19,16 @@ import (
 	"testing"
 	"time"
 )
+
+var long = flag.Bool("long", false, "run the long torture variants (more connections, requests and garbage)")
+
+// scale returns n, or n*100 with -long.
+func scale(n int) int {
+	if *long {
+		return n * 100
+	}
+	return n
+}
 
 // testServer is a Server on 127.0.0.1:0 with a router of test routes.
 type testServer struct {
@@ -616,7 +627,7 @@ func TestManyConnectionsConcurrently(t *testing.T) {
 			tr := &http.Transport{}
 			defer tr.CloseIdleConnections()
 			cl := &http.Client{Transport: tr}
-			for i := 0; i < 30; i++ {
+			for i := 0; i < scale(30); i++ {
 				path, want := "/echo", fmt.Sprintf("g%d-%d", g, i)
 				if i%2 == 1 {
 					path = "/becho"
@@ -736,7 +747,7 @@ func TestGarbageDoesNotHurt(t *testing.T) {
 			defer wg.Done()
 			rnd := uint64(g*7919 + 1)
 			next := func() uint64 { rnd ^= rnd << 13; rnd ^= rnd >> 7; rnd ^= rnd << 17; return rnd }
-			for i := 0; i < 10; i++ {
+			for i := 0; i < scale(10); i++ {
 				c, err := net.Dial("tcp", ts.addr)
 				if err != nil {
 					t.Error(err)
