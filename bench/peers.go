@@ -295,7 +295,7 @@ func redisPopulate(ctx context.Context, addr string, from, to uint64, size int) 
 // same point (statecar when it is listed first).
 func PrintTable(w io.Writer, rs []*Result) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "system\tproto\top\tconns\tkeys\treq/s\tratio\tp50 us\tp99 us\tp99.9 us\terrors\tpeak RSS MiB\tCPU ms/1k req\tstartup ms\t")
+	fmt.Fprintln(tw, "system\tproto\top\tconns\tkeys\treq/s\tratio\tp50 us\tp99 us\tp99.9 us\terrors\tpeak RSS MiB\tCPU ms/1k req\tstartup ms\tclient CPU ms/1k\t")
 	for _, r := range rs {
 		base := baseFor(rs, r)
 		if r.Throughput == 0 {
@@ -316,9 +316,9 @@ func PrintTable(w io.Writer, rs []*Result) {
 			cpu = fmt.Sprintf("%.1f", r.Proc.CPUMsPer1kReq)
 			start = fmt.Sprintf("%.0f", r.Proc.StartupMs)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%.0f\t%s\t%.0f\t%.0f\t%s\t%d\t%s\t%s\t%s\t\n",
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%.0f\t%s\t%.0f\t%.0f\t%s\t%d\t%s\t%s\t%s\t%s\t\n",
 			r.System, r.Proto, r.Workload, r.Conns, r.Keys, r.Throughput, ratio,
-			r.Latency.P50, r.Latency.P99, p999, r.Errors, rss, cpu, start)
+			r.Latency.P50, r.Latency.P99, p999, r.Errors, rss, cpu, start, genCPU(r, "-"))
 	}
 	_ = tw.Flush()
 }
@@ -326,12 +326,12 @@ func PrintTable(w io.Writer, rs []*Result) {
 // MarkdownTable renders the same table as PrintTable in Markdown.
 func MarkdownTable(rs []*Result) string {
 	var b strings.Builder
-	b.WriteString("| system | proto | op | conns | keys | req/s | ratio | p50 µs | p99 µs | p99.9 µs | errors | peak RSS MiB | CPU ms/1k req | startup ms |\n")
-	b.WriteString("|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	b.WriteString("| system | proto | op | conns | keys | req/s | ratio | p50 µs | p99 µs | p99.9 µs | errors | peak RSS MiB | CPU ms/1k req | startup ms | client CPU ms/1k |\n")
+	b.WriteString("|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, r := range rs {
 		base := baseFor(rs, r)
 		if r.Throughput == 0 {
-			fmt.Fprintf(&b, "| %s | | %s | | | – | | | | | | | | | %s\n", r.System, r.Workload, firstLine(r.Note))
+			fmt.Fprintf(&b, "| %s | | %s | | | – | | | | | | | | | %s |\n", r.System, r.Workload, firstLine(r.Note))
 			continue
 		}
 		p999 := "–"
@@ -348,11 +348,19 @@ func MarkdownTable(rs []*Result) string {
 		if base > 0 {
 			ratio = fmt.Sprintf("%.2fx", r.Throughput/base)
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %d | %d | %.0f | %s | %.0f | %.0f | %s | %d | %s | %s | %s |\n",
+		fmt.Fprintf(&b, "| %s | %s | %s | %d | %d | %.0f | %s | %.0f | %.0f | %s | %d | %s | %s | %s | %s |\n",
 			r.System, r.Proto, r.Workload, r.Conns, r.Keys, r.Throughput, ratio,
-			r.Latency.P50, r.Latency.P99, p999, r.Errors, rss, cpu, start)
+			r.Latency.P50, r.Latency.P99, p999, r.Errors, rss, cpu, start, genCPU(r, "–"))
 	}
 	return b.String()
+}
+
+// genCPU renders the generator's CPU per 1,000 requests, or none.
+func genCPU(r *Result, none string) string {
+	if r.GenCPUMsPer1k <= 0 {
+		return none
+	}
+	return fmt.Sprintf("%.1f", r.GenCPUMsPer1k)
 }
 
 // baseFor returns the throughput r is compared with: that of the first

@@ -35,10 +35,14 @@ type Result struct {
 	Latency    Latency          `json:"latency_us"`
 	Buckets    [][2]int64       `json:"buckets_ns,omitempty"` // histogram: (upper bound ns, count)
 	PreloadSec float64          `json:"preload_s,omitempty"`
-	Started    time.Time        `json:"started"`
-	Host       Host             `json:"host"`
-	Proc       *ProcStats       `json:"process,omitempty"` // filled by the peers runner
-	Note       string           `json:"note,omitempty"`
+	// GenCPUMsPer1k is the load generator's own CPU time (this process,
+	// all threads) per 1,000 measured requests: what the client cost on a
+	// machine where it shares the cores with the system under test.
+	GenCPUMsPer1k float64    `json:"generator_cpu_ms_per_1k,omitempty"`
+	Started       time.Time  `json:"started"`
+	Host          Host       `json:"host"`
+	Proc          *ProcStats `json:"process,omitempty"` // filled by the peers runner
+	Note          string     `json:"note,omitempty"`
 }
 
 // Latency summarises a latency histogram, in microseconds.
@@ -225,6 +229,9 @@ func Summary(r *Result) string {
 	s := fmt.Sprintf("%s %s %s c=%d size=%s keys=%d: %.0f req/s, latency us p50 %.1f p90 %.1f p99 %.1f p99.9 %.1f max %.1f; %d requests, %d errors",
 		r.System, r.Proto, r.Workload, r.Conns, SizeName(r.ValueSize), r.Keys, r.Throughput,
 		r.Latency.P50, r.Latency.P90, r.Latency.P99, r.Latency.P999, r.Latency.Max, r.Requests, r.Errors)
+	if r.GenCPUMsPer1k > 0 {
+		s += fmt.Sprintf("; generator CPU %.1f ms/1k req", r.GenCPUMsPer1k)
+	}
 	if r.PreloadSec > 0 {
 		s += fmt.Sprintf(" (preload of %d keys took %.1fs)", r.Keys, r.PreloadSec)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -203,9 +204,16 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	// by this goroutine once the workers are done.
 	var timers sync.WaitGroup
 	var beginOnce, endOnce sync.Once
-	onMeasure := func(begin bool) {}
-	if cfg.OnMeasure != nil {
-		onMeasure = cfg.OnMeasure
+	var genCPU [2]float64 // this process's CPU seconds at begin and end
+	onMeasure := func(begin bool) {
+		if begin {
+			genCPU[0], _ = CPUTime(os.Getpid())
+		} else {
+			genCPU[1], _ = CPUTime(os.Getpid())
+		}
+		if cfg.OnMeasure != nil {
+			cfg.OnMeasure(begin)
+		}
 	}
 	stopTimers := make(chan struct{})
 	timers.Add(1)
@@ -265,6 +273,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	res.Throughput = float64(res.Requests) / cfg.Duration.Seconds()
 	res.Latency = SummarizeLatency(&h)
+	if res.Requests > 0 {
+		res.GenCPUMsPer1k = (genCPU[1] - genCPU[0]) * 1e6 / float64(res.Requests)
+	}
 	res.Buckets = h.Buckets()
 	if lastErr != nil {
 		res.Note = "last transport error: " + lastErr.Error()

@@ -165,6 +165,13 @@ func run() int {
 				_ = f.Close()
 				fmt.Println("results:", p)
 			}
+			h := bench.ThisHost()
+			md := fmt.Sprintf("`%s` — %s, %d CPUs, load average %.1f at the end, %s\n\n%s",
+				strings.Join(os.Args, " "), h.Model, h.CPUs, h.LoadAvg, time.Now().UTC().Format(time.RFC3339), bench.MarkdownTable(rs))
+			p = filepath.Join(*outDir, stem+".md")
+			if err := os.WriteFile(p, []byte(md), 0o644); err == nil {
+				fmt.Println("table:", p)
+			}
 		}
 	}
 	if *imgDir != "" {
