@@ -598,6 +598,15 @@ func (db *DB) applyLoop() {
 // Invariant 2: records reach the shards in seq order.
 func (db *DB) applyGroup(group []queued) error {
 	last := group[len(group)-1].seq
+	if invariants {
+		prev := db.applied.Load()
+		for _, g := range group {
+			if g.seq <= prev {
+				panic(fmt.Sprintf("BUG: kv: applying seq %d after %d (Invariant 2)", g.seq, prev))
+			}
+			prev = g.seq
+		}
+	}
 	for _, g := range group {
 		seq := g.seq
 		db.sinceCkpt += int64(len(g.b.rec))

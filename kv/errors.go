@@ -11,6 +11,9 @@ import (
 var (
 	// ErrConditionFailed is matched (errors.Is) by every *ConditionError.
 	ErrConditionFailed = errors.New("kv: condition failed")
+	// ErrETagMismatch is also matched by every *ConditionError: in Dapr
+	// terms every failed condition (ETag or first-write) is a mismatch.
+	ErrETagMismatch = errors.New("kv: etag mismatch")
 	// ErrClosed is returned by every method after Close.
 	ErrClosed = errors.New("kv: closed")
 	// ErrCorruption is wrapped when the store finds damaged data; it also
@@ -79,5 +82,8 @@ func (e *ConditionError) Error() string {
 	return sb.String()
 }
 
-// Is makes errors.Is(err, ErrConditionFailed) true.
-func (e *ConditionError) Is(target error) bool { return target == ErrConditionFailed }
+// Is makes errors.Is(err, ErrConditionFailed) and
+// errors.Is(err, ErrETagMismatch) true.
+func (e *ConditionError) Is(target error) bool {
+	return target == ErrConditionFailed || target == ErrETagMismatch
+}
