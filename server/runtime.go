@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"sort"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -317,15 +316,6 @@ func (r *Runtime) healthzOutbound() (int, []byte) {
 	return http.StatusNoContent, nil
 }
 
-// sortedKeys is used by tests and the engine metrics writer.
-func sortedKeys(m map[string]string) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
-}
 
 // Stop stops every listener: the HTTP API and the public port drain their
 // in-flight requests until ctx ends (Invariant 5), then metrics and pprof
