@@ -316,7 +316,6 @@ func (r *Runtime) healthzOutbound() (int, []byte) {
 	return http.StatusNoContent, nil
 }
 
-
 // Stop stops every listener: the HTTP API and the public port drain their
 // in-flight requests until ctx ends (Invariant 5), then metrics and pprof
 // close.
