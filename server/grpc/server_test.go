@@ -100,6 +100,17 @@ func (broken) BulkGet(context.Context, []string, map[string]string, int) ([]comp
 }
 func (broken) Multi(context.Context, *component.TransactionRequest) error { return errBroken }
 
+// badETag rejects every write and delete with an ETagInvalid error.
+type badETag struct{ component.Store }
+
+func (badETag) BulkSet(context.Context, []component.SetRequest) error {
+	return component.NewETagError(component.ETagInvalid, errors.New("etag is not a number"))
+}
+
+func (badETag) BulkDelete(context.Context, []component.DeleteRequest) error {
+	return component.NewETagError(component.ETagInvalid, errors.New("etag is not a number"))
+}
+
 // testEnv is a running server with a client.
 type testEnv struct {
 	srv    *Server
@@ -302,6 +313,7 @@ func TestErrorRows(t *testing.T) {
 		entry("notx", noTx(openStore(t, "notx"))),
 		entry("small", maxOps{openStore(t, "small")}),
 		entry("broken", broken{openStore(t, "broken")}),
+		entry("badetag", badETag{openStore(t, "badetag")}),
 	)
 	ctx := context.Background()
 	mustSave(t, env, &commonv1pb.StateItem{Key: "k", Value: []byte("v")})
@@ -312,6 +324,26 @@ func TestErrorRows(t *testing.T) {
 	wantStatus(t, err, codes.InvalidArgument, "input key/keyPrefix 'a||b' can't contain '||'", illegal...)
 	err = save(t, env, &commonv1pb.StateItem{Key: "a||b", Value: []byte("v")})
 	wantStatus(t, err, codes.InvalidArgument, "input key/keyPrefix 'a||b' can't contain '||'", illegal...)
+
+	_, err = env.client.DeleteState(ctx, &runtimev1pb.DeleteStateRequest{StoreName: "statestore", Key: "a||b"})
+	wantStatus(t, err, codes.InvalidArgument, "input key/keyPrefix 'a||b' can't contain '||'", illegal...)
+	_, err = env.client.GetBulkState(ctx, &runtimev1pb.GetBulkStateRequest{StoreName: "statestore", Keys: []string{"k", "a||b"}})
+	wantStatus(t, err, codes.InvalidArgument, "input key/keyPrefix 'a||b' can't contain '||'", illegal...)
+	_, err = env.client.DeleteBulkState(ctx, &runtimev1pb.DeleteBulkStateRequest{StoreName: "statestore", States: []*commonv1pb.StateItem{{Key: "a||b"}}})
+	wantStatus(t, err, codes.InvalidArgument, "input key/keyPrefix 'a||b' can't contain '||'", illegal...)
+	// In a transaction daprd has already blanked the BadRequest field.
+	_, err = env.client.ExecuteStateTransaction(ctx, &runtimev1pb.ExecuteStateTransactionRequest{StoreName: "statestore",
+		Operations: []*runtimev1pb.TransactionalStateOperation{{OperationType: "upsert", Request: &commonv1pb.StateItem{Key: "a||b"}}}})
+	wantStatus(t, err, codes.InvalidArgument, "input key/keyPrefix 'a||b' can't contain '||'",
+		"BadRequest{: input key/keyPrefix 'a||b' can't contain '||'}", "ResourceInfo{state statestore}", basicInfo("DAPR_STATE_ILLEGAL_KEY"))
+
+	// ETag invalid (a store-defined format check): InvalidArgument.
+	_, err = env.client.SaveState(ctx, &runtimev1pb.SaveStateRequest{StoreName: "badetag", States: []*commonv1pb.StateItem{{Key: "k", Etag: &commonv1pb.Etag{Value: "x"}}}})
+	wantStatus(t, err, codes.InvalidArgument, "failed saving state in state store badetag: invalid etag value: etag is not a number", basicInfo("ERR_STATE_SAVE"))
+	_, err = env.client.DeleteState(ctx, &runtimev1pb.DeleteStateRequest{StoreName: "badetag", Key: "k", Etag: &commonv1pb.Etag{Value: "x"}})
+	wantStatus(t, err, codes.InvalidArgument, "failed deleting state with key k: invalid etag value: etag is not a number", basicInfo("ERR_STATE_DELETE"))
+	_, err = env.client.DeleteBulkState(ctx, &runtimev1pb.DeleteBulkStateRequest{StoreName: "badetag", States: []*commonv1pb.StateItem{{Key: "k", Etag: &commonv1pb.Etag{Value: "x"}}}})
+	wantStatus(t, err, codes.InvalidArgument, "failed deleting state in state store badetag: invalid etag value: etag is not a number", basicInfo("ERR_STATE_BULK_DELETE"))
 
 	err = save(t, env, &commonv1pb.StateItem{Key: "ok", Value: []byte("v")}, &commonv1pb.StateItem{Key: "", Value: []byte("v")})
 	wantStatus(t, err, codes.InvalidArgument, "state key cannot be empty", basicInfo("ERR_STATE_SAVE"))
