@@ -9,7 +9,9 @@ import (
 
 // TestGetAllocs guards the allocations of the Get path. It cannot be zero:
 // go-redis allocates the command and its reply; the bound catches
-// regressions in this package's own work (17 allocations when written).
+// regressions in this package's own work (26 allocations when written:
+// a two-command pipeline costs more allocations than one EVALSHA but far
+// less server CPU).
 func TestGetAllocs(t *testing.T) {
 	s := newStore(t, nil)
 	k := key(t)
@@ -24,7 +26,7 @@ func TestGetAllocs(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-	if n > 20 {
-		t.Fatalf("Get allocates %.0f times per call, want <= 20", n)
+	if n > 30 {
+		t.Fatalf("Get allocates %.0f times per call, want <= 30", n)
 	}
 }

@@ -24,7 +24,10 @@
 //     hash to one slot. Otherwise a transaction fails with ErrCrossSlot
 //     before anything is written, and a bulk save/delete falls back to
 //     independent per-key scripts (each atomic, the whole not).
-//  5. Server errors (connection refused, timeouts, ...) are returned as
+//  5. Reads never run a script on the hot path: Get pipelines HMGET and
+//     PEXPIRETIME; BulkGet wraps all reads in MULTI/EXEC on a single node
+//     (a consistent snapshot).
+//  6. Server errors (connection refused, timeouts, ...) are returned as
 //     plain errors; go-redis reconnects on the next request.
 //
 // Concurrency: a *Store is safe for concurrent use by any number of

@@ -36,7 +36,10 @@ type Store struct {
 	client   goredis.UniversalClient
 	log      *slog.Logger
 	replicas int // connected replicas seen at init (WAIT on strong consistency)
-	m        *storeMetrics
+	// pexpiretime is whether the server has PEXPIRETIME (Redis >= 7);
+	// otherwise reads use PTTL relative to the local clock.
+	pexpiretime bool
+	m           *storeMetrics
 }
 
 // New connects to Redis as the component spec says and checks the
@@ -77,6 +80,8 @@ func New(ctx context.Context, spec component.Spec, env component.Env) (*Store, e
 		s.client.Close()
 		return nil, fmt.Errorf("redis store: cannot load script: %w", err)
 	}
+	perr := s.client.PExpireTime(pctx, "statecar-pexpiretime-probe").Err()
+	s.pexpiretime = perr == nil
 	if !cfg.cluster {
 		if info, err := s.client.Info(pctx, "replication").Result(); err == nil {
 			s.replicas = connectedReplicas(info)
@@ -142,16 +147,82 @@ func (s *Store) Close() error {
 	return s.client.Close()
 }
 
-// Get implements component.Store.
+// Get implements component.Store: HMGET data version and PEXPIRETIME in
+// one pipelined round trip (no script: it is the cheapest read for the
+// server). A key of another type (WRONGTYPE) is read again with getScript,
+// which handles daprd's legacy string values.
 func (s *Store) Get(ctx context.Context, req *component.GetRequest, resp *component.GetResponse) error {
 	start := time.Now()
+	defer s.m.get.UpdateDuration(start)
 	key := string(req.Key)
-	v, err := getScript.Run(ctx, s.client, []string{key}).Result()
-	s.m.get.UpdateDuration(start)
-	if err != nil {
+	pipe := s.client.Pipeline()
+	hm := pipe.HMGet(ctx, key, "data", "version")
+	ex := s.expiryCmd(ctx, pipe, key)
+	_, _ = pipe.Exec(ctx)
+	if err := s.fillHash(ctx, key, hm, ex, start, resp); err != nil {
+		if errors.Is(err, errBrokenHash) {
+			return err
+		}
 		return fmt.Errorf("cannot get key %s: %w", key, err)
 	}
-	return fillGet(v, resp)
+	return nil
+}
+
+// errBrokenHash is daprd's text for a hash without data or version.
+var errBrokenHash = errors.New("required hash field 'data' or 'version' was not found")
+
+// expiryCmd queues the expiry read of key on pipe.
+func (s *Store) expiryCmd(ctx context.Context, pipe goredis.Pipeliner, key string) *goredis.DurationCmd {
+	if s.pexpiretime {
+		return pipe.PExpireTime(ctx, key)
+	}
+	return pipe.PTTL(ctx, key)
+}
+
+// fillHash decodes the replies of HMGET data version and the expiry read
+// into resp, falling back to getScript for keys that are not hashes.
+func (s *Store) fillHash(ctx context.Context, key string, hm *goredis.SliceCmd, ex *goredis.DurationCmd, start time.Time, resp *component.GetResponse) error {
+	resp.Found = false
+	resp.Data = resp.Data[:0]
+	resp.ETag = resp.ETag[:0]
+	resp.Expiry = time.Time{}
+	if err := hm.Err(); err != nil {
+		if !goredis.HasErrorPrefix(err, "WRONGTYPE") {
+			return err
+		}
+		v, err := getScript.Run(ctx, s.client, []string{key}).Result()
+		if err != nil {
+			return err
+		}
+		return fillGet(v, resp)
+	}
+	vals := hm.Val()
+	if len(vals) != 2 {
+		return fmt.Errorf("BUG: HMGET returned %d values", len(vals))
+	}
+	data, hasData := vals[0].(string)
+	ver, hasVer := vals[1].(string)
+	switch {
+	case !hasData && !hasVer:
+		return nil // no such key
+	case !hasData || !hasVer:
+		return errBrokenHash
+	}
+	exp, err := ex.Result()
+	if err != nil {
+		return err
+	}
+	resp.Found = true
+	resp.Data = append(resp.Data, data...)
+	resp.ETag = append(resp.ETag, ver...)
+	if exp > 0 {
+		if s.pexpiretime {
+			resp.Expiry = time.UnixMilli(exp.Milliseconds())
+		} else {
+			resp.Expiry = start.Add(exp)
+		}
+	}
+	return nil
 }
 
 // fillGet decodes a getScript reply into resp.
@@ -169,7 +240,7 @@ func fillGet(v any, resp *component.GetResponse) error {
 	case getMissing:
 		return nil
 	case getBroken:
-		return errors.New("required hash field 'data' or 'version' was not found")
+		return errBrokenHash
 	case getHash, getString:
 		if len(arr) != 4 {
 			return fmt.Errorf("BUG: unexpected get script reply of %d elements", len(arr))
@@ -189,7 +260,9 @@ func fillGet(v any, resp *component.GetResponse) error {
 	return nil
 }
 
-// BulkGet implements component.Store: one pipeline, one round trip.
+// BulkGet implements component.Store: one round trip. On a single node the
+// reads run inside MULTI/EXEC, so the items are one consistent snapshot;
+// on a cluster they are pipelined per node.
 func (s *Store) BulkGet(ctx context.Context, keys []string, _ map[string]string, _ int) ([]component.BulkGetItem, error) {
 	start := time.Now()
 	defer s.m.bulkGet.UpdateDuration(start)
@@ -200,33 +273,24 @@ func (s *Store) BulkGet(ctx context.Context, keys []string, _ map[string]string,
 	if len(keys) == 0 {
 		return out, nil
 	}
-	var (
-		cmds    []goredis.Cmder
-		execErr error
-	)
-	for attempt := 0; attempt < 2; attempt++ {
-		pipe := s.client.Pipeline()
-		for _, k := range keys {
-			getScript.EvalSha(ctx, pipe, []string{k})
-		}
-		cmds, execErr = pipe.Exec(ctx)
-		if execErr != nil && goredis.HasErrorPrefix(execErr, "NOSCRIPT") && attempt == 0 {
-			if lerr := getScript.Load(ctx, s.client).Err(); lerr != nil {
-				return nil, fmt.Errorf("cannot bulk get: %w", lerr)
-			}
-			continue
-		}
-		break
+	var pipe goredis.Pipeliner
+	if s.cfg.cluster {
+		pipe = s.client.Pipeline()
+	} else {
+		pipe = s.client.TxPipeline()
 	}
-	if execErr != nil && (isConnError(execErr) || len(cmds) != len(keys)) {
-		return nil, fmt.Errorf("cannot bulk get: %w", execErr)
+	hms := make([]*goredis.SliceCmd, len(keys))
+	exs := make([]*goredis.DurationCmd, len(keys))
+	for i, k := range keys {
+		hms[i] = pipe.HMGet(ctx, k, "data", "version")
+		exs[i] = s.expiryCmd(ctx, pipe, k)
+	}
+	if _, err := pipe.Exec(ctx); err != nil && isConnError(err) {
+		return nil, fmt.Errorf("cannot bulk get: %w", err)
 	}
 	var resp component.GetResponse
-	for i, c := range cmds {
-		v, err := c.(*goredis.Cmd).Result()
-		if err == nil {
-			err = fillGet(v, &resp)
-		}
+	for i, k := range keys {
+		err := s.fillHash(ctx, k, hms[i], exs[i], start, &resp)
 		if err != nil {
 			if isConnError(err) {
 				return nil, fmt.Errorf("cannot bulk get: %w", err)

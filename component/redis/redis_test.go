@@ -730,3 +730,26 @@ func TestStrongConsistencyWaitsForReplica(t *testing.T) {
 		}
 	}
 }
+
+// TestExpiryWithoutPExpireTime covers servers older than Redis 7 (PTTL
+// relative to the local clock).
+func TestExpiryWithoutPExpireTime(t *testing.T) {
+	s := newStore(t, nil)
+	if !s.pexpiretime {
+		t.Fatal("Redis 7 not detected as having PEXPIRETIME")
+	}
+	s.pexpiretime = false
+	k := key(t)
+	before := time.Now()
+	if err := set(s, k, "1", nil, map[string]string{"ttlInSeconds": "100"}, component.StateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	r := get(t, s, k)
+	if r.Expiry.Before(before.Add(98*time.Second)) || r.Expiry.After(time.Now().Add(101*time.Second)) {
+		t.Fatalf("Expiry %v", r.Expiry)
+	}
+	items, err := s.BulkGet(context.Background(), []string{k}, nil, 0)
+	if err != nil || items[0].Expiry.IsZero() {
+		t.Fatalf("bulk %+v %v", items, err)
+	}
+}
