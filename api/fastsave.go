@@ -1,6 +1,9 @@
 package api
 
 import (
+	"strconv"
+
+	daprhttp "github.com/statecar/statecar/api/internal/daprhttp"
 	"github.com/statecar/statecar/api/internal/state"
 )
 
@@ -301,4 +304,85 @@ func (p *fastParser) metadata(m map[string]string) bool {
 		}
 		return p.eat('}')
 	}
+}
+
+// fastDecodeBulk decodes a bulk get body of the common shape
+// ({"keys":[strings],"parallelism":int,"metadata":{strings}}) without
+// reflection. Like fastDecodeSave it reports false for anything it does not
+// decode exactly like encoding/json (FuzzFastBulk checks it).
+func fastDecodeBulk(body []byte, req *daprhttp.BulkGetRequest) bool {
+	p := fastParser{c: canonicalizer{in: body}}
+	p.c.skipWS()
+	var seen int
+	return p.members(func(n []byte) bool {
+		switch {
+		case asciiFold(n, "keys"):
+			if seen&seenKey != 0 {
+				return false
+			}
+			seen |= seenKey
+			if p.null() {
+				return true
+			}
+			if !p.eat('[') {
+				return false
+			}
+			req.Keys = []string{}
+			p.c.skipWS()
+			if p.eat(']') {
+				return true
+			}
+			for {
+				p.c.skipWS()
+				k, ok := p.str()
+				if !ok {
+					return false
+				}
+				req.Keys = append(req.Keys, k)
+				p.c.skipWS()
+				if p.eat(',') {
+					continue
+				}
+				return p.eat(']')
+			}
+		case asciiFold(n, "parallelism"):
+			if seen&seenValue != 0 {
+				return false
+			}
+			seen |= seenValue
+			start := p.c.pos
+			end := scanNumber(p.c.in, start)
+			if end < 0 {
+				return false
+			}
+			for _, b := range p.c.in[start:end] {
+				if b == '.' || b == 'e' || b == 'E' {
+					return false
+				}
+			}
+			v, err := strconv.ParseInt(unsafeString(p.c.in[start:end]), 10, 0)
+			if err != nil {
+				return false
+			}
+			p.c.pos = end
+			req.Parallelism = int(v)
+			return true
+		case asciiFold(n, "metadata"):
+			if seen&seenMetadata != 0 {
+				return false
+			}
+			seen |= seenMetadata
+			if p.null() {
+				return true
+			}
+			if p.peek() != '{' {
+				return false
+			}
+			req.Metadata = map[string]string{}
+			return p.metadata(req.Metadata)
+		default:
+			_, ok := p.skip(1)
+			return ok
+		}
+	})
 }

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"testing"
 
+	daprhttp "github.com/statecar/statecar/api/internal/daprhttp"
 	"github.com/statecar/statecar/api/internal/state"
 )
 
@@ -112,4 +113,44 @@ func FuzzOpRequest(f *testing.F) {
 			t.Fatalf("%q:\nfast %+v\nslow %+v", raw, fast, slow)
 		}
 	})
+}
+
+var bulkSeeds = []string{
+	`{"keys":["a","b"]}`, `{"KEYS":["a"],"Parallelism":10,"metadata":{"a":"b"},"x":[1]} trailing`, `{}`, `{"keys":null}`,
+	`{"keys":[]}`, `{"parallelism":-0}`, `{"keys":"x"}`, `{"keys":[null]}`, `{"parallelism":1.5}`, `{"parallelism":1e2}`,
+	`{"parallelism":99999999999999999999}`, `{"keys":["a"],"keys":["b"]}`, `{"\u212aeys":["a"]}`, `[]`, ``, `{"metadata":{"a":1}}`,
+}
+
+func FuzzFastBulk(f *testing.F) {
+	for _, s := range bulkSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var fast daprhttp.BulkGetRequest
+		if !fastDecodeBulk(body, &fast) {
+			return
+		}
+		var slow daprhttp.BulkGetRequest
+		if err := json.NewDecoder(bytes.NewReader(body)).Decode(&slow); err != nil {
+			t.Fatalf("fast path accepted %q, encoding/json failed: %v", body, err)
+		}
+		if !reflect.DeepEqual(fast, slow) {
+			t.Fatalf("decode %q:\nfast %+v\nslow %+v", body, fast, slow)
+		}
+	})
+}
+
+func TestFastDecodeBulk(t *testing.T) {
+	for _, s := range bulkSeeds[:6] {
+		var r daprhttp.BulkGetRequest
+		if !fastDecodeBulk([]byte(s), &r) {
+			t.Fatalf("fast path rejected %s", s)
+		}
+	}
+	for _, s := range bulkSeeds[6:] {
+		var r daprhttp.BulkGetRequest
+		if fastDecodeBulk([]byte(s), &r) {
+			t.Fatalf("fast path accepted %s", s)
+		}
+	}
 }

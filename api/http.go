@@ -130,8 +130,11 @@ func (s *State) HTTPBulkGet(ctx context.Context, store []byte, body []byte, body
 		return dst, NewMalformedRequest(deserializePrefix + msgTooLarge)
 	}
 	var req daprhttp.BulkGetRequest
-	if err := json.NewDecoder(bytes.NewReader(body)).Decode(&req); err != nil {
-		return dst, NewMalformedRequest(deserializePrefix + err.Error())
+	if !fastDecodeBulk(body, &req) {
+		req = daprhttp.BulkGetRequest{}
+		if err := json.NewDecoder(bytes.NewReader(body)).Decode(&req); err != nil {
+			return dst, NewMalformedRequest(deserializePrefix + err.Error())
+		}
 	}
 	if len(req.Keys) == 0 {
 		return append(dst, "[]\n"...), nil
