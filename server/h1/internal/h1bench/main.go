@@ -1,5 +1,8 @@
-// Command h1bench serves a 204 on GET /v1.0/healthz through the h1 transport,
-// for load tests with wrk (see docs/benchmarks.md, "HTTP transport (h1)").
+// Command h1bench serves a 204 on GET /v1.0/healthz through the h1 transport
+// (or, with -nethttp, through Go's net/http, daprd's transport, for
+// comparison), for load tests with wrk (see docs/benchmarks.md, "HTTP
+// transport (h1)"). It prints the bound address and serves until SIGINT or
+// SIGTERM.
 package main
 
 import (
@@ -7,6 +10,8 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"runtime/pprof"
@@ -20,6 +25,7 @@ func main() {
 	loops := flag.Int("loops", 0, "event loops (0 = GOMAXPROCS)")
 	lock := flag.Bool("lock", false, "lock event loops to OS threads")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile here until SIGINT/SIGTERM")
+	nethttp := flag.Bool("nethttp", false, "serve with Go's net/http instead of h1")
 	flag.Parse()
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
@@ -32,6 +38,10 @@ func main() {
 			os.Exit(1)
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if *nethttp {
+		serveNetHTTP(*addr)
+		return
 	}
 	rt := h1.NewRouter()
 	rt.Handle("GET", "/v1.0/healthz", func(w *h1.Response, _ *h1.Request) { w.SetStatus(204) }, false)
@@ -50,4 +60,26 @@ func main() {
 	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM)
 	<-ch
 	_ = srv.Shutdown(context.Background())
+}
+
+func serveNetHTTP(addr string) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	fmt.Println(ln.Addr().String())
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1.0/healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(204) })
+	srv := &http.Server{Handler: mux}
+	go func() {
+		ch := make(chan os.Signal, 1)
+		signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM)
+		<-ch
+		_ = srv.Shutdown(context.Background())
+	}()
+	if err := srv.Serve(ln); err != nil && err != http.ErrServerClosed {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 }
