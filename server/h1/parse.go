@@ -22,7 +22,7 @@ type limits struct {
 }
 
 // parseErr is why a request was rejected before reaching a handler. Each kind
-// has a fixed reply that matches Go's net/http (see errorReply).
+// has a fixed reply that matches Go's net/http (see errorReplies).
 type parseErr uint8
 
 const (
