@@ -165,7 +165,7 @@ func (s *Store) Get(_ context.Context, req *component.GetRequest, resp *componen
 func (s *Store) BulkGet(_ context.Context, keys []string, _ map[string]string, _ int) ([]component.BulkGetItem, error) {
 	bk := make([][]byte, len(keys))
 	for i, k := range keys {
-		bk[i] = []byte(k)
+		bk[i] = keyBytes(k) // GetMany only reads keys during the call
 	}
 	res, err := s.db.GetMany(bk)
 	if err != nil {
