@@ -753,3 +753,28 @@ func TestExpiryWithoutPExpireTime(t *testing.T) {
 		t.Fatalf("bulk %+v %v", items, err)
 	}
 }
+
+// TestMultiSameKeyTwice: operations on one key apply in order within the
+// script, also when the key starts as a legacy string.
+func TestMultiSameKeyTwice(t *testing.T) {
+	s := newStore(t, nil)
+	ctx := context.Background()
+	k := key(t)
+	raw(t).Set(ctx, k, "legacy", 0)
+	up := func(v string) component.Operation {
+		return component.Operation{Kind: component.OpUpsert, Set: component.SetRequest{Key: k, Value: []byte(v)}}
+	}
+	if err := s.Multi(ctx, &component.TransactionRequest{Operations: []component.Operation{up("1"), up("2")}}); err != nil {
+		t.Fatal(err)
+	}
+	if m := hgetall(t, k); fmt.Sprint(m) != fmt.Sprint(map[string]string{"data": "2", "version": "2"}) {
+		t.Fatalf("HGETALL %v", m)
+	}
+	del := component.Operation{Kind: component.OpDelete, Delete: component.DeleteRequest{Key: k, ETag: ptr("2")}}
+	if err := s.Multi(ctx, &component.TransactionRequest{Operations: []component.Operation{del, up("3")}}); err != nil {
+		t.Fatal(err)
+	}
+	if m := hgetall(t, k); m["version"] != "1" || m["data"] != "3" {
+		t.Fatalf("after delete+upsert %v", m)
+	}
+}

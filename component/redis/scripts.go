@@ -37,30 +37,28 @@ const argsPerOp = 5
 // a script that fails half-way.
 var applyScript = goredis.NewScript(`
 local fails = {}
+local types = {}
 for i = 1, #KEYS do
   local k = KEYS[i]
   local b = (i - 1) * 5
   local etag, fw = ARGV[b + 2], ARGV[b + 3]
   local typ = redis.call('TYPE', k)['ok']
+  types[i] = typ
+  local cur = false
+  if typ == 'hash' and (etag ~= '' or ARGV[b + 1] == 's') then
+    cur = redis.call('HGET', k, 'version')
+  end
   if etag ~= '' then
     if typ == 'none' then
       fails[#fails + 1] = i; fails[#fails + 1] = 1; fails[#fails + 1] = ''
-    else
-      local cur = false
-      if typ == 'hash' then cur = redis.call('HGET', k, 'version') end
-      if not cur then cur = '' end
-      if cur ~= etag then
-        fails[#fails + 1] = i; fails[#fails + 1] = 2; fails[#fails + 1] = cur
-      end
+    elseif (cur or '') ~= etag then
+      fails[#fails + 1] = i; fails[#fails + 1] = 2; fails[#fails + 1] = cur or ''
     end
   elseif fw ~= '0' and typ ~= 'none' then
     fails[#fails + 1] = i; fails[#fails + 1] = 3; fails[#fails + 1] = ''
   end
-  if ARGV[b + 1] == 's' and typ == 'hash' then
-    local v = redis.call('HGET', k, 'version')
-    if v and not string.match(v, '^%-?%d+$') then
-      fails[#fails + 1] = i; fails[#fails + 1] = 4; fails[#fails + 1] = v
-    end
+  if ARGV[b + 1] == 's' and cur and not string.match(cur, '^%-?%d+$') then
+    fails[#fails + 1] = i; fails[#fails + 1] = 4; fails[#fails + 1] = cur
   end
 end
 if #fails > 0 then return fails end
@@ -70,10 +68,15 @@ for i = 1, #KEYS do
   if ARGV[b + 1] == 'd' then
     redis.call('DEL', k)
   else
-    local typ = redis.call('TYPE', k)['ok']
-    if typ ~= 'hash' and typ ~= 'none' then redis.call('DEL', k) end
-    redis.call('HSET', k, 'data', ARGV[b + 5])
-    if ARGV[b + 3] == '2' then redis.call('HSET', k, 'first-write', '0') end
+    if types[i] ~= 'hash' and types[i] ~= 'none' then
+      local typ = redis.call('TYPE', k)['ok']
+      if typ ~= 'hash' and typ ~= 'none' then redis.call('DEL', k) end
+    end
+    if ARGV[b + 3] == '2' then
+      redis.call('HSET', k, 'data', ARGV[b + 5], 'first-write', '0')
+    else
+      redis.call('HSET', k, 'data', ARGV[b + 5])
+    end
     redis.call('HINCRBY', k, 'version', 1)
     local ttl = tonumber(ARGV[b + 4])
     if ttl > 0 then redis.call('EXPIRE', k, ttl) else redis.call('PERSIST', k) end
