@@ -511,6 +511,14 @@ func TestTimeoutsCloseSlowClients(t *testing.T) {
 	fmt.Fprint(c, "GET /inline/x HTTP/1.1\r\nHost: x\r\n\r\n")
 	readResp(t, br, "GET")
 	expectEOF(t, br)
+	// Idle after a blocking route's response (written by the worker itself).
+	c = dial(t, ts.addr)
+	br = bufio.NewReader(c)
+	fmt.Fprint(c, "POST /becho HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nq")
+	if _, body := readResp(t, br, "POST"); body != "B:q" {
+		t.Fatalf("got %q", body)
+	}
+	expectEOF(t, br)
 }
 
 func TestConnectionCap(t *testing.T) {
