@@ -47,6 +47,9 @@ type Options struct {
 	WALSegmentSize    int64            // 0 = default (64 MiB)
 	CompressThreshold int              // values of at least this many bytes are compressed when it pays; 0 = default (1 KiB); <0 = never
 	Logger            *slog.Logger     // nil = discard
+
+	// syncHook is wal.Options.SyncHook, for tests in this package.
+	syncHook func() error
 }
 
 // Item is a stored value with its metadata.
@@ -218,6 +221,7 @@ func Open(dir string, opts Options) (*DB, error) {
 		CompressThreshold: defaultWALCompress,
 		OnAck:             db.onAck,
 		OnFail:            db.onFail,
+		SyncHook:          opts.syncHook,
 		Logger:            opts.Logger,
 	}, minApplied+1, rp.record)
 	if err == nil {

@@ -629,3 +629,98 @@ func TestCheckpointTruncatesWAL(t *testing.T) {
 		t.Fatalf("replayed %d bytes: WAL not truncated", rb)
 	}
 }
+
+// TestNotVisibleBeforeFsync stalls the WAL fsync: a batch must stay
+// invisible to readers until its fsync completes, yet conditions of later
+// batches must already see it (sequenced but not applied).
+func TestNotVisibleBeforeFsync(t *testing.T) {
+	gate := make(chan struct{})
+	entered := make(chan struct{}, 16)
+	var stall atomic.Bool
+	o := Options{Shards: 3}
+	o.syncHook = func() error {
+		if stall.Load() {
+			entered <- struct{}{}
+			<-gate
+		}
+		return nil
+	}
+	db := openMem(t, vfs.NewMem(), o)
+	defer db.Close()
+	stall.Store(true)
+	done := make(chan error, 1)
+	go func() {
+		var b Batch
+		b.Put([]byte("k1"), []byte("v"), Cond{Kind: CondNotExists}, 0)
+		b.Put([]byte("k2"), []byte("v"), Cond{}, 0)
+		_, err := db.Apply(&b)
+		done <- err
+	}()
+	<-entered // the batch is written, its fsync is stalled
+	if _, ok, _ := db.Get([]byte("k1"), nil); ok {
+		t.Fatal("batch visible before its fsync")
+	}
+	if res, _ := db.GetMany([][]byte{[]byte("k1"), []byte("k2")}); res[0].Found || res[1].Found {
+		t.Fatal("batch visible to GetMany before its fsync")
+	}
+	// A competing create of k1 must already lose.
+	var b Batch
+	b.Put([]byte("k1"), []byte("other"), Cond{Kind: CondNotExists}, 0)
+	if _, err := db.Apply(&b); !errors.Is(err, ErrConditionFailed) {
+		t.Fatalf("competing create: %v", err)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("Apply returned before its fsync: %v", err)
+	default:
+	}
+	stall.Store(false)
+	close(gate)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if it, ok, _ := db.Get([]byte("k1"), nil); !ok || string(it.Value) != "v" {
+		t.Fatal("batch invisible after Apply returned")
+	}
+}
+
+// TestFsyncFailureFailStop: a failed fsync fails the waiting batch and all
+// later ones; reads still work; reopening recovers every acked batch.
+func TestFsyncFailureFailStop(t *testing.T) {
+	fs := vfs.NewMem()
+	var fail atomic.Bool
+	o := Options{Shards: 2}
+	o.syncHook = func() error {
+		if fail.Load() {
+			return errors.New("injected fsync failure")
+		}
+		return nil
+	}
+	db := openMem(t, fs, o)
+	var b Batch
+	b.Put([]byte("a"), []byte("1"), Cond{}, 0)
+	mustApply(t, db, &b)
+	fail.Store(true)
+	b.Reset()
+	b.Put([]byte("b"), []byte("2"), Cond{}, 0)
+	if _, err := db.Apply(&b); err == nil || !strings.Contains(err.Error(), "injected fsync failure") {
+		t.Fatalf("want the fsync error, got %v", err)
+	}
+	fail.Store(false)
+	if _, err := db.Apply(&b); err == nil {
+		t.Fatal("write accepted after a failed fsync")
+	}
+	if _, ok, _ := db.Get([]byte("b"), nil); ok {
+		t.Fatal("batch whose fsync failed is visible")
+	}
+	if _, ok, err := db.Get([]byte("a"), nil); !ok || err != nil {
+		t.Fatalf("reads must keep working: %v", err)
+	}
+	db.Close()
+	db = openMem(t, fs, Options{})
+	defer db.Close()
+	if _, ok, _ := db.Get([]byte("a"), nil); !ok {
+		t.Fatal("acked batch lost")
+	}
+	mustApply(t, db, &b)
+}
