@@ -226,3 +226,60 @@ func TestRedisPopulateMatchesBenchmarkKeys(t *testing.T) {
 		t.Fatalf("GET key:000000000249 = %q, %v", out, err)
 	}
 }
+
+// TestPeersStartsAndStopsSidecars runs the statecar and daprd paths of the
+// peers runner with the test binary standing in for both (see TestMain).
+func TestPeersStartsAndStopsSidecars(t *testing.T) {
+	dir := t.TempDir()
+	argsFile := filepath.Join(dir, "args")
+	t.Setenv("BENCH_FAKE_SIDECAR", "1")
+	t.Setenv("BENCH_FAKE_ARGS", argsFile)
+	mix, _ := ParseMix("get")
+	for _, sys := range []string{SysStatecarMem, SysDaprdMem} {
+		rs, err := RunPeers(t.Context(), PeersConfig{
+			Load:        Config{Mix: mix, Conns: 2, Duration: 100 * time.Millisecond, Keys: 100, Preload: true},
+			Systems:     []string{sys},
+			StatecarBin: os.Args[0],
+			DaprdBin:    os.Args[0],
+			Dir:         dir,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := rs[0]
+		if r.Note != "" || r.Throughput <= 0 || r.Status["204"] != r.Requests {
+			t.Fatalf("%s: %+v", sys, r)
+		}
+		if r.Proc == nil || r.Proc.StartupMs <= 0 || r.Proc.PeakRSSBytes <= 0 || r.Proc.CPUSeconds < 0 {
+			t.Fatalf("%s: process figures %+v", sys, r.Proc)
+		}
+		args, err := os.ReadFile(argsFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := string(args)
+		for _, want := range []string{"--app-id\nbench\n", "--dapr-grpc-port\n", "--metrics-port\n", "--resources-path\n"} {
+			if !strings.Contains(a, want) {
+				t.Errorf("%s: arguments lack %q:\n%s", sys, want, a)
+			}
+		}
+		if got := strings.Contains(a, "--data-dir\n"); got != (sys == SysStatecarMem) {
+			t.Errorf("%s: --data-dir given = %v", sys, got)
+		}
+		comp, err := os.ReadFile(filepath.Join(dir, "resources-"+sys, "statestore.yaml"))
+		if err != nil || !strings.Contains(string(comp), "type: state.in-memory") {
+			t.Errorf("%s: component file %q, %v", sys, comp, err)
+		}
+	}
+	// A sidecar that exits before it is healthy is reported, not fatal.
+	rs, err := RunPeers(t.Context(), PeersConfig{
+		Load:    Config{Mix: mix, Duration: 100 * time.Millisecond},
+		Systems: []string{SysStatecar}, StatecarBin: "/bin/false", Dir: dir,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(rs[0].Note, "exited") {
+		t.Fatalf("failed start not reported: %+v", rs[0])
+	}
+}
