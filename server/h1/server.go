@@ -55,7 +55,8 @@ const (
 //
 // Start and Shutdown may be called from any goroutine (once each). Request
 // processing happens on the engine's event loops and, for blocking routes, on
-// one goroutine per in-flight request.
+// one worker goroutine per in-flight request. Server implements
+// gnet.EventHandler: its On* methods are called by gnet only.
 type Server struct {
 	gnet.BuiltinEventEngine
 
