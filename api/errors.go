@@ -66,9 +66,8 @@ type detail struct {
 	field string
 	// resource: resource_name (resource_type is always "state").
 	resource string
-	// errorInfo: reason and metadata (sorted name/value pairs). httpNull
-	// renders metadata as JSON null on HTTP even when pairs exist is never
-	// needed; nil meta renders null.
+	// errorInfo: reason and metadata (name/value pairs sorted by name);
+	// nil meta renders as JSON null on HTTP.
 	reason string
 	meta   [][2]string
 	// grpcNoMeta drops meta on gRPC (daprd's gRPC path adds no appID).
@@ -226,8 +225,7 @@ func (e *Error) GRPCStatus() *status.Status {
 	return st
 }
 
-// httpStatusFor maps a gRPC code to daprd's HTTP status (used for errors
-// whose HTTP status is not fixed by the catalogue).
+// sortedMeta returns m's entries sorted by name (Go's map JSON order).
 func sortedMeta(m map[string]string) [][2]string {
 	out := make([][2]string, 0, len(m))
 	for k, v := range m {
@@ -329,8 +327,7 @@ func errQueryFailed(store, detailText string) *Error {
 }
 
 func errNotSupportedOp(op string) *Error {
-	e := basic(http.StatusBadRequest, codes.Unimplemented, CodeNotSupportedStateOp, "operation type "+op+" not supported")
-	return e
+	return basic(http.StatusBadRequest, codes.Unimplemented, CodeNotSupportedStateOp, "operation type "+op+" not supported")
 }
 
 // errUnknownRaw is the gRPC SaveState failure for an invalid JSON value with
