@@ -555,3 +555,5 @@ func TestRelaxedSyncNow(t *testing.T) {
 	checkRecs(t, got, 1, 10)
 	l.Close()
 }
+
+func newRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, seed)) }
