@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"os/exec"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -38,6 +39,11 @@ type PeersConfig struct {
 	// Points (connection counts or key-space sizes) instead of once.
 	Scale  string
 	Points []uint64
+	// Repeat runs the whole list of systems this many rounds (default 1),
+	// interleaved (a, b, a, b, ...), and keeps for each system and point the
+	// round with the median throughput, so that a burst of other work on a
+	// shared machine does not decide a comparison.
+	Repeat int
 	Log    io.Writer // one line per step; nil = discard
 }
 
@@ -63,21 +69,60 @@ func RunPeers(ctx context.Context, pc PeersConfig) ([]*Result, error) {
 		}
 		points = pc.Points
 	}
-	var out []*Result
-	for _, sys := range pc.Systems {
-		if ctx.Err() != nil {
-			break
+	rounds := max(pc.Repeat, 1)
+	var all [][]*Result // per round, in system order
+	for round := 1; round <= rounds && ctx.Err() == nil; round++ {
+		var out []*Result
+		for _, sys := range pc.Systems {
+			if ctx.Err() != nil {
+				break
+			}
+			if rounds > 1 {
+				logf("== %s (round %d of %d)", sys, round, rounds)
+			} else {
+				logf("== %s", sys)
+			}
+			rs, err := runSystem(ctx, pc, sys, points, logf)
+			if err != nil {
+				logf("%s: %v", sys, err)
+				out = append(out, &Result{System: sys, Workload: pc.Load.Mix.String(), Note: err.Error()})
+				continue
+			}
+			out = append(out, rs...)
 		}
-		logf("== %s", sys)
-		rs, err := runSystem(ctx, pc, sys, points, logf)
-		if err != nil {
-			logf("%s: %v", sys, err)
-			out = append(out, &Result{System: sys, Workload: pc.Load.Mix.String(), Note: err.Error()})
-			continue
-		}
-		out = append(out, rs...)
+		all = append(all, out)
 	}
-	return out, ctx.Err()
+	if len(all) == 1 {
+		return all[0], ctx.Err()
+	}
+	return medianRounds(all), ctx.Err()
+}
+
+// medianRounds returns, for each result position of the first round, the
+// result with the median throughput over the rounds (the lower middle one
+// for an even count), noting every round's throughput in Note.
+func medianRounds(all [][]*Result) []*Result {
+	var out []*Result
+	for i := range all[0] {
+		var same []*Result
+		for _, round := range all {
+			if i < len(round) {
+				same = append(same, round[i])
+			}
+		}
+		sort.SliceStable(same, func(a, b int) bool { return same[a].Throughput < same[b].Throughput })
+		m := same[(len(same)-1)/2]
+		var thr []string
+		for _, round := range all {
+			if i < len(round) {
+				thr = append(thr, fmt.Sprintf("%.0f", round[i].Throughput))
+			}
+		}
+		med := *m
+		med.Note = strings.TrimSpace(fmt.Sprintf("median of %d rounds (req/s by round: %s) %s", len(same), strings.Join(thr, ", "), m.Note))
+		out = append(out, &med)
+	}
+	return out
 }
 
 // runSystem starts sys, runs every point against it and stops it.

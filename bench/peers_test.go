@@ -283,3 +283,22 @@ func TestPeersStartsAndStopsSidecars(t *testing.T) {
 		t.Fatalf("failed start not reported: %+v", rs[0])
 	}
 }
+
+func TestMedianRounds(t *testing.T) {
+	mk := func(sys string, thr float64) *Result { return &Result{System: sys, Throughput: thr} }
+	all := [][]*Result{
+		{mk("statecar", 100), mk("redis", 50)},
+		{mk("statecar", 300), mk("redis", 70)},
+		{mk("statecar", 200), mk("redis", 10)},
+	}
+	got := medianRounds(all)
+	if len(got) != 2 || got[0].Throughput != 200 || got[1].Throughput != 50 {
+		t.Fatalf("medians %v %v", got[0].Throughput, got[1].Throughput)
+	}
+	if !strings.Contains(got[0].Note, "median of 3 rounds (req/s by round: 100, 300, 200)") {
+		t.Fatalf("note %q", got[0].Note)
+	}
+	if all[2][0].Note != "" {
+		t.Fatal("medianRounds changed its input")
+	}
+}

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench/record.sh — the runs behind the figures in docs/benchmarks.md
-# ("Peers side by side"). Takes about 10 minutes on 2 cores.
+# ("Peers side by side"). Takes about 12 minutes on 2 cores.
 #
 #   bash bench/record.sh            # everything
 #   D=3s SCALE_D=2s bash bench/record.sh   # a quick smoke run
@@ -12,9 +12,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-D=${D:-10s}
+D=${D:-5s}
 WARM=${WARM:-2s}
-SCALE_D=${SCALE_D:-5s}
+SCALE_D=${SCALE_D:-4s}
+REPEAT=${REPEAT:-3}
 KEYS_MAX=${KEYS_MAX:-1e6}
 mkdir -p bench/results bin
 log=bench/results/record.txt
@@ -29,7 +30,7 @@ if [ -n "${DAPRD:-}" ]; then sidecars=$sidecars,daprd-redis,daprd-mem; fi
 all=$sidecars,redis-scload,redis
 
 {
-	echo "# bench/record.sh $(date -u +%Y-%m-%dT%H:%M:%SZ) D=$D WARM=$WARM SCALE_D=$SCALE_D KEYS_MAX=$KEYS_MAX"
+	echo "# bench/record.sh $(date -u +%Y-%m-%dT%H:%M:%SZ) D=$D WARM=$WARM SCALE_D=$SCALE_D KEYS_MAX=$KEYS_MAX REPEAT=$REPEAT"
 	echo "## machine"
 	lscpu | head -20
 	echo "loadavg: $(cat /proc/loadavg)"
@@ -46,8 +47,11 @@ all=$sidecars,redis-scload,redis
 	if command -v wrk >/dev/null; then wrk -t2 -c32 -d"$D" http://127.0.0.1:18089/v1.0/state/statestore/k1; fi
 	kill "$tpid"; wait "$tpid" 2>/dev/null || true
 
-	echo "## peers, HTTP, c=32, 100 B values, 10^4 keys"
-	for w in get save msave bulk tx; do
+	echo "## peers, HTTP, c=32, 100 B values, 10^4 keys (get and save: median of $REPEAT interleaved rounds)"
+	for w in get save; do
+		bin/peers -workload "$w" -systems "$all" -c 32 -d "$D" -warmup "$WARM" -repeat "$REPEAT"
+	done
+	for w in msave bulk tx; do
 		bin/peers -workload "$w" -systems "$all" -c 32 -d "$D" -warmup "$WARM"
 	done
 	echo "## peers, gRPC (one channel), get and save"

@@ -53,6 +53,7 @@ func run() int {
 		imgDir   = flag.String("img", "docs/img", "directory for the SVG plots ('' = none)")
 		name     = flag.String("name", "", "file name stem of the results and plots (default: peers-<workload>[-scale-<x>])")
 		keep     = flag.Bool("keep", false, "keep the work directory (logs, data) instead of deleting it")
+		repeat   = flag.Int("repeat", 1, "rounds over all systems, interleaved; the median-throughput round of each is kept")
 	)
 	flag.Parse()
 
@@ -75,7 +76,7 @@ func run() int {
 		load.Progress = os.Stderr
 	}
 
-	pc := bench.PeersConfig{Load: load, DaprdBin: os.Getenv("DAPRD"), StatecarBin: os.Getenv("STATECAR_BIN"), Scale: *scale, Log: os.Stderr}
+	pc := bench.PeersConfig{Load: load, DaprdBin: os.Getenv("DAPRD"), StatecarBin: os.Getenv("STATECAR_BIN"), Scale: *scale, Repeat: *repeat, Log: os.Stderr}
 	if *systems != "" {
 		pc.Systems = strings.Split(*systems, ",")
 	} else {
