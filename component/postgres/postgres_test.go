@@ -839,3 +839,28 @@ func TestInitUnreachable(t *testing.T) {
 		t.Fatalf("unreachable server: %v", err)
 	}
 }
+
+// TestETagChainWithDaprd plays daprd's side with its SQL (stores.md §3.4):
+// daprd's ETag update accepts statecar's ETag (xmin), and statecar accepts
+// the ETag after daprd's write.
+func TestETagChainWithDaprd(t *testing.T) {
+	s := open(t, "", nil)
+	tb := s.cfg.table
+	ctx := context.Background()
+	mustSet(t, s, "k", `{"by":"statecar"}`)
+	e := string(get(t, s, "k").ETag)
+	tag, err := conn(t).Exec(ctx, `UPDATE `+tb+` SET value = $2, isbinary = $3, updatedate = CURRENT_TIMESTAMP, expiredate = NULL
+WHERE key = $1 AND xmin = $4 AND (expiredate IS NULL OR expiredate > CURRENT_TIMESTAMP)`, "k", `{"by":"daprd"}`, false, e)
+	if err != nil || tag.RowsAffected() != 1 {
+		t.Fatalf("daprd's update with statecar's ETag: %v rows %d", err, tag.RowsAffected())
+	}
+	wantETagErr(t, set(s, "k", "1", &e, nil, component.StateOptions{}), component.ETagMismatch, "")
+	r := get(t, s, "k")
+	if string(r.Data) != `{"by": "daprd"}` {
+		t.Fatalf("statecar reads daprd's write: %s", r.Data)
+	}
+	e2 := string(r.ETag)
+	if err := set(s, "k", `{"by":"statecar2"}`, &e2, nil, component.StateOptions{}); err != nil {
+		t.Fatalf("statecar with daprd's ETag: %v", err)
+	}
+}
