@@ -694,6 +694,17 @@ func (s *Store) CleanupExpired(ctx context.Context) (int64, error) {
 // cleanupLoop runs CleanupExpired every interval until Close (Invariant 4).
 func (s *Store) cleanupLoop() {
 	defer close(s.gcDone)
+	// ctx is cancelled by Close, so a cleanup stuck on an unreachable
+	// server does not delay Close by the request timeout.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-s.gcStop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	t := time.NewTicker(s.cfg.cleanupInterval)
 	defer t.Stop()
 	for {
@@ -701,7 +712,10 @@ func (s *Store) cleanupLoop() {
 		case <-s.gcStop:
 			return
 		case <-t.C:
-			if n, err := s.CleanupExpired(context.Background()); err != nil {
+			if n, err := s.CleanupExpired(ctx); err != nil {
+				if ctx.Err() != nil {
+					return
+				}
 				s.log.Warn("postgres store: cleanup failed", "component", s.name, "error", err)
 			} else if n > 0 {
 				s.log.Debug("postgres store: deleted expired rows", "component", s.name, "rows", n)
