@@ -107,9 +107,12 @@ func (e *Error) Message() string { return e.msg }
 func (e *Error) GRPCMessage() string { return e.grpcMsg }
 
 // Category returns the dapr_error_code_total category label: "state" for
-// state errors, "common" otherwise (ERR_MALFORMED_REQUEST).
+// state errors, "common" otherwise. The rich (dapr/kit) errors of this API
+// are all state errors, including the illegal-key ERR_MALFORMED_REQUEST;
+// the legacy ERR_MALFORMED_REQUEST of a bad body is "common"
+// (runtime-http.md §5).
 func (e *Error) Category() string {
-	if len(e.tag) >= 9 && e.tag[:9] == "ERR_STATE" || e.tag == CodeNotSupportedStateOp {
+	if e.rich || len(e.tag) >= 9 && e.tag[:9] == "ERR_STATE" || e.tag == CodeNotSupportedStateOp {
 		return "state"
 	}
 	return "common"

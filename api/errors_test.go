@@ -29,7 +29,7 @@ func TestErrorCatalogue(t *testing.T) {
 		{NewMalformedRequest("x"), 400, codes.InvalidArgument, CodeMalformedRequest, "common", false, "ErrorInfo"},
 		{errNotConfigured("s", "a", true), 500, codes.FailedPrecondition, CodeStateStoreNotConfig, "state", true, "ErrorInfo"},
 		{errNotFound("s", "a", true), 400, codes.InvalidArgument, CodeStateStoreNotFound, "state", true, "ErrorInfo"},
-		{errIllegalKey("s", "a||b", "a||b"), 400, codes.InvalidArgument, CodeMalformedRequest, "common", true, "BadRequest,ResourceInfo,ErrorInfo"},
+		{errIllegalKey("s", "a||b", "a||b"), 400, codes.InvalidArgument, CodeMalformedRequest, "state", true, "BadRequest,ResourceInfo,ErrorInfo"},
 		{errTxNotSupported("s"), 500, codes.Unimplemented, CodeStateStoreNotSupported, "state", true, "Help,ResourceInfo,ErrorInfo"},
 		{errTooManyOps("s", 5, 2), 400, codes.InvalidArgument, CodeStateTooManyTx, "state", true, "ResourceInfo,ErrorInfo"},
 		{errQueryNotSupported("s"), 500, codes.Internal, CodeStateStoreNotSupported, "state", true, "ResourceInfo,ErrorInfo"},
