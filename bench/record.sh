@@ -22,7 +22,14 @@ log=bench/results/record.txt
 
 go build -o bin/scload ./bench/cmd/scload
 go build -o bin/peers ./bench/cmd/peers
-go build -o bin/statecar ./cmd/statecar
+# statecar is built from the committed tree (HEAD), not from files being
+# edited, so that the figures belong to one commit.
+src=$(mktemp -d)
+trap 'rm -rf "$src"' EXIT
+# shellcheck disable=SC2046 # top-level paths of HEAD except tests/
+git archive HEAD -- $(git ls-tree --name-only HEAD | grep -v '^tests$') | tar -x -C "$src"
+(cd "$src" && go build -o "$src/statecar" ./cmd/statecar)
+cp "$src/statecar" bin/statecar
 export STATECAR_BIN=$PWD/bin/statecar
 
 sidecars=statecar,statecar-mem
@@ -36,7 +43,7 @@ all=$sidecars,redis-scload,redis
 	echo "loadavg: $(cat /proc/loadavg)"
 	go version
 	redis-server --version
-	echo "statecar: $(git rev-parse --short HEAD)"
+	echo "statecar: built from commit $(git rev-parse --short HEAD)"
 
 	echo "## generator ceiling: scload and wrk against trivial servers (c=32)"
 	bin/scload -trivial -c 32 -d "$D" -warmup "$WARM"
