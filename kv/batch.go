@@ -56,8 +56,12 @@ type Batch struct {
 }
 
 // Put sets key to value, under condition c, expiring at expireAt (unix
-// nanoseconds; 0 = never). key and value are copied.
+// nanoseconds; 0 = never; a negative value is taken as 1, long expired).
+// key and value are copied.
 func (b *Batch) Put(key, value []byte, c Cond, expireAt int64) {
+	if expireAt < 0 {
+		expireAt = 1
+	}
 	koff := len(b.buf)
 	b.buf = append(b.buf, key...)
 	voff := len(b.buf)

@@ -137,6 +137,7 @@ type DB struct {
 
 	sweepStop chan struct{}
 	sweepDone chan struct{}
+	sweepMu   sync.Mutex // serialises Sweep; Close takes it to wait out a running one
 
 	keyPool sync.Pool // *[]byte scratch for data keys
 
@@ -980,6 +981,8 @@ func (db *DB) Close() error {
 	}
 	close(db.sweepStop)
 	<-db.sweepDone
+	db.sweepMu.Lock() // a Sweep called by someone else finishes first
+	db.sweepMu.Unlock()
 	db.commit.Lock()
 	db.commit.closed = true
 	db.commit.Unlock()

@@ -58,5 +58,4 @@
 // fsync), the applier, the checkpointer (shard flushes, WAL truncation) and
 // the TTL sweeper. Get takes one shard's read lock; GetMany the locks of the
 // shards it reads; Scan all of them briefly to open its iterators.
-// Sweep must not be called concurrently with Close.
 package kv

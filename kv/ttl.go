@@ -31,8 +31,11 @@ func (db *DB) sweepLoop() {
 // batches through the normal write path. Each delete is conditional on the
 // expired value still being the current one, so a key rewritten meanwhile
 // is kept. It returns the number of keys deleted. The background sweeper
-// calls it; tests may call it directly.
+// calls it; others may too (calls are serialised; Close waits for one in
+// progress).
 func (db *DB) Sweep() (int, error) {
+	db.sweepMu.Lock()
+	defer db.sweepMu.Unlock()
 	if db.closed.Load() {
 		return 0, ErrClosed
 	}
