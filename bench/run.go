@@ -74,6 +74,9 @@ func (c *Config) setDefaults() error {
 	if c.Dist == "" {
 		c.Dist = DistUniform
 	}
+	if c.Dist != DistUniform && c.Dist != DistZipf {
+		return fmt.Errorf("cannot run: unknown distribution %q (want uniform or zipf)", c.Dist)
+	}
 	if c.KeyPrefix == "" {
 		c.KeyPrefix = "k"
 	}
