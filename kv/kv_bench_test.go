@@ -111,6 +111,10 @@ func benchApply(b *testing.B, mode Durability, writers, keysPerBatch int) {
 		b.ReportMetric(float64(after.Applies-before.Applies)/float64(g), "batches/group")
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "batches/s")
+	if f := after.Fsyncs - before.Fsyncs; f > 0 {
+		b.ReportMetric(float64(after.FsyncTime-before.FsyncTime)/float64(f)/1e3, "us/fsync")
+		b.ReportMetric(float64(f)/b.Elapsed().Seconds(), "fsyncs/s")
+	}
 }
 
 // BenchmarkApply: synced and relaxed single-key batches with 1, 8 and 64

@@ -148,6 +148,9 @@ func TestModelRandomized(t *testing.T) {
 			if testing.Short() {
 				steps = 600
 			}
+			if *long {
+				steps = 50000
+			}
 			var b Batch
 			for step := 0; step < steps; step++ {
 				switch r := rng.IntN(100); {
