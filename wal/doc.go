@@ -10,8 +10,10 @@
 // (records never span segments): the flusher creates prealloc.tmp,
 // preallocates it, fsyncs it, renames it to its final name and fsyncs the
 // directory, so a segment name never appears before its file is durable.
-// The unwritten rest of a preallocated segment reads as zeros; a zero
-// header ends a segment's data.
+// Preallocation (fallocate KEEP_SIZE on Linux) reserves the blocks without
+// changing the file size, so a segment's size is what was written. A zero
+// header also ends a segment's data (a torn tail zeroed at recovery, or a
+// filesystem that extends files with zeros).
 //
 // # Invariants
 //
