@@ -172,6 +172,9 @@ func BenchmarkRoundTrip(b *testing.B) {
 // allocate nothing, end to end (client and server share the process; the raw
 // client itself does not allocate), inline and on a blocking route.
 func TestServeAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are not meaningful under -race")
+	}
 	addr := startBenchServer(t)
 	for _, req := range [][]byte{benchGET, benchPOST, blockingPOST} {
 		rt := newRoundTripper(t, addr, req)
