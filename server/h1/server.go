@@ -258,7 +258,8 @@ func (s *Server) Addrs() []net.Addr { return s.addrs }
 // lets in-flight requests, blocking ones included, finish and their responses
 // be written (with Connection: close), closes idle connections, then stops the
 // engine. It returns when done or when ctx ends (then remaining connections
-// are closed anyway).
+// are closed anyway). Do not call it synchronously from a handler: it waits
+// for that handler's own request (start it on another goroutine).
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.stopping.Store(true)
 	if !s.startCalled.Load() {
