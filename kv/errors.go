@@ -25,7 +25,9 @@ var (
 // wal.ErrCorruption so errors.Is matches either sentinel.
 type corruptionError struct{}
 
+// Error returns "kv: corruption".
 func (corruptionError) Error() string { return "kv: corruption" }
+// Unwrap returns wal.ErrCorruption.
 func (corruptionError) Unwrap() error { return wal.ErrCorruption }
 
 // Reason says why a condition failed.
@@ -41,6 +43,7 @@ const (
 	Exists
 )
 
+// String names the reason.
 func (r Reason) String() string {
 	switch r {
 	case NotFound:
@@ -67,6 +70,7 @@ type ConditionError struct {
 	Failures []Failure
 }
 
+// Error names every failed key and its reason.
 func (e *ConditionError) Error() string {
 	var sb strings.Builder
 	sb.WriteString("kv: condition failed:")

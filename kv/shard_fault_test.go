@@ -31,7 +31,7 @@ const applyBound = 20 * time.Second
 // forever, holding the shard's visibility lock: Apply never returns and
 // Get of that shard blocks too. See docs/reliability.md.
 func TestShardDiskFull(t *testing.T) {
-	mem := vfs.NewMem()
+	mem := vfs.NewCrashableMem()
 	var full atomic.Bool
 	inj := errorfs.InjectorFunc(func(op errorfs.Op) error {
 		if full.Load() && strings.HasSuffix(op.Path, ".sst") {

@@ -274,14 +274,18 @@ func syncDir(fs vfs.FS, dir string) error {
 	return nil
 }
 
+// pebbleLogger routes Pebble's logs to slog (info at debug level).
 type pebbleLogger struct{ l *slog.Logger }
 
+// Infof logs at debug level.
 func (p pebbleLogger) Infof(format string, args ...interface{}) {
 	p.l.Debug("pebble: " + fmt.Sprintf(format, args...))
 }
+// Errorf logs at error level.
 func (p pebbleLogger) Errorf(format string, args ...interface{}) {
 	p.l.Error("pebble: " + fmt.Sprintf(format, args...))
 }
+// Fatalf logs and panics, as Pebble expects.
 func (p pebbleLogger) Fatalf(format string, args ...interface{}) {
 	p.l.Error("pebble: fatal: " + fmt.Sprintf(format, args...))
 	panic(fmt.Sprintf(format, args...))
