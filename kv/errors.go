@@ -27,6 +27,7 @@ type corruptionError struct{}
 
 // Error returns "kv: corruption".
 func (corruptionError) Error() string { return "kv: corruption" }
+
 // Unwrap returns wal.ErrCorruption.
 func (corruptionError) Unwrap() error { return wal.ErrCorruption }
 

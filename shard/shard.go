@@ -281,10 +281,12 @@ type pebbleLogger struct{ l *slog.Logger }
 func (p pebbleLogger) Infof(format string, args ...interface{}) {
 	p.l.Debug("pebble: " + fmt.Sprintf(format, args...))
 }
+
 // Errorf logs at error level.
 func (p pebbleLogger) Errorf(format string, args ...interface{}) {
 	p.l.Error("pebble: " + fmt.Sprintf(format, args...))
 }
+
 // Fatalf logs and panics, as Pebble expects.
 func (p pebbleLogger) Fatalf(format string, args ...interface{}) {
 	p.l.Error("pebble: fatal: " + fmt.Sprintf(format, args...))
