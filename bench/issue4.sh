@@ -1,0 +1,189 @@
+#!/usr/bin/env bash
+# bench/issue4.sh — issue #4's performance paragraph through the real binary:
+# statecar's State HTTP API driven by wrk against redis-server driven by
+# redis-benchmark, on the same machine in the same minutes.
+#
+#   bash bench/issue4.sh                 # 3 interleaved rounds, 10 s per workload
+#   ROUNDS=1 D=5s bash bench/issue4.sh   # a quick run
+#   PROFILE=1 bash bench/issue4.sh       # + CPU and allocation profiles of statecar under GET and SAVE
+#
+# Settings (environment):
+#   D=10s          wrk duration per workload
+#   ROUNDS=3       rounds; each round runs every workload once (statecar, then redis)
+#   THREADS=2      wrk -t and redis-benchmark --threads (client threads; both
+#                  compete with the server for the same cores)
+#   CONNS=32       connections (wrk -c, redis-benchmark -c)
+#   N=300000       redis-benchmark -n per test
+#   METRICS=true   statecar --enable-metrics (true is daprd's default: every
+#                  request updates dapr_http_server_* series)
+#   STATECAR_BIN   use this binary instead of building ./cmd/statecar
+#   OUT=dir        keep raw outputs here (default: a temp dir, printed)
+#
+# statecar runs with its default store (state.pebble, durability sync: every
+# save is fsynced before its 204), --app-id bench, --log-level warn, a fresh
+# temporary --data-dir, on free loopback ports. 10,000 keys k0..k9999 are
+# preloaded with 100-byte values (a 98-character JSON string). redis-server
+# runs with --save '' --appendonly no (no persistence at all).
+#
+# Workloads (wrk Lua scripts in bench/wrk/):
+#   get   GET /v1.0/state/statestore/k<random>
+#   save  POST /v1.0/state/statestore, one item, random key, 100-byte value
+#   bulk  POST /v1.0/state/statestore/bulk, 100 random keys
+#   tx    POST /v1.0/state/statestore/transaction, 10 upserts of random keys
+#   redis GET / SET: redis-benchmark -c 32 -d 100 -r 10000 -n 300000 -t get,set --csv
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+D=${D:-10s}
+ROUNDS=${ROUNDS:-3}
+THREADS=${THREADS:-2}
+CONNS=${CONNS:-32}
+N=${N:-300000}
+METRICS=${METRICS:-true}
+PROFILE=${PROFILE:-0}
+OUT=${OUT:-$(mktemp -d /tmp/issue4.XXXXXX)}
+mkdir -p "$OUT"
+
+for tool in wrk redis-server redis-benchmark curl; do
+	command -v "$tool" >/dev/null || { echo "issue4.sh: $tool not found" >&2; exit 1; }
+done
+
+freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+bin=${STATECAR_BIN:-}
+if [ -z "$bin" ]; then
+	bin=$OUT/statecar
+	go build -o "$bin" ./cmd/statecar
+fi
+
+data=$(mktemp -d /tmp/issue4-data.XXXXXX)
+hp=$(freeport); gp=$(freeport); mp=$(freeport); pp=$(freeport); rp=$(freeport)
+sc_pid=""; rd_pid=""
+cleanup() {
+	[ -n "$sc_pid" ] && kill "$sc_pid" 2>/dev/null && wait "$sc_pid" 2>/dev/null
+	[ -n "$rd_pid" ] && kill "$rd_pid" 2>/dev/null && wait "$rd_pid" 2>/dev/null
+	rm -rf "$data"
+	true
+}
+trap cleanup EXIT
+
+args=(--app-id bench --dapr-http-port "$hp" --dapr-grpc-port "$gp" --metrics-port "$mp"
+	--dapr-listen-addresses 127.0.0.1 --metrics-listen-address 127.0.0.1
+	--data-dir "$data" --log-level warn --enable-metrics="$METRICS")
+if [ "$PROFILE" = 1 ]; then args+=(--enable-profiling --profile-port "$pp"); fi
+"$bin" "${args[@]}" >"$OUT/statecar.log" 2>&1 &
+sc_pid=$!
+redis-server --port "$rp" --bind 127.0.0.1 --save '' --appendonly no >"$OUT/redis.log" 2>&1 &
+rd_pid=$!
+
+base=http://127.0.0.1:$hp
+for _ in $(seq 100); do
+	if [ "$(curl -s -o /dev/null -w '%{http_code}' "$base/v1.0/healthz")" = 204 ] &&
+		redis-cli -p "$rp" ping >/dev/null 2>&1; then break; fi
+	sleep 0.1
+done
+[ "$(curl -s -o /dev/null -w '%{http_code}' "$base/v1.0/healthz")" = 204 ] || { echo "statecar did not start" >&2; cat "$OUT/statecar.log" >&2; exit 1; }
+
+# Preload k0..k9999 with 100-byte values, 100 items per save.
+val="\"$(printf 'v%.0s' $(seq 98))\""
+for b in $(seq 0 99); do
+	body="["
+	for i in $(seq 0 99); do
+		[ "$i" -gt 0 ] && body+=","
+		body+="{\"key\":\"k$((b * 100 + i))\",\"value\":$val}"
+	done
+	body+="]"
+	code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' -d "$body" "$base/v1.0/state/statestore")
+	[ "$code" = 204 ] || { echo "preload: status $code" >&2; exit 1; }
+done
+[ "$(curl -s "$base/v1.0/state/statestore/k9999")" = "$val" ] || { echo "preload: k9999 not readable" >&2; exit 1; }
+
+# to_ms converts wrk's latency figures (123.45us, 1.20ms, 1.01s) to ms.
+to_ms() { awk -v v="$1" 'BEGIN{ if (v ~ /us$/) {sub(/us$/,"",v); printf "%.3f", v/1000} else if (v ~ /ms$/) {sub(/ms$/,"",v); printf "%.3f", v} else if (v ~ /s$/) {sub(/s$/,"",v); printf "%.3f", v*1000} else print "?" }'; }
+
+results=$OUT/results.tsv
+: >"$results"
+
+# run_wrk ROUND NAME: one wrk run of bench/wrk/NAME.lua; appends a row.
+run_wrk() {
+	local round=$1 name=$2 url=$base/v1.0/state/statestore f=$OUT/wrk-$2-$1.txt
+	WRK_DIR=$root/bench/wrk wrk -t"$THREADS" -c"$CONNS" -d"$D" --latency -s "$root/bench/wrk/$name.lua" "$url" >"$f" 2>&1
+	local rps p50 p99 bad
+	rps=$(awk '/^Requests\/sec:/{print $2}' "$f")
+	p50=$(to_ms "$(awk '$1=="50%"{print $2}' "$f")")
+	p99=$(to_ms "$(awk '$1=="99%"{print $2}' "$f")")
+	bad=$(awk '/Non-2xx or 3xx responses:/{print $NF}' "$f")
+	if [ -n "$bad" ]; then echo "warning: $name round $round: $bad non-2xx responses (see $f)" >&2; fi
+	printf 'statecar\t%s\t%s\t%s\t%s\t%s\n' "$name" "$round" "$rps" "$p50" "$p99" >>"$results"
+}
+
+# profile NAME: while wrk runs NAME, take an 8 s CPU profile and the
+# allocations made during the run.
+profile() {
+	local name=$1 pu=http://127.0.0.1:$pp/debug/pprof
+	curl -s -o "$OUT/allocs-$name-before.pb.gz" "$pu/allocs"
+	WRK_DIR=$root/bench/wrk wrk -t"$THREADS" -c"$CONNS" -d10s -s "$root/bench/wrk/$name.lua" "$base/v1.0/state/statestore" >"$OUT/wrk-$name-profile.txt" 2>&1 &
+	local wpid=$!
+	sleep 1
+	curl -s -o "$OUT/cpu-$name.pb.gz" "$pu/profile?seconds=8"
+	wait "$wpid"
+	curl -s -o "$OUT/allocs-$name-after.pb.gz" "$pu/allocs"
+	echo "## CPU profile under $name ($(awk '/^Requests\/sec:/{print $2}' "$OUT/wrk-$name-profile.txt") req/s while profiling)"
+	go tool pprof -top -nodecount 40 "$bin" "$OUT/cpu-$name.pb.gz" 2>/dev/null | sed -n '1,50p'
+	echo "## allocations during the $name run (alloc_objects)"
+	go tool pprof -top -nodecount 25 -sample_index=alloc_objects -diff_base "$OUT/allocs-$name-before.pb.gz" "$bin" "$OUT/allocs-$name-after.pb.gz" 2>/dev/null | sed -n '1,35p'
+}
+
+{
+	echo "# bench/issue4.sh $(date -u +%Y-%m-%dT%H:%M:%SZ) D=$D ROUNDS=$ROUNDS THREADS=$THREADS CONNS=$CONNS N=$N METRICS=$METRICS"
+	echo "commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- api server component/embedded || echo ' (+ uncommitted changes in api/server/component/embedded)')"
+	lscpu | awk -F: '/^CPU\(s\)|^Model name/{gsub(/^ +/,"",$2); print $1": "$2}'
+	echo "loadavg at start: $(cat /proc/loadavg)"
+} | tee "$OUT/header.txt"
+
+for r in $(seq "$ROUNDS"); do
+	for w in get save bulk tx; do run_wrk "$r" "$w"; done
+	f=$OUT/redis-$r.csv
+	redis-benchmark -p "$rp" -c "$CONNS" -n "$N" -d 100 -r 10000 --threads "$THREADS" -t get,set --csv >"$f" 2>&1
+	# "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"
+	awk -F, -v r="$r" '$1=="\"SET\"" || $1=="\"GET\"" {gsub(/"/,""); printf "redis\t%s\t%s\t%s\t%s\t%s\n", tolower($1), r, $2, $5, $7}' "$f" >>"$results"
+	echo "round $r done, loadavg $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+done
+
+if [ "$PROFILE" = 1 ]; then
+	{ profile get; profile save; } | tee "$OUT/profile.txt"
+fi
+
+# Median of each column over the rounds, with the req/s spread.
+summary() {
+	sort -t$'\t' -k1,1 -k2,2 "$results" | awk -F'\t' '
+	function med(a, n,   i, j, t) { for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j+1] = a[j]; a[j+1] = t }
+		return (n % 2) ? a[(n+1)/2] : (a[n/2] + a[n/2+1]) / 2 }
+	{ k = $1 "\t" $2; if (!(k in n)) order[++m] = k; n[k]++; R[k, n[k]] = $4 + 0; P5[k, n[k]] = $5 + 0; P9[k, n[k]] = $6 + 0 }
+	END {
+		for (i = 1; i <= m; i++) { k = order[i]; c = n[k]; lo = hi = R[k,1]
+			for (j = 1; j <= c; j++) { r[j] = R[k,j]; p5[j] = P5[k,j]; p9[j] = P9[k,j]; if (R[k,j] < lo) lo = R[k,j]; if (R[k,j] > hi) hi = R[k,j] }
+			printf "%s\t%.0f\t%.0f\t%.0f\t%.3f\t%.3f\t%d\n", k, med(r, c), lo, hi, med(p5, c), med(p9, c), c }
+	}'
+}
+summary >"$OUT/summary.tsv"
+
+rps_of() { awk -F'\t' -v s="$1" -v w="$2" '$1==s && $2==w {print $3}' "$OUT/summary.tsv"; }
+{
+	echo
+	echo "system    workload            req/s (median)   spread (min-max)     p50 ms   p99 ms   rounds"
+	while IFS=$'\t' read -r sys wl med lo hi p50 p99 c; do
+		case $wl in
+		get) label="GET";; save) label="SAVE 1 item (fsync)";; bulk) label="bulk get 100 keys";;
+		tx) label="tx 10 upserts (fsync)";; set) label="SET";; *) label=$wl;; esac
+		printf '%-9s %-20s %14s   %-20s %7s  %7s   %s\n' "$sys" "$label" "$med" "$lo-$hi" "$p50" "$p99" "$c"
+	done <"$OUT/summary.tsv"
+	echo
+	g=$(rps_of statecar get); s=$(rps_of statecar save); rg=$(rps_of redis get); rs=$(rps_of redis set)
+	awk -v g="$g" -v s="$s" -v rg="$rg" -v rs="$rs" 'BEGIN {
+		printf "ratio statecar GET / redis GET   = %.2f   (goal >= 1.5)\n", g / rg
+		printf "ratio statecar SAVE / redis SET  = %.2f   (goal >= 1.0; statecar fsyncs every save, redis persists nothing)\n", s / rs }'
+	echo "loadavg at end: $(cat /proc/loadavg)"
+	echo "raw outputs: $OUT"
+} | tee "$OUT/table.txt"
