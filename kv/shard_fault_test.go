@@ -17,7 +17,7 @@ import (
 
 // applyBound is a liveness bound (not a performance figure): a write on a
 // failing disk must be answered, with an error or not, well within it.
-const applyBound = 20 * time.Second
+const applyBound = 10 * time.Second
 
 // TestShardDiskFull fails every write of a shard's sstables (Pebble's
 // flushes) with ENOSPC-like errors, the way a full disk does once the WAL
