@@ -27,7 +27,6 @@ var (
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	skipKnownDeviations()
 	srv, srvErr = testsrv.StartPostgres()
 	code := m.Run()
 	srv.Close()

@@ -2,7 +2,6 @@ package redis
 
 import (
 	"context"
-	"flag"
 	"testing"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -23,20 +22,4 @@ func TestConformance(t *testing.T) {
 		}
 		return newStore(t, map[string]string{"redisDB": "1"})
 	}, apitest.Options{ConsistentBulkGet: true})
-}
-
-// knownDeviations are conformance subtests skipped by default because
-// state.redis keeps daprd's Redis behaviour where the suite expects the
-// in-memory store's: a non-integer ETag on a save is 400 "invalid etag
-// value: strconv.Atoi: ..." (stores.md §2.3), not a 409 mismatch. Everything
-// else in those subtests is covered by this package's own tests. Pass
-// -skip explicitly (e.g. -skip '^$') to run them anyway.
-const knownDeviations = `TestConformance/^(ETags|Transaction|TypedErrors)$`
-
-// skipKnownDeviations sets -test.skip to knownDeviations unless the caller
-// gave -skip. Called from TestMain before m.Run.
-func skipKnownDeviations() {
-	if f := flag.Lookup("test.skip"); f != nil && f.Value.String() == "" {
-		_ = f.Value.Set(knownDeviations)
-	}
 }

@@ -28,7 +28,6 @@ var (
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	skipKnownDeviations()
 	srv, srvErr = testsrv.StartRedis(testsrv.RedisOptions{})
 	code := m.Run()
 	srv.Close()
