@@ -1,6 +1,7 @@
 package shard
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -279,7 +280,9 @@ type pebbleLogger struct{ l *slog.Logger }
 
 // Infof logs at debug level.
 func (p pebbleLogger) Infof(format string, args ...interface{}) {
-	p.l.Debug("pebble: " + fmt.Sprintf(format, args...))
+	if p.l.Enabled(context.Background(), slog.LevelDebug) {
+		p.l.Debug("pebble: " + fmt.Sprintf(format, args...))
+	}
 }
 
 // Errorf logs at error level.
