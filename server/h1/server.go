@@ -46,6 +46,7 @@ const (
 	maxChunkLine        = 4096                   // Go's maxLineLength for chunk-size lines
 	maxRetainedBuf      = 256 << 10              // larger per-connection/task buffers are dropped after use
 	workerIdle          = 30 * time.Second       // an idle blocking-task worker exits after this
+	fdReserve           = 256                    // file descriptors kept free for the rest of the process
 	maxTick             = time.Second
 	minTick             = 5 * time.Millisecond
 	shutdownPollInitial = time.Millisecond
@@ -79,6 +80,7 @@ type Server struct {
 	once    sync.Once              // closes started
 
 	startCalled atomic.Bool
+	startedOK   atomic.Bool  // Start returned nil
 	nconns      atomic.Int64 // open connections
 	inflight    atomic.Int64 // blocking requests whose response is not yet written
 	stopping    atomic.Bool  // Shutdown called
@@ -152,6 +154,9 @@ func NewServer(cfg Config) (*Server, error) {
 	if len(cfg.Addrs) == 0 {
 		return nil, errors.New("cannot create HTTP server: no listen address")
 	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
 	if cfg.MaxBodySize <= 0 {
 		cfg.MaxBodySize = defaultMaxBody
 	}
@@ -173,11 +178,17 @@ func NewServer(cfg Config) (*Server, error) {
 	if cfg.MaxConns <= 0 {
 		cfg.MaxConns = defaultMaxConns
 	}
+	// Keep connections below the file descriptor limit: gnet stops the whole
+	// engine when accept(2) fails with EMFILE.
+	var rl unix.Rlimit
+	if unix.Getrlimit(unix.RLIMIT_NOFILE, &rl) == nil && rl.Cur != unix.RLIM_INFINITY {
+		if limit := int64(rl.Cur) - fdReserve; int64(cfg.MaxConns) > limit {
+			cfg.MaxConns = int(max(limit, 1))
+			cfg.Logger.Warn("h1: MaxConns lowered to stay under the open files limit", "maxConns", cfg.MaxConns, "nofile", rl.Cur)
+		}
+	}
 	if cfg.EventLoops <= 0 {
 		cfg.EventLoops = runtime.GOMAXPROCS(0)
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
 	}
 	s := &Server{
 		cfg:     cfg,
@@ -229,6 +240,13 @@ func (s *Server) Start() error {
 			gnet.WithTCPKeepCount(9),
 			gnet.WithLogger(gnetLogger{s.log}),
 		)
+		if err == nil && !s.stopping.Load() && s.bootErr == nil {
+			// gnet stops the whole engine when accept(2) fails (EMFILE...).
+			err = errors.New("gnet engine stopped unexpectedly")
+		}
+		if err != nil && s.startedOK.Load() {
+			s.log.Error("h1: HTTP server stopped", "error", err)
+		}
 		s.runErr = err
 		close(s.quit) // idle workers exit
 		close(s.done)
@@ -239,6 +257,7 @@ func (s *Server) Start() error {
 			<-s.done
 			return s.bootErr
 		}
+		s.startedOK.Store(true)
 		return nil
 	case <-s.done:
 		if s.bootErr != nil {
@@ -248,6 +267,26 @@ func (s *Server) Start() error {
 			return fmt.Errorf("cannot listen on %s: %w", strings.Join(s.cfg.Addrs, ","), s.runErr)
 		}
 		return errors.New("cannot start HTTP server: engine stopped")
+	}
+}
+
+// Done is closed when the engine has stopped: after Shutdown, or on its own
+// after a fatal error (gnet stops the engine when accept(2) fails, e.g. when
+// the process runs out of file descriptors). The owner should treat the
+// latter as fatal.
+func (s *Server) Done() <-chan struct{} { return s.done }
+
+// Err returns why the engine stopped on its own (nil while it runs and after a
+// clean Shutdown).
+func (s *Server) Err() error {
+	select {
+	case <-s.done:
+		if s.stopping.Load() {
+			return nil
+		}
+		return s.runErr
+	default:
+		return nil
 	}
 }
 

@@ -853,3 +853,22 @@ func TestBlockingLargeResponse(t *testing.T) {
 		t.Fatalf("after: %q", body)
 	}
 }
+
+func TestDoneAndErr(t *testing.T) {
+	ts := startServer(t, nil)
+	select {
+	case <-ts.Done():
+		t.Fatal("Done closed while running")
+	default:
+	}
+	if err := ts.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := ts.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	<-ts.Done()
+	if err := ts.Err(); err != nil {
+		t.Fatalf("Err after a clean Shutdown: %v", err)
+	}
+}
