@@ -55,6 +55,12 @@
 //     connState.wmu, which OnClose also takes, and is skipped once OnClose
 //     ran: the fd is never written after gnet may have closed it.
 //
+// # Failure of the engine
+//
+// gnet stops the whole engine when accept(2) fails (for instance EMFILE).
+// MaxConns is therefore kept RLIMIT_NOFILE-256 or lower, and Server.Done and
+// Server.Err let the owner notice an engine that stopped on its own and exit.
+//
 // # Compatibility with daprd (Go net/http + chi)
 //
 // Replies to malformed requests are byte-identical to Go's (see
