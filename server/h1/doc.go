@@ -24,7 +24,8 @@
 //  1. Responses on a connection leave in request order. While a blocking
 //     request of a connection is in flight, later pipelined requests of that
 //     connection stay unread in gnet's inbound buffer; they are resumed by a
-//     Conn.Wake from the AsyncWrite callback.
+//     Conn.Wake once the blocking request's response is written (by its worker
+//     or by the AsyncWrite callback).
 //  2. A Request's views point into gnet's inbound buffer (or a Peek copy when
 //     the buffered bytes are not contiguous) only until its handler returns;
 //     the bytes are discarded after that. Anything that outlives OnTraffic (a
