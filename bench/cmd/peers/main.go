@@ -160,6 +160,11 @@ func run() int {
 	}
 	if *outDir != "" {
 		if err := os.MkdirAll(*outDir, 0o755); err == nil {
+			// The histograms stay out of the comparison files (they are in
+			// scload -json); summaries are enough to redraw tables and plots.
+			for _, r := range rs {
+				r.Buckets = nil
+			}
 			p := filepath.Join(*outDir, stem+".json")
 			if f, err := os.Create(p); err == nil {
 				_ = bench.WriteJSON(f, rs)
