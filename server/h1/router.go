@@ -53,13 +53,22 @@ type Router struct {
 // "404 page not found".
 func NewRouter() *Router {
 	rt := &Router{}
+	rt.ensureNotFound()
+	return rt
+}
+
+// ensureNotFound installs the default NotFound handler on a Router that has
+// none (a zero Router).
+func (rt *Router) ensureNotFound() {
+	if rt.notFound != nil {
+		return
+	}
 	rt.NotFound(func(w *Response, _ *Request) {
 		w.AddHeader("Content-Type", "text/plain; charset=utf-8")
 		w.AddHeader("X-Content-Type-Options", "nosniff")
 		w.SetStatus(404)
 		_, _ = w.WriteString("404 page not found\n")
 	}, false)
-	return rt
 }
 
 // Handle registers method+pattern. Patterns use {name} segments, and an
@@ -146,6 +155,7 @@ func (rt *Router) Use(mw func(w *Response, r *Request, next HandlerFunc)) {
 	for _, ep := range rt.all {
 		rt.wrap(ep)
 	}
+	rt.ensureNotFound()
 	rt.wrap(rt.notFound)
 }
 

@@ -205,3 +205,13 @@ func FuzzQueryUnescape(f *testing.F) {
 		}
 	})
 }
+
+func TestZeroRouterHasNotFound(t *testing.T) {
+	var rt Router
+	rt.Handle("GET", "/x", func(w *Response, _ *Request) {}, false)
+	rt.ensureNotFound()
+	st, body := serveOne(t, &rt, "GET /y HTTP/1.1\r\nHost: h\r\n\r\n")
+	if st != 404 || body != "404 page not found\n" {
+		t.Fatalf("got %d %q", st, body)
+	}
+}

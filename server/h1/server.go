@@ -151,6 +151,7 @@ func NewServer(cfg Config) (*Server, error) {
 	if cfg.Router == nil {
 		return nil, errors.New("cannot create HTTP server: Config.Router is nil")
 	}
+	cfg.Router.ensureNotFound()
 	if len(cfg.Addrs) == 0 {
 		return nil, errors.New("cannot create HTTP server: no listen address")
 	}
