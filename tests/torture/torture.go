@@ -115,10 +115,11 @@ func Run(ctx context.Context, t Target, cfg Config) (*Report, error) {
 		stop := make(chan struct{})
 		var wg sync.WaitGroup
 		for _, w := range r.workers {
+			wrng := rand.New(rand.NewPCG(rng.Uint64(), uint64(cycle))) // drawn here: rng is Run's
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				w.run(ctx, c, stop, rand.New(rand.NewPCG(rng.Uint64(), uint64(cycle))))
+				w.run(ctx, c, stop, wrng)
 			}()
 		}
 		killAt := cfg.Duration/4 + time.Duration(rng.Int64N(int64(cfg.Duration-cfg.Duration/4)+1))
