@@ -46,6 +46,21 @@ func commit() string {
 	return ""
 }
 
+// forceExit is daprd 1.18's forced shutdown (a gRPC Shutdown with metadata
+// dapr-force-shutdown: true): exit with status 1 at once. The stores get a
+// short chance to close so that relaxed-durability stores fsync what they
+// acknowledged; sync stores have nothing to lose.
+func forceExit(log *slog.Logger, state interface{ Close() error }) {
+	log.Warn("Forced shutdown requested: exiting now")
+	done := make(chan struct{})
+	go func() { _ = state.Close(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
+	}
+	os.Exit(1)
+}
+
 // fatal logs daprd's fatal line and returns exit code 1.
 func fatal(log *slog.Logger, msg string) int {
 	log.Log(context.Background(), daprlog.LevelFatal, msg)
@@ -450,6 +465,7 @@ func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root 
 		Metadata:          rt.MetadataProto,
 		SetMetadata:       rt.SetExtended,
 		Shutdown:          rt.Shutdown,
+		ForceShutdown:     func() { forceExit(log, state) },
 		DisableMetrics:    !c.MetricsEnabled,
 		APIAllowed:        grpcRules(c.APIAllowed),
 		APIDenied:         grpcRules(c.APIDenied),
