@@ -31,6 +31,7 @@ func run() int {
 		seed        = flag.Uint64("seed", 0, "random seed (0: time)")
 		jsonOut     = flag.String("json", "", "write the JSON report to this file (\"-\": stdout)")
 		quiet       = flag.Bool("q", false, "no per-cycle progress lines")
+		durability  = flag.String("durability", "", "state.pebble durability metadata (\"sync\" or \"relaxed\"); empty: the binary's default store")
 	)
 	flag.Parse()
 	tmp, err := os.MkdirTemp("", "sctorture-")
@@ -60,6 +61,18 @@ func run() int {
 	}
 	defer logf.Close()
 	p := &torture.Process{Bin: *bin, DataDir: *dataDir, Log: logf}
+	if *durability != "" {
+		res := filepath.Join(tmp, "resources")
+		if err := os.MkdirAll(res, 0o755); err != nil {
+			fmt.Fprintln(os.Stderr, "cannot create resources dir:", err)
+			return 2
+		}
+		if err := os.WriteFile(filepath.Join(res, "statestore.yaml"), []byte(torture.PebbleComponent(*durability)), 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, "cannot write component:", err)
+			return 2
+		}
+		p.Args = append(p.Args, "--resources-path", res)
+	}
 	d, err := p.Start()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "cannot start statecar:", err, "(log:", logf.Name()+")")

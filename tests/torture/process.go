@@ -177,3 +177,10 @@ func (p *Process) Stop(d time.Duration) (int, error) {
 	}
 	return p.Wait(d)
 }
+
+// PebbleComponent returns the Component YAML of a state.pebble store named
+// "statestore" with the given durability ("sync" or "relaxed"); its data
+// lives in <--data-dir>/statestore like the default store's.
+func PebbleComponent(durability string) string {
+	return "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: statestore\nspec:\n  type: state.pebble\n  version: v1\n  metadata:\n  - name: durability\n    value: " + durability + "\n"
+}

@@ -54,3 +54,30 @@ func TestCrashTorture(t *testing.T) {
 		t.Errorf("workload did not exercise every operation: %v", rep.Acked)
 	}
 }
+
+// TestCrashTortureRelaxed is the same torture with durability "relaxed"
+// (acknowledge after write(2), fsync every 10 ms): a process crash must
+// still lose nothing (only a machine crash may; kv/doc.go).
+func TestCrashTortureRelaxed(t *testing.T) {
+	cfg := Config{Cycles: 2, Duration: 1500 * time.Millisecond, Workers: 8, Logf: t.Logf}
+	if *long {
+		cfg.Cycles, cfg.Duration = *longCycles, 3*time.Second
+	}
+	res := t.TempDir()
+	testutil.WriteFile(t, res, "statestore.yaml", PebbleComponent("relaxed"))
+	s := testutil.Start(t, testutil.Options{ResourcesDir: res})
+	rep, err := Run(context.Background(), sidecarTarget{s}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("report: cycles %d acked %v in flight %d unexpected %d recovery ms p50 %.1f", rep.Cycles, rep.Acked, rep.InFlight, rep.Unexpected, rep.RecoveryMsP50)
+	for _, v := range rep.Violations {
+		t.Error(v)
+	}
+	for _, u := range rep.UnexpectedSamples {
+		t.Error("unexpected answer:", u)
+	}
+	if rep.Acked["save"] == 0 || rep.Acked["tx"] == 0 {
+		t.Errorf("workload did not run: %v", rep.Acked)
+	}
+}
