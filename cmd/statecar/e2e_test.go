@@ -731,3 +731,32 @@ func TestWaitFlag(t *testing.T) {
 		t.Fatalf("--wait against a ready sidecar: exit %d", code)
 	}
 }
+
+// TestGRPCForcedShutdown: a gRPC Shutdown with dapr-force-shutdown: true
+// answers OK and the process exits 1 at once (daprd 1.18), keeping what was
+// acknowledged before.
+func TestGRPCForcedShutdown(t *testing.T) {
+	dir := t.TempDir()
+	s := testutil.Start(t, testutil.Options{AppID: "forceapp", DataDir: dir})
+	if code, _, b := httpDo(t, "POST", s.URL("/v1.0/state/statestore"), `[{"key":"kept","value":7}]`); code != 204 {
+		t.Fatalf("save: %d %s", code, b)
+	}
+	conn, err := grpc.NewClient(s.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ctx = metadata.AppendToOutgoingContext(ctx, "dapr-force-shutdown", "true")
+	if _, err := runtimev1pb.NewDaprClient(conn).Shutdown(ctx, &runtimev1pb.ShutdownRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	if code := s.Wait(10 * time.Second); code != 1 {
+		t.Fatalf("exit %d after forced shutdown, want 1", code)
+	}
+	s2 := testutil.Start(t, testutil.Options{AppID: "forceapp", DataDir: dir})
+	if code, _, b := httpDo(t, "GET", s2.URL("/v1.0/state/statestore/kept"), ""); code != 200 || b != "7" {
+		t.Fatalf("after forced exit: %d %q", code, b)
+	}
+}
