@@ -125,7 +125,10 @@ type DB struct {
 	ackSeq  atomic.Uint64 // highest seq the WAL let us acknowledge
 	applied atomic.Uint64 // highest seq applied to the shards
 	fatal   atomic.Pointer[error]
-	closed  atomic.Bool // set first thing in Close; readers check it under vis
+	// shardErr is set when a shard cannot flush: from then on the applier
+	// touches no shard (Pebble would stall it) and fails every batch.
+	shardErr atomic.Pointer[error]
+	closed   atomic.Bool // set first thing in Close; readers check it under vis
 
 	ackCh       chan struct{} // cap 1: wakes the applier
 	stopCh      chan struct{}
@@ -196,6 +199,9 @@ func Open(dir string, opts Options) (*DB, error) {
 				}
 			}
 		}
+	}
+	so.OnFlushError = func(i int, err error) {
+		db.shardFail(fmt.Errorf("cannot flush shard %d (is the disk full?): %w", i, err))
 	}
 	set, err := shard.Open(dir, opts.Shards, so)
 	if err != nil {
@@ -359,6 +365,22 @@ func (db *DB) onAck(seq uint64) {
 	select {
 	case db.ackCh <- struct{}{}:
 	default:
+	}
+}
+
+// shardFail stops all writes when a shard cannot flush: its memtables
+// would fill and Pebble would stall the applier (and, through the
+// visibility locks, the readers) for good. Batches not yet applied fail;
+// they are in the WAL and may reappear, whole, after a reopen. Reads of
+// what is applied keep working. Called from Pebble's goroutines.
+func (db *DB) shardFail(err error) {
+	if db.shardErr.CompareAndSwap(nil, &err) {
+		db.opts.Logger.Error("kv: shard failure; writes are refused until the store is reopened", "err", err)
+		db.fatal.CompareAndSwap(nil, &err)
+		select {
+		case db.ackCh <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -557,6 +579,9 @@ func (db *DB) applyLoop() {
 		}
 		fatal := db.fatal.Load()
 		ack := db.ackSeq.Load()
+		if db.shardErr.Load() != nil {
+			ack = 0 // apply nothing more; fail everything queued
+		}
 		db.commit.Lock()
 		q := db.commit.queue
 		n := 0

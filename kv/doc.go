@@ -32,8 +32,9 @@
 //     anywhere else makes Open fail with an error wrapping ErrCorruption
 //     that names the file and offset; restore from a backup or remove the
 //     named segment and the ones after it, accepting the loss.
-//   - Fail-stop. If a WAL write or fsync fails, that batch and every later
-//     one fail with the error; reopen the store to continue.
+//   - Fail-stop. If a WAL write or fsync fails, or a shard cannot flush
+//     (disk full), the batches not yet applied and every later one fail with
+//     the error; reads keep working; reopen the store to continue.
 //
 // # Invariants
 //

@@ -56,7 +56,16 @@ type Options struct {
 	// it flushes memtables to disk. kv uses it in relaxed mode to fsync the
 	// WAL first, so no shard persists a write the WAL could still lose.
 	BeforeFlush func()
+	// OnFlushError, if set, is called (from a Pebble goroutine) when a
+	// memtable flush of shard i fails. Writes to that shard will stall
+	// once its memtables fill; kv stops writing when it hears of it.
+	OnFlushError func(i int, err error)
 }
+
+// memTableStopWrites is Pebble's MemTableStopWritesThreshold for shards:
+// room for a few memtables so that a failing flush is reported (and kv
+// stops applying) well before Pebble stalls writes.
+const memTableStopWrites = 4
 
 // Shard is one Pebble instance.
 type Shard struct {
@@ -122,10 +131,23 @@ func Open(dir string, n int, o Options) (*Set, error) {
 			Cache:      cache,
 			Logger:     pebbleLogger{lg},
 		}
+		po.MemTableStopWritesThreshold = memTableStopWrites
+		el := &pebble.EventListener{}
 		if o.BeforeFlush != nil {
 			f := o.BeforeFlush
-			po.EventListener = &pebble.EventListener{FlushBegin: func(pebble.FlushInfo) { f() }}
+			el.FlushBegin = func(pebble.FlushInfo) { f() }
 		}
+		if o.OnFlushError != nil {
+			f, idx := o.OnFlushError, i
+			el.FlushEnd = func(fi pebble.FlushInfo) {
+				// "empty table" (unexported in Pebble) is a flush with
+				// nothing to write, not a failure.
+				if fi.Err != nil && fi.Err.Error() != "pebble: empty table" {
+					f(idx, fi.Err)
+				}
+			}
+		}
+		po.EventListener = el
 		db, err := pebble.Open(fs.PathJoin(dir, fmt.Sprintf("shard-%03d", i)), po)
 		if err != nil {
 			s.Close()
