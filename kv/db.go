@@ -393,6 +393,17 @@ func (db *DB) onFail(err error) {
 	}
 }
 
+// Err returns the failure that stopped writes (WAL write or fsync failed,
+// or a shard cannot flush), or nil while the store accepts writes. Reads
+// keep working either way; reopen the store to write again. Health checks
+// may report it.
+func (db *DB) Err() error {
+	if p := db.fatal.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
 // Apply writes b atomically: see the package documentation. It returns the
 // batch's sequence number, the ETag of every value it wrote.
 func (db *DB) Apply(b *Batch) (seq uint64, err error) {

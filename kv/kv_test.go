@@ -703,6 +703,9 @@ func TestFsyncFailureFailStop(t *testing.T) {
 	var b Batch
 	b.Put([]byte("a"), []byte("1"), Cond{}, 0)
 	mustApply(t, db, &b)
+	if db.Err() != nil || db.Metrics().Failed {
+		t.Fatal("healthy store reports a failure")
+	}
 	fail.Store(true)
 	b.Reset()
 	b.Put([]byte("b"), []byte("2"), Cond{}, 0)
@@ -715,6 +718,9 @@ func TestFsyncFailureFailStop(t *testing.T) {
 	}
 	if _, ok, _ := db.Get([]byte("b"), nil); ok {
 		t.Fatal("batch whose fsync failed is visible")
+	}
+	if err := db.Err(); err == nil || !strings.Contains(err.Error(), "injected fsync failure") || !db.Metrics().Failed {
+		t.Fatalf("Err() = %v after a failed fsync", err)
 	}
 	if _, ok, err := db.Get([]byte("a"), nil); !ok || err != nil {
 		t.Fatalf("reads must keep working: %v", err)

@@ -25,6 +25,7 @@ type Metrics struct {
 	KeysSwept     uint64        // expired keys deleted by the sweeper
 	Sweeps        uint64        // sweeps run
 	AppliedSeq    uint64        // last sequence number applied to the shards
+	Failed        bool          // writes are stopped (see DB.Err); reopen required
 }
 
 // Metrics returns a snapshot. Safe from any goroutine; not for hot paths.
@@ -48,6 +49,7 @@ func (db *DB) Metrics() Metrics {
 		KeysSwept:     db.m.swept.Load(),
 		Sweeps:        db.m.sweeps.Load(),
 		AppliedSeq:    db.applied.Load(),
+		Failed:        db.fatal.Load() != nil,
 	}
 	if w.Groups > 0 {
 		m.GroupMean = float64(w.Records) / float64(w.Groups)

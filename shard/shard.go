@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/cockroachdb/pebble/v2"
@@ -129,7 +131,7 @@ func Open(dir string, n int, o Options) (*Set, error) {
 			FS:         fs,
 			DisableWAL: true,
 			Cache:      cache,
-			Logger:     pebbleLogger{lg},
+			Logger:     pebbleLogger{l: lg, last: new(atomic.Int64), drop: new(atomic.Int64)},
 		}
 		po.MemTableStopWritesThreshold = memTableStopWrites
 		el := &pebble.EventListener{}
@@ -297,8 +299,16 @@ func syncDir(fs vfs.FS, dir string) error {
 	return nil
 }
 
-// pebbleLogger routes Pebble's logs to slog (info at debug level).
-type pebbleLogger struct{ l *slog.Logger }
+// pebbleLogger routes Pebble's logs to slog (info at debug level). Error
+// lines are throttled: a failing disk makes Pebble retry (and log) a flush
+// many times a second.
+type pebbleLogger struct {
+	l    *slog.Logger
+	last *atomic.Int64 // unix nanos of the last error line logged
+	drop *atomic.Int64 // error lines suppressed since
+}
+
+const pebbleErrorEvery = int64(time.Second)
 
 // Infof logs at debug level.
 func (p pebbleLogger) Infof(format string, args ...interface{}) {
@@ -309,6 +319,16 @@ func (p pebbleLogger) Infof(format string, args ...interface{}) {
 
 // Errorf logs at error level.
 func (p pebbleLogger) Errorf(format string, args ...interface{}) {
+	now := time.Now().UnixNano()
+	last := p.last.Load()
+	if now-last < pebbleErrorEvery || !p.last.CompareAndSwap(last, now) {
+		p.drop.Add(1)
+		return
+	}
+	if n := p.drop.Swap(0); n > 0 {
+		p.l.Error("pebble: "+fmt.Sprintf(format, args...), "suppressed", n)
+		return
+	}
 	p.l.Error("pebble: " + fmt.Sprintf(format, args...))
 }
 
