@@ -43,14 +43,12 @@ func mountTmpfs(t *testing.T, size string) string {
 //   - after space returns (the tmpfs is grown) and the process restarts,
 //     every acknowledged value is there and writes succeed again.
 //
-// Known failure (reported in docs/reliability.md): when Pebble cannot flush
-// a full memtable (ENOSPC), it stalls writes; kv's applier blocks in that
-// stall (kv/db.go applyGroup -> pebble.DB.Apply -> makeRoomForWrite ->
-// maybeInduceWriteStall) while holding the shard's visibility lock, so the
-// save is never answered and reads of that shard hang too; Pebble logs the
-// retried flush error hundreds of times a second. The WAL record of the
-// stuck save was fsynced, and after a restart with space every
-// acknowledged value is there.
+// History: this test found that a full disk hung the save (and reads of
+// its shard) in Pebble's write stall, with kv's applier blocked inside
+// pebble.DB.Apply; the engine now fails-stop when a shard cannot flush
+// (kv commit 721ac93) and the save answers 500 ERR_STATE_SAVE "cannot flush
+// shard N (is the disk full?): ...". Writes resume after a restart with
+// space (fail-stop), never in the same process.
 func TestDiskFull(t *testing.T) {
 	dir := mountTmpfs(t, "100m")
 	s := testutil.Start(t, testutil.Options{DataDir: dir})
