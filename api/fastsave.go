@@ -1,7 +1,9 @@
 package api
 
 import (
+	"bytes"
 	"strconv"
+	"unicode/utf8"
 
 	daprhttp "github.com/statecar/statecar/api/internal/daprhttp"
 	"github.com/statecar/statecar/api/internal/state"
@@ -84,9 +86,23 @@ func (p *fastParser) name() ([]byte, bool) {
 }
 
 // str decodes a JSON string value (escapes handled like encoding/json).
+// A string of printable ASCII without escapes (keys, ETags, options: the
+// common case) costs one allocation, the string itself.
 func (p *fastParser) str() (string, bool) {
 	if p.peek() != '"' {
 		return "", false
+	}
+	in := p.c.in
+	for i := p.c.pos + 1; i < len(in); i++ {
+		b := in[i]
+		if b == '"' {
+			s := string(in[p.c.pos+1 : i])
+			p.c.pos = i + 1
+			return s, true
+		}
+		if b == '\\' || b < 0x20 || b >= utf8.RuneSelf {
+			break // escapes, control bytes, UTF-8: the full decoder
+		}
 	}
 	buf, err := p.c.unquote(nil)
 	if err != nil {
@@ -306,6 +322,8 @@ func (p *fastParser) metadata(m map[string]string) bool {
 	}
 }
 
+var quote = []byte{'"'}
+
 // fastDecodeBulk decodes a bulk get body of the common shape
 // ({"keys":[strings],"parallelism":int,"metadata":{strings}}) without
 // reflection. Like fastDecodeSave it reports false for anything it does not
@@ -327,7 +345,9 @@ func fastDecodeBulk(body []byte, req *daprhttp.BulkGetRequest) bool {
 			if !p.eat('[') {
 				return false
 			}
-			req.Keys = []string{}
+			// Size the slice once: the strings left in the body bound
+			// the keys (at most 1024 up front; append grows beyond).
+			req.Keys = make([]string, 0, min(bytes.Count(p.c.in[p.c.pos:], quote)/2, 1024))
 			p.c.skipWS()
 			if p.eat(']') {
 				return true

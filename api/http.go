@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	daprhttp "github.com/statecar/statecar/api/internal/daprhttp"
+	"github.com/statecar/statecar/api/internal/state"
 	"github.com/statecar/statecar/component"
 	"github.com/statecar/statecar/component/query"
 )
@@ -77,17 +78,21 @@ func (s *State) HTTPSave(ctx context.Context, store []byte, body []byte, bodyToo
 	if bodyTooLarge {
 		return NewMalformedRequest(msgTooLarge)
 	}
-	items, ok := fastDecodeSave(body, nil)
-	if !ok {
-		items = nil
-		if err := json.NewDecoder(bytes.NewReader(body)).Decode(&items); err != nil {
+	sc := getSaveScratch()
+	defer putSaveScratch(sc)
+	items, ok := fastDecodeSave(body, sc.items[:0])
+	if ok {
+		sc.items = items
+	} else {
+		var slow []state.SetRequest // a separate variable: &slow escapes, items must not
+		if err := json.NewDecoder(bytes.NewReader(body)).Decode(&slow); err != nil {
 			return NewMalformedRequest(err.Error())
 		}
+		items = slow
 	}
 	if len(items) == 0 {
 		return nil
 	}
-	reqs := make([]component.SetRequest, len(items))
 	for i := range items {
 		it := &items[i]
 		if it.Key == "" {
@@ -96,16 +101,29 @@ func (s *State) HTTPSave(ctx context.Context, store []byte, body []byte, bodyToo
 		if hasSep(it.Key) {
 			return errIllegalKey(e.name, it.Key, it.Key)
 		}
-		reqs[i] = component.SetRequest{
-			Key:      e.prefix + it.Key,
+	}
+	size := 0
+	for i := range items {
+		size += len(e.prefix) + len(items[i].Key)
+	}
+	kb := make([]byte, 0, size)
+	reqs := sc.reqs[:0]
+	vals := sc.vals[:0]
+	for i := range items {
+		it := &items[i]
+		start := len(vals)
+		vals = appendCanonicalValue(vals, it.Value)
+		var key string
+		kb, key = appendKey(kb, e.prefix, it.Key)
+		reqs = append(reqs, component.SetRequest{
+			Key:      key,
+			Value:    vals[start:len(vals):len(vals)],
 			ETag:     etagPtr(it.ETag),
 			Metadata: mergeMeta(it.Metadata, meta),
 			Options:  component.StateOptions{Concurrency: it.Options.Concurrency, Consistency: it.Options.Consistency},
-		}
+		})
 	}
-	for i := range items {
-		reqs[i].Value = canonicalValue(items[i].Value)
-	}
+	sc.reqs, sc.vals = reqs, vals
 	return s.save(ctx, e, reqs)
 }
 
@@ -174,12 +192,19 @@ func (s *State) HTTPBulkGet(ctx context.Context, store []byte, body []byte, body
 
 // bulkGet validates keys, prefixes them and calls the store.
 func (s *State) bulkGet(ctx context.Context, e *storeEntry, keys []string, parallelism int, meta Metadata) ([]component.BulkGetItem, *Error) {
-	stored := make([]string, len(keys))
-	for i, k := range keys {
+	for _, k := range keys {
 		if hasSep(k) {
 			return nil, errIllegalKey(e.name, k, k)
 		}
-		stored[i] = e.prefix + k
+	}
+	size := 0
+	for _, k := range keys {
+		size += len(e.prefix) + len(k)
+	}
+	kb := make([]byte, 0, size)
+	stored := make([]string, len(keys))
+	for i, k := range keys {
+		kb, stored[i] = appendKey(kb, e.prefix, k)
 	}
 	start := time.Now()
 	items, err := e.store.BulkGet(ctx, stored, meta, parallelism)
