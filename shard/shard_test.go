@@ -14,7 +14,30 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
-var rewrite = flag.Bool("rewrite", false, "rewrite testdata/routing.golden")
+var (
+	rewrite = flag.Bool("rewrite", false, "rewrite testdata/routing.golden")
+	long    = flag.Bool("long", false, "run long variants")
+)
+
+// TestIndexSpread: keys spread evenly over the shards (within 10%).
+func TestIndexSpread(t *testing.T) {
+	keys := 20000
+	if *long {
+		keys = 1000000
+	}
+	for _, n := range []int{3, 4, 8} {
+		counts := make([]int, n)
+		for i := 0; i < keys; i++ {
+			counts[Index([]byte(fmt.Sprintf("app||key-%d", i)), n)]++
+		}
+		want := keys / n
+		for s, c := range counts {
+			if c < want*9/10 || c > want*11/10 {
+				t.Fatalf("n=%d: shard %d has %d of %d keys", n, s, c, keys)
+			}
+		}
+	}
+}
 
 // goldenKeys are the keys whose routing is frozen.
 func goldenKeys() []string {

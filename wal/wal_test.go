@@ -3,6 +3,7 @@ package wal
 import (
 	"bytes"
 	"errors"
+	"flag"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
+
+var long = flag.Bool("long", false, "run long crash variants")
 
 // harness collects acks and failures of a Log.
 type harness struct {
@@ -476,6 +479,9 @@ func TestCrashClone(t *testing.T) {
 	iters := 30
 	if testing.Short() {
 		iters = 5
+	}
+	if *long {
+		iters = 500
 	}
 	for it := 0; it < iters; it++ {
 		rng := rand.New(rand.NewPCG(uint64(it), 7))
