@@ -428,9 +428,11 @@ func (db *DB) apply(b *Batch) (uint64, int, error) {
 		}
 	}
 	if !soft {
-		b.skip = b.skip[:0]
 		b.skip = nil
 		b.encodePayload(db.opts.CompressThreshold)
+		if len(b.rec) > wal.MaxPayload {
+			return 0, 0, fmt.Errorf("cannot apply: batch of %d bytes exceeds the %d-byte WAL record limit", len(b.rec), wal.MaxPayload)
+		}
 	}
 	now := db.now().UnixNano()
 
@@ -450,7 +452,7 @@ func (db *DB) apply(b *Batch) (uint64, int, error) {
 		c.Unlock()
 		return 0, 0, *p
 	}
-	fails, nskip, err := db.checkLocked(b, now)
+	fails, nskip, err := db.checkLocked(b, now, soft)
 	if err != nil {
 		c.Unlock()
 		return 0, 0, err
@@ -500,10 +502,10 @@ func (db *DB) apply(b *Batch) (uint64, int, error) {
 
 // checkLocked checks every condition of b against the latest state.
 // REQUIRES: db.commit held.
-func (db *DB) checkLocked(b *Batch, now int64) ([]Failure, int, error) {
+func (db *DB) checkLocked(b *Batch, now int64, soft bool) ([]Failure, int, error) {
 	fails := b.fails[:0]
 	nskip := 0
-	if b.skip != nil || db.hasSoft(b) {
+	if soft {
 		b.skip = b.skip[:0]
 		for range b.ops {
 			b.skip = append(b.skip, false)
@@ -544,15 +546,6 @@ func (db *DB) checkLocked(b *Batch, now int64) ([]Failure, int, error) {
 	}
 	b.fails = fails
 	return fails, nskip, nil
-}
-
-func (db *DB) hasSoft(b *Batch) bool {
-	for i := range b.ops {
-		if b.ops[i].cond.Kind == condSeq {
-			return true
-		}
-	}
-	return false
 }
 
 // stateLocked returns the latest state of key: pending writes first, then
