@@ -407,6 +407,11 @@ func (db *DB) Err() error {
 // Apply writes b atomically: see the package documentation. It returns the
 // batch's sequence number, the ETag of every value it wrote.
 func (db *DB) Apply(b *Batch) (seq uint64, err error) {
+	for i := range b.ops {
+		if b.ops[i].cond.Kind > CondNotExists {
+			return 0, fmt.Errorf("cannot apply: op %d: unknown condition kind %d", i, b.ops[i].cond.Kind)
+		}
+	}
 	seq, _, err = db.apply(b)
 	return seq, err
 }

@@ -93,6 +93,12 @@ func TestConditionsTable(t *testing.T) {
 	if _, ok, _ := db.Get([]byte("zz"), nil); ok {
 		t.Fatal("failed batch wrote zz")
 	}
+	f("unknown condition kind is refused", func(b *Batch) {}, nil)
+	var bad Batch
+	bad.Put([]byte("a"), nil, Cond{Kind: condSeq}, 0)
+	if _, err := db.Apply(&bad); err == nil || !strings.Contains(err.Error(), "unknown condition kind") {
+		t.Fatalf("internal condition kind accepted: %v", err)
+	}
 	f("delete absent is fine", func(b *Batch) { b.Delete([]byte("never"), Cond{}) }, nil)
 	f("conditions see state before the batch", func(b *Batch) {
 		b.Put([]byte("new"), []byte("1"), Cond{Kind: CondNotExists}, 0)
