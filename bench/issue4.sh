@@ -105,10 +105,27 @@ to_ms() { awk -v v="$1" 'BEGIN{ if (v ~ /us$/) {sub(/us$/,"",v); printf "%.3f", 
 results=$OUT/results.tsv
 : >"$results"
 
+# engine prints the statecar_* WAL figures (needs METRICS=true).
+engine() {
+	curl -s "http://127.0.0.1:$mp/metrics" | awk '/^statecar_(wal_fsyncs_total|wal_fsync_seconds_total|kv_applies_total)\{/{sub(/\{.*\}/,"",$1); print $1, $2}'
+}
+
 # run_wrk ROUND NAME: one wrk run of bench/wrk/NAME.lua; appends a row.
+# For the durable workloads it also reports the WAL's fsyncs during the run
+# (mean fsync time, batches per fsync) from the statecar_* metrics.
 run_wrk() {
 	local round=$1 name=$2 url=$base/v1.0/state/statestore f=$OUT/wrk-$2-$1.txt
+	local e0=""
+	if [ "$METRICS" = true ]; then e0=$(engine); fi
 	WRK_DIR=$root/bench/wrk wrk -t"$THREADS" -c"$CONNS" -d"$D" --latency -s "$root/bench/wrk/$name.lua" "$url" >"$f" 2>&1
+	if [ -n "$e0" ] && { [ "$name" = save ] || [ "$name" = tx ]; }; then
+		{ echo "$e0" | sed 's/^/before /'; engine | sed 's/^/after /'; } | awk -v n="$name" -v r="$round" '
+			{ v[$1, $2] = $3 }
+			END { f = v["after","statecar_wal_fsyncs_total"] - v["before","statecar_wal_fsyncs_total"]
+				t = v["after","statecar_wal_fsync_seconds_total"] - v["before","statecar_wal_fsync_seconds_total"]
+				a = v["after","statecar_kv_applies_total"] - v["before","statecar_kv_applies_total"]
+				if (f > 0) printf "wal during %s round %s: %d fsyncs, mean fsync %.3f ms, %.1f batches per fsync\n", n, r, f, 1000 * t / f, a / f }' | tee -a "$OUT/wal.txt" >&2
+	fi
 	local rps p50 p99 bad
 	rps=$(awk '/^Requests\/sec:/{print $2}' "$f")
 	p50=$(to_ms "$(awk '$1=="50%"{print $2}' "$f")")
@@ -184,6 +201,7 @@ rps_of() { awk -F'\t' -v s="$1" -v w="$2" '$1==s && $2==w {print $3}' "$OUT/summ
 	awk -v g="$g" -v s="$s" -v rg="$rg" -v rs="$rs" 'BEGIN {
 		printf "ratio statecar GET / redis GET   = %.2f   (goal >= 1.5)\n", g / rg
 		printf "ratio statecar SAVE / redis SET  = %.2f   (goal >= 1.0; statecar fsyncs every save, redis persists nothing)\n", s / rs }'
+	if [ -s "$OUT/wal.txt" ]; then cat "$OUT/wal.txt"; fi
 	echo "loadavg at end: $(cat /proc/loadavg)"
 	echo "raw outputs: $OUT"
 } | tee "$OUT/table.txt"

@@ -21,6 +21,8 @@ func (e kvEngine) EngineMetrics() map[string]float64 {
 		"kv_ops_total":                float64(m.Ops),
 		"kv_condition_failures_total": float64(m.ConditionFail),
 		"wal_fsyncs_total":            float64(m.Fsyncs),
+		"wal_fsync_seconds_total":     m.FsyncTime.Seconds(),
+		"wal_fsync_max_seconds":       m.FsyncMax.Seconds(),
 		"wal_group_writes_total":      float64(m.Groups),
 		"wal_group_size_mean":         m.GroupMean,
 		"wal_group_size_max":          float64(m.GroupMax),
