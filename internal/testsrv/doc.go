@@ -12,10 +12,15 @@
 // stores' fault tests need.
 //
 // Invariants:
-//  1. A server returned by StartRedis/StartPostgres is ready: it has answered
-//     a PING (Redis) or accepted a connection (PostgreSQL).
+//  1. A server returned by StartRedis/StartPostgres/StartSentinel is ready
+//     and is the process it started: it has answered a PING and INFO with
+//     its own process_id (Redis) or a connection reporting its own data
+//     directory (PostgreSQL). A port taken by another process between the
+//     pick and the bind is detected ("Address already in use") and another
+//     port is picked, up to portAttempts times.
 //  2. Start after Stop/Kill reuses the same port and data directory, so an
-//     acknowledged write that the server made durable is visible again.
+//     acknowledged write that the server made durable is visible again (if
+//     another process took the port meanwhile, Start fails; it cannot move).
 //  3. Close stops the process and removes every file the server created;
 //     it is safe to call more than once.
 //  4. PostgreSQL refuses to run as root: when the test runs as root the

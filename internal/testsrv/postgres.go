@@ -2,6 +2,7 @@ package testsrv
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -82,16 +83,21 @@ func StartPostgres() (*Postgres, error) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fail(fmt.Errorf("cannot initdb: %w: %s", err, out))
 	}
-	port, err := freePort()
-	if err != nil {
-		return fail(err)
+	for attempt := 1; ; attempt++ {
+		port, err := pickPort()
+		if err != nil {
+			return fail(err)
+		}
+		pg.Port = port
+		pg.DSN = fmt.Sprintf("host=127.0.0.1 port=%d user=postgres dbname=postgres sslmode=disable", port)
+		err = pg.Start()
+		if err == nil {
+			return pg, nil
+		}
+		if !errors.Is(err, errPortTaken) || attempt == portAttempts {
+			return fail(err)
+		}
 	}
-	pg.Port = port
-	pg.DSN = fmt.Sprintf("host=127.0.0.1 port=%d user=postgres dbname=postgres sslmode=disable", port)
-	if err := pg.Start(); err != nil {
-		return fail(err)
-	}
-	return pg, nil
 }
 
 func (pg *Postgres) dataDir() string { return filepath.Join(pg.root, "data") }
@@ -121,7 +127,17 @@ func (pg *Postgres) Start() error {
 		if err != nil {
 			return err
 		}
-		return c.Close(ctx)
+		defer c.Close(ctx)
+		// Another postmaster may hold the port; ours then exits with
+		// "Address already in use" (errPortTaken).
+		var dir string
+		if err := c.QueryRow(ctx, "SHOW data_directory").Scan(&dir); err != nil {
+			return err
+		}
+		if dir != pg.dataDir() {
+			return fmt.Errorf("port %d is served by another server (data directory %s)", pg.Port, dir)
+		}
+		return nil
 	})
 	if err != nil {
 		p.stop(syscall.SIGQUIT)

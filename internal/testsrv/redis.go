@@ -2,6 +2,7 @@ package testsrv
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -52,17 +53,23 @@ func StartRedis(opts RedisOptions) (*Redis, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot create data dir: %w", err)
 	}
-	port, err := freePort()
-	if err != nil {
-		os.RemoveAll(dir)
-		return nil, err
+	r := &Redis{bin: bin, dir: dir, opts: opts}
+	for attempt := 1; ; attempt++ {
+		port, err := pickPort()
+		if err != nil {
+			os.RemoveAll(dir)
+			return nil, err
+		}
+		r.Addr = "127.0.0.1:" + itoa(port)
+		err = r.Start()
+		if err == nil {
+			return r, nil
+		}
+		if !errors.Is(err, errPortTaken) || attempt == portAttempts {
+			os.RemoveAll(dir)
+			return nil, err
+		}
 	}
-	r := &Redis{Addr: "127.0.0.1:" + itoa(port), bin: bin, dir: dir, opts: opts}
-	if err := r.Start(); err != nil {
-		os.RemoveAll(dir)
-		return nil, err
-	}
-	return r, nil
 }
 
 // Start starts the server again on the same port and data after Stop/Kill.
@@ -99,7 +106,7 @@ func (r *Redis) Start() error {
 	if err != nil {
 		return err
 	}
-	err = waitReady("redis-server", p.exited, logPath, r.ping)
+	err = waitReady("redis-server", p.exited, logPath, func() error { return r.isProcess(p) })
 	if err == nil && r.opts.Cluster {
 		err = waitReady("redis-server cluster", p.exited, logPath, r.clusterReady)
 	}
@@ -181,6 +188,23 @@ func (r *Redis) command(cmd string) (string, error) {
 		return string(buf[:n]), nil
 	}
 	return strings.TrimSpace(line), nil
+}
+
+// isProcess reports, with nil, that the server at r.Addr is the process p
+// and not another one that took the port first (p then exits with
+// "Address already in use", which waitReady turns into errPortTaken).
+func (r *Redis) isProcess(p *proc) error {
+	if err := r.ping(); err != nil {
+		return err
+	}
+	info, err := r.command("INFO server")
+	if err != nil {
+		return err
+	}
+	if !strings.Contains(info, "\nprocess_id:"+itoa(p.cmd.Process.Pid)+"\r") {
+		return fmt.Errorf("%s is served by another process", r.Addr)
+	}
+	return nil
 }
 
 // ping sends PING (after AUTH when a password is set) over a raw connection.

@@ -1,6 +1,7 @@
 package testsrv
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -32,11 +33,26 @@ func StartSentinel(master *Redis) (*Sentinel, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot create sentinel dir: %w", err)
 	}
-	port, err := freePort()
-	if err != nil {
-		os.RemoveAll(dir)
-		return nil, err
+	for attempt := 1; ; attempt++ {
+		port, err := pickPort()
+		if err != nil {
+			os.RemoveAll(dir)
+			return nil, err
+		}
+		s, err := startSentinel(bin, dir, port, master)
+		if err == nil {
+			return s, nil
+		}
+		if !errors.Is(err, errPortTaken) || attempt == portAttempts {
+			os.RemoveAll(dir)
+			return nil, err
+		}
 	}
+}
+
+// startSentinel runs one sentinel on port and waits until it knows master
+// (a sentinel rewrites its config, so each attempt writes it afresh).
+func startSentinel(bin, dir string, port int, master *Redis) (*Sentinel, error) {
 	host, mport, _ := net.SplitHostPort(master.Addr)
 	conf := fmt.Sprintf("port %d\nbind 127.0.0.1\nprotected-mode no\ndir %s\nsentinel monitor mymaster %s %s 1\n", port, dir, host, mport)
 	if master.opts.Password != "" {
@@ -44,7 +60,6 @@ func StartSentinel(master *Redis) (*Sentinel, error) {
 	}
 	confPath := filepath.Join(dir, "sentinel.conf")
 	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
-		os.RemoveAll(dir)
 		return nil, fmt.Errorf("cannot write sentinel config: %w", err)
 	}
 	cmd := exec.Command(bin, confPath, "--sentinel")
@@ -52,13 +67,12 @@ func StartSentinel(master *Redis) (*Sentinel, error) {
 	logPath := filepath.Join(dir, "sentinel.log")
 	p, err := startProc(cmd, logPath)
 	if err != nil {
-		os.RemoveAll(dir)
 		return nil, err
 	}
 	s := &Sentinel{Addr: fmt.Sprintf("127.0.0.1:%d", port), MasterName: "mymaster", dir: dir, p: p}
 	probe := &Redis{Addr: s.Addr}
 	err = waitReady("redis sentinel", p.exited, logPath, func() error {
-		if err := probe.ping(); err != nil {
+		if err := probe.isProcess(p); err != nil {
 			return err
 		}
 		out, err := probe.command("SENTINEL get-master-addr-by-name mymaster")
@@ -71,7 +85,7 @@ func StartSentinel(master *Redis) (*Sentinel, error) {
 		return nil
 	})
 	if err != nil {
-		s.Close()
+		p.stop(syscall.SIGKILL)
 		return nil, err
 	}
 	return s, nil

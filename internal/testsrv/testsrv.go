@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -66,7 +67,11 @@ func waitReady(what string, exited <-chan struct{}, logPath string, probe func()
 	for time.Now().Before(deadline) {
 		select {
 		case <-exited:
-			return fmt.Errorf("cannot start %s: process exited early; log:\n%s", what, tail(logPath))
+			log := tail(logPath)
+			if strings.Contains(log, "Address already in use") {
+				return fmt.Errorf("cannot start %s: %w; log:\n%s", what, errPortTaken, log)
+			}
+			return fmt.Errorf("cannot start %s: process exited early; log:\n%s", what, log)
 		default:
 		}
 		if last = probe(); last == nil {
@@ -129,3 +134,15 @@ func (p *proc) stop(sig os.Signal) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// pickPort chooses the port of a new server; tests replace it to hand out a
+// port that is already taken.
+var pickPort = freePort
+
+// portAttempts bounds how many ports a Start function tries when another
+// process binds the picked port before the server does.
+const portAttempts = 5
+
+// errPortTaken is wrapped by waitReady when the server exited because its
+// port was taken between pickPort and its bind; the caller picks another.
+var errPortTaken = errors.New("port taken by another process")

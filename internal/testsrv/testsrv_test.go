@@ -1,8 +1,10 @@
 package testsrv
 
 import (
+	"bufio"
 	"context"
 	"net"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -81,4 +83,76 @@ func TestRedisCluster(t *testing.T) {
 	if info, err := r.command("CLUSTER INFO"); err != nil || !strings.Contains(info, "cluster_state:ok") {
 		t.Fatalf("cluster info after restart %q, %v", info, err)
 	}
+}
+
+// takePort holds a loopback port that answers every line with +PONG, as a
+// foreign Redis would, and makes the next pickPort call return it: the race
+// where another process binds a picked port before the server does.
+func takePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					if _, err := br.ReadString('\n'); err != nil {
+						return
+					}
+					if _, err := c.Write([]byte("+PONG\r\n")); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	orig := pickPort
+	taken := l.Addr().(*net.TCPAddr).Port
+	handed := false
+	pickPort = func() (int, error) {
+		if !handed {
+			handed = true
+			return taken, nil
+		}
+		return orig()
+	}
+	t.Cleanup(func() { pickPort = orig })
+	return l.Addr().String()
+}
+
+func TestRedisPortTaken(t *testing.T) {
+	taken := takePort(t)
+	r, err := StartRedis(RedisOptions{})
+	Require(t, err)
+	defer r.Close()
+	if r.Addr == taken {
+		t.Fatalf("StartRedis returned the address %s held by another process", taken)
+	}
+	if pid, err := r.command("INFO server"); err != nil || !strings.Contains(pid, "process_id:") {
+		t.Fatalf("server at %s is not a redis-server: %q, %v", r.Addr, pid, err)
+	}
+}
+
+func TestPostgresPortTaken(t *testing.T) {
+	taken := takePort(t)
+	pg, err := StartPostgres()
+	Require(t, err)
+	defer pg.Close()
+	if "127.0.0.1:"+strconv.Itoa(pg.Port) == taken {
+		t.Fatalf("StartPostgres returned the port of %s held by another process", taken)
+	}
+	c, err := pgx.Connect(context.Background(), pg.DSN)
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	c.Close(context.Background())
 }
