@@ -271,6 +271,11 @@ func (s *State) HTTPTransaction(ctx context.Context, store []byte, body []byte, 
 		return nil
 	}
 	ops := make([]component.Operation, len(req.Operations))
+	// Prefixed keys and canonical values of all operations share two
+	// buffers (appendKey; values are sliced from vals as it grows, and
+	// bytes once handed out are never written again).
+	kb := make([]byte, 0, min(len(body)+len(ops)*len(e.prefix), 4096))
+	vals := make([]byte, 0, min(len(body), 16<<10))
 	for i, o := range req.Operations {
 		var upsert bool
 		switch o.Operation {
@@ -289,12 +294,16 @@ func (s *State) HTTPTransaction(ctx context.Context, store []byte, body []byte, 
 		}
 		md := mergeMeta(r.Metadata, meta)
 		opts := component.StateOptions{Concurrency: r.Concurrency, Consistency: r.Consistency}
+		var key string
+		kb, key = appendKey(kb, e.prefix, r.Key)
 		if upsert {
+			start := len(vals)
+			vals = appendCanonicalValue(vals, r.Value)
 			ops[i] = component.Operation{Kind: component.OpUpsert, Set: component.SetRequest{
-				Key: e.prefix + r.Key, Value: canonicalValue(r.Value), ETag: etagPtr(r.ETag), Metadata: md, Options: opts}}
+				Key: key, Value: vals[start:len(vals):len(vals)], ETag: etagPtr(r.ETag), Metadata: md, Options: opts}}
 		} else {
 			ops[i] = component.Operation{Kind: component.OpDelete, Delete: component.DeleteRequest{
-				Key: e.prefix + r.Key, ETag: etagPtr(r.ETag), Metadata: md, Options: opts}}
+				Key: key, ETag: etagPtr(r.ETag), Metadata: md, Options: opts}}
 		}
 	}
 	return s.multi(ctx, e, ops, mergeMeta(req.Metadata, meta))

@@ -45,15 +45,13 @@ func putSaveScratch(sc *saveScratch) {
 }
 
 // appendKey appends prefix+key to kb and returns it as a string view of
-// kb's new bytes. kb must have been made with room for every key it will
-// receive (keysCap), so that it is never reallocated: the views are then
-// views into one heap buffer that is never written again and never pooled,
-// and may be retained like any string (errors, stores). This turns one
-// allocation per key into one per request.
+// kb's new bytes. Bytes once handed out are never written again: append
+// only writes past them, and when it reallocates, earlier views keep the
+// old array alive unchanged. kb must be a fresh heap buffer of the call,
+// never pooled, so the views may be retained like any string (errors,
+// stores). Sizing kb for every key up front turns one allocation per key
+// into one per request.
 func appendKey(kb []byte, prefix, key string) ([]byte, string) {
-	if cap(kb)-len(kb) < len(prefix)+len(key) {
-		panic("BUG: appendKey: key buffer too small")
-	}
 	start := len(kb)
 	kb = append(kb, prefix...)
 	kb = append(kb, key...)
