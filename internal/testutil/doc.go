@@ -16,7 +16,9 @@
 //  2. Start returns only once GET /v1.0/healthz answered 204 (polled every
 //     10 ms, up to 30 s, like the Dapr launchers of process-contract.md); a
 //     process that exits or never becomes ready fails the test with its
-//     output.
+//     output, except that a process that exits because another one bound
+//     a picked port first (between FreePort and its bind) is started again
+//     on new ports, up to portAttempts times.
 //  3. A Sidecar keeps its ports, data dir and arguments across Restart, so a
 //     restarted sidecar serves the same stores at the same URLs.
 //

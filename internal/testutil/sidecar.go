@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -102,6 +103,10 @@ func FreePort() int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
+// pickPort chooses the ports of a new sidecar; tests replace it to hand out
+// a port that is already taken.
+var pickPort = FreePort
+
 // Options say how to start a sidecar. Zero values get the defaults noted.
 type Options struct {
 	// AppID is --app-id; default "myapp" (the app id of the spec's
@@ -174,15 +179,47 @@ func Start(tb testing.TB, o Options) *Sidecar {
 	if o.DataDir == "" {
 		o.DataDir = tb.TempDir()
 	}
-	s := &Sidecar{
-		HTTPPort:    FreePort(),
-		GRPCPort:    FreePort(),
-		MetricsPort: FreePort(),
-		AppID:       o.AppID,
-		DataDir:     o.DataDir,
-		tb:          tb,
-		bin:         bin,
+	s := &Sidecar{AppID: o.AppID, DataDir: o.DataDir, tb: tb, bin: bin}
+	tb.Cleanup(func() {
+		s.Kill()
+		if tb.Failed() {
+			tb.Logf("statecar %v output:\n%s%s", s.args, s.history.String(), s.out.String())
+		}
+	})
+	for attempt := 1; ; attempt++ {
+		s.HTTPPort, s.GRPCPort, s.MetricsPort = pickPort(), pickPort(), pickPort()
+		s.setArgs(o)
+		s.spawn()
+		if o.NoWait {
+			return s
+		}
+		err := s.waitReady()
+		if err == nil {
+			return s
+		}
+		// A port picked above may have been bound by another process
+		// before the sidecar could: pick new ones.
+		if exited, _ := s.Exited(); exited && attempt < portAttempts && portTaken(s.out.String()) {
+			s.history.WriteString(s.out.String())
+			s.history.WriteString("---- port taken, new ports ----\n")
+			continue
+		}
+		tb.Fatal(err)
+		return s
 	}
+}
+
+// portAttempts bounds how many sets of ports Start tries.
+const portAttempts = 5
+
+// portTaken reports whether a sidecar's output says it could not bind a
+// port (net's text, or server/h1's for gnet's listen failure).
+func portTaken(out string) bool {
+	return strings.Contains(out, "address already in use") || strings.Contains(out, "cannot listen on 127.0.0.1:")
+}
+
+// setArgs builds the command line from o and the chosen ports.
+func (s *Sidecar) setArgs(o Options) {
 	s.args = []string{
 		"--app-id", o.AppID,
 		"--dapr-http-port", strconv.Itoa(s.HTTPPort),
@@ -200,17 +237,6 @@ func Start(tb testing.TB, o Options) *Sidecar {
 	}
 	s.args = append(s.args, o.ExtraArgs...)
 	s.env = append(os.Environ(), o.Env...)
-	tb.Cleanup(func() {
-		s.Kill()
-		if tb.Failed() {
-			tb.Logf("statecar %v output:\n%s%s", s.args, s.history.String(), s.out.String())
-		}
-	})
-	s.spawn()
-	if !o.NoWait {
-		s.WaitReady()
-	}
-	return s
 }
 
 func (s *Sidecar) spawn() {
@@ -244,24 +270,31 @@ func (s *Sidecar) spawn() {
 // fails the test if the process exits first or 30 s pass.
 func (s *Sidecar) WaitReady() {
 	s.tb.Helper()
+	if err := s.waitReady(); err != nil {
+		s.tb.Fatal(err)
+	}
+}
+
+// waitReady is WaitReady returning the failure instead of failing the test.
+func (s *Sidecar) waitReady() error {
 	client := &http.Client{Timeout: time.Second}
 	deadline := time.Now().Add(readyTimeout)
 	url := s.URL("/v1.0/healthz")
 	for {
 		select {
 		case <-s.done:
-			s.tb.Fatalf("statecar exited with code %d before becoming ready; output:\n%s", s.exitCode, s.out.String())
+			return fmt.Errorf("statecar exited with code %d before becoming ready; output:\n%s", s.exitCode, s.out.String())
 		default:
 		}
 		resp, err := client.Get(url)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusNoContent {
-				return
+				return nil
 			}
 		}
 		if time.Now().After(deadline) {
-			s.tb.Fatalf("statecar not ready after %v (last: %v); output:\n%s", readyTimeout, err, s.out.String())
+			return fmt.Errorf("statecar not ready after %v (last: %v); output:\n%s", readyTimeout, err, s.out.String())
 		}
 		time.Sleep(readyPoll)
 	}

@@ -124,3 +124,36 @@ func TestStartStopRestart(t *testing.T) {
 		t.Fatal("Exited reports a running process after Stop")
 	}
 }
+
+// TestStartPortTaken: another process binds a picked port before the
+// sidecar does; Start must pick new ports instead of failing the test.
+func TestStartPortTaken(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	taken := l.Addr().(*net.TCPAddr).Port
+	orig := pickPort
+	defer func() { pickPort = orig }()
+	handed := false
+	pickPort = func() int {
+		if !handed {
+			handed = true
+			return taken
+		}
+		return orig()
+	}
+	s := Start(t, Options{})
+	if s.HTTPPort == taken {
+		t.Fatalf("sidecar reports HTTP port %d, which another listener holds", taken)
+	}
+	resp, err := http.Get(s.URL("/v1.0/healthz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("healthz: %d", resp.StatusCode)
+	}
+}
