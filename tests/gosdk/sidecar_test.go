@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -128,21 +129,49 @@ func freePort(tb testing.TB) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
+// pickPort chooses the ports of a new sidecar; tests replace it to hand out
+// a port that is already taken.
+var pickPort = freePort
+
+// portAttempts bounds how many sets of ports startSidecar tries.
+const portAttempts = 5
+
 // startSidecar starts statecar on free loopback ports with a temporary data
 // dir and the suite's components, waits for GET /v1.0/healthz to answer
 // 204, and kills the process at test cleanup (printing its output if the
 // test failed). env entries ("NAME=value") are added to the environment.
+// A process that exits because another one bound a picked port first is
+// started again on new ports.
 func startSidecar(tb testing.TB, env ...string) *sidecar {
 	tb.Helper()
 	res := tb.TempDir()
 	if err := os.WriteFile(filepath.Join(res, "statestore.yaml"), []byte(componentsYAML), 0o600); err != nil {
 		tb.Fatal(err)
 	}
+	dataDir := tb.TempDir()
+	for attempt := 1; ; attempt++ {
+		s := spawnSidecar(tb, res, dataDir, env)
+		err := s.waitReady()
+		if err == nil {
+			return s
+		}
+		out := s.out.String()
+		if attempt < portAttempts && s.exited() &&
+			(strings.Contains(out, "address already in use") || strings.Contains(out, "cannot listen on 127.0.0.1:")) {
+			continue
+		}
+		tb.Fatal(err)
+	}
+}
+
+// spawnSidecar starts one process on newly picked ports.
+func spawnSidecar(tb testing.TB, res, dataDir string, env []string) *sidecar {
+	tb.Helper()
 	s := &sidecar{
 		AppID:       "myapp",
-		HTTPPort:    freePort(tb),
-		GRPCPort:    freePort(tb),
-		MetricsPort: freePort(tb),
+		HTTPPort:    pickPort(tb),
+		GRPCPort:    pickPort(tb),
+		MetricsPort: pickPort(tb),
 		out:         &syncBuffer{},
 		done:        make(chan struct{}),
 	}
@@ -154,7 +183,7 @@ func startSidecar(tb testing.TB, env ...string) *sidecar {
 		"--dapr-listen-addresses", "127.0.0.1",
 		"--metrics-listen-address", "127.0.0.1",
 		"--resources-path", res,
-		"--data-dir", tb.TempDir(),
+		"--data-dir", dataDir,
 	}
 	s.cmd = exec.Command(binary, args...)
 	s.cmd.Env = append(os.Environ(), env...)
@@ -178,31 +207,41 @@ func startSidecar(tb testing.TB, env ...string) *sidecar {
 			tb.Logf("statecar %v output:\n%s", args, s.out.String())
 		}
 	})
-	s.waitReady(tb)
 	return s
 }
 
-func (s *sidecar) waitReady(tb testing.TB) {
-	tb.Helper()
+// exited reports whether the process has exited.
+func (s *sidecar) exited() bool {
+	select {
+	case <-s.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// waitReady polls healthz until it answers 204; it returns an error if the
+// process exits first or readyTimeout passes.
+func (s *sidecar) waitReady() error {
 	url := "http://127.0.0.1:" + strconv.Itoa(s.HTTPPort) + "/v1.0/healthz"
 	client := &http.Client{Timeout: time.Second}
 	deadline := time.Now().Add(readyTimeout)
 	for time.Now().Before(deadline) {
 		select {
 		case <-s.done:
-			tb.Fatalf("statecar exited before becoming ready: %v\n%s", s.err, s.out.String())
+			return fmt.Errorf("statecar exited before becoming ready: %v\n%s", s.err, s.out.String())
 		default:
 		}
 		resp, err := client.Get(url)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusNoContent {
-				return
+				return nil
 			}
 		}
 		time.Sleep(readyPoll)
 	}
-	tb.Fatalf("statecar not ready after %v\n%s", readyTimeout, s.out.String())
+	return fmt.Errorf("statecar not ready after %v\n%s", readyTimeout, s.out.String())
 }
 
 // GRPCAddr is the address to give the SDK.
@@ -226,4 +265,32 @@ func (s *sidecar) waitExit(tb testing.TB) int {
 		tb.Fatalf("cannot wait for statecar: %v", s.err)
 	}
 	return 0
+}
+
+// TestStartSidecarPortTaken: another process binds a picked port before the
+// sidecar does; startSidecar must pick new ports instead of failing.
+func TestStartSidecarPortTaken(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	taken := l.Addr().(*net.TCPAddr).Port
+	orig := pickPort
+	defer func() { pickPort = orig }()
+	handed := false
+	pickPort = func(tb testing.TB) int {
+		if !handed {
+			handed = true
+			return taken
+		}
+		return orig(tb)
+	}
+	s := startSidecar(t)
+	if s.HTTPPort == taken {
+		t.Fatalf("sidecar reports HTTP port %d, which another listener holds", taken)
+	}
+	if err := s.waitReady(); err != nil {
+		t.Fatal(err)
+	}
 }
