@@ -30,7 +30,12 @@
 #   save  POST /v1.0/state/statestore, one item, random key, 100-byte value
 #   bulk  POST /v1.0/state/statestore/bulk, 100 random keys
 #   tx    POST /v1.0/state/statestore/transaction, 10 upserts of random keys
-#   redis GET / SET: redis-benchmark -c 32 -d 100 -r 10000 -n 300000 -t get,set --csv
+#   redis GET / SET: redis-benchmark -c 32 -d 100 -r 10000 -n 300000 --threads 2 -t set (then -t get) --csv
+#
+# Besides req/s and wrk's / redis-benchmark's p50 and p99, the table gives
+# each server's CPU time per request (utime+stime from /proc/<pid>/stat over
+# the run): on a shared 2-core machine that is the figure least disturbed by
+# other load.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -105,6 +110,12 @@ to_ms() { awk -v v="$1" 'BEGIN{ if (v ~ /us$/) {sub(/us$/,"",v); printf "%.3f", 
 results=$OUT/results.tsv
 : >"$results"
 
+# cpu_ticks PID: utime+stime of a process in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+tck=$(getconf CLK_TCK)
+# cpu_us_per_req TICKS0 TICKS1 RPS SECONDS: the server's CPU per request.
+cpu_us_per_req() { awk -v a="$1" -v b="$2" -v r="$3" -v s="$4" -v t="$tck" 'BEGIN { if (r * s > 0) printf "%.1f", (b - a) / t * 1e6 / (r * s); else print "?" }'; }
+
 # engine prints the statecar_* WAL figures (needs METRICS=true).
 engine() {
 	curl -s "http://127.0.0.1:$mp/metrics" | awk '/^statecar_(wal_fsyncs_total|wal_fsync_seconds_total|kv_applies_total)\{/{sub(/\{.*\}/,"",$1); print $1, $2}'
@@ -117,7 +128,10 @@ run_wrk() {
 	local round=$1 name=$2 url=$base/v1.0/state/statestore f=$OUT/wrk-$2-$1.txt
 	local e0=""
 	if [ "$METRICS" = true ]; then e0=$(engine); fi
+	local c0 c1
+	c0=$(cpu_ticks "$sc_pid")
 	WRK_DIR=$root/bench/wrk wrk -t"$THREADS" -c"$CONNS" -d"$D" --latency -s "$root/bench/wrk/$name.lua" "$url" >"$f" 2>&1
+	c1=$(cpu_ticks "$sc_pid")
 	if [ -n "$e0" ] && { [ "$name" = save ] || [ "$name" = tx ]; }; then
 		{ echo "$e0" | sed 's/^/before /'; engine | sed 's/^/after /'; } | awk -v n="$name" -v r="$round" '
 			{ v[$1, $2] = $3 }
@@ -132,7 +146,9 @@ run_wrk() {
 	p99=$(to_ms "$(awk '$1=="99%"{print $2}' "$f")")
 	bad=$(awk '/Non-2xx or 3xx responses:/{print $NF}' "$f")
 	if [ -n "$bad" ]; then echo "warning: $name round $round: $bad non-2xx responses (see $f)" >&2; fi
-	printf 'statecar\t%s\t%s\t%s\t%s\t%s\n' "$name" "$round" "$rps" "$p50" "$p99" >>"$results"
+	local secs
+	secs=$(awk '/requests in/{for (i = 1; i <= NF; i++) if ($i == "in") {v = $(i+1); sub(/s,$/, "", v); print v}}' "$f")
+	printf 'statecar\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$round" "$rps" "$p50" "$p99" "$(cpu_us_per_req "$c0" "$c1" "$rps" "$secs")" >>"$results"
 }
 
 # profile NAME: while wrk runs NAME, take an 8 s CPU profile and the
@@ -162,9 +178,15 @@ profile() {
 for r in $(seq "$ROUNDS"); do
 	for w in get save bulk tx; do run_wrk "$r" "$w"; done
 	f=$OUT/redis-$r.csv
-	redis-benchmark -p "$rp" -c "$CONNS" -n "$N" -d 100 -r 10000 --threads "$THREADS" -t get,set --csv >"$f" 2>&1
-	# "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"
-	awk -F, -v r="$r" '$1=="\"SET\"" || $1=="\"GET\"" {gsub(/"/,""); printf "redis\t%s\t%s\t%s\t%s\t%s\n", tolower($1), r, $2, $5, $7}' "$f" >>"$results"
+	# One test per redis-benchmark run, so that the server's CPU is known per test.
+	for t in set get; do
+		c0=$(cpu_ticks "$rd_pid")
+		redis-benchmark -p "$rp" -c "$CONNS" -n "$N" -d 100 -r 10000 --threads "$THREADS" -t "$t" --csv >"$f.$t" 2>&1
+		c1=$(cpu_ticks "$rd_pid")
+		# "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"
+		awk -F, -v r="$r" -v cpu="$c1 $c0 $tck $N" '$1=="\"SET\"" || $1=="\"GET\"" {gsub(/"/,""); split(cpu, c, " ");
+			printf "redis\t%s\t%s\t%s\t%s\t%s\t%.1f\n", tolower($1), r, $2, $5, $7, (c[1] - c[2]) / c[3] * 1e6 / c[4]}' "$f.$t" >>"$results"
+	done
 	echo "round $r done, loadavg $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 done
 
@@ -177,11 +199,11 @@ summary() {
 	sort -t$'\t' -k1,1 -k2,2 "$results" | awk -F'\t' '
 	function med(a, n,   i, j, t) { for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j+1] = a[j]; a[j+1] = t }
 		return (n % 2) ? a[(n+1)/2] : (a[n/2] + a[n/2+1]) / 2 }
-	{ k = $1 "\t" $2; if (!(k in n)) order[++m] = k; n[k]++; R[k, n[k]] = $4 + 0; P5[k, n[k]] = $5 + 0; P9[k, n[k]] = $6 + 0 }
+	{ k = $1 "\t" $2; if (!(k in n)) order[++m] = k; n[k]++; R[k, n[k]] = $4 + 0; P5[k, n[k]] = $5 + 0; P9[k, n[k]] = $6 + 0; C[k, n[k]] = $7 + 0 }
 	END {
 		for (i = 1; i <= m; i++) { k = order[i]; c = n[k]; lo = hi = R[k,1]
-			for (j = 1; j <= c; j++) { r[j] = R[k,j]; p5[j] = P5[k,j]; p9[j] = P9[k,j]; if (R[k,j] < lo) lo = R[k,j]; if (R[k,j] > hi) hi = R[k,j] }
-			printf "%s\t%.0f\t%.0f\t%.0f\t%.3f\t%.3f\t%d\n", k, med(r, c), lo, hi, med(p5, c), med(p9, c), c }
+			for (j = 1; j <= c; j++) { r[j] = R[k,j]; p5[j] = P5[k,j]; p9[j] = P9[k,j]; cp[j] = C[k,j]; if (R[k,j] < lo) lo = R[k,j]; if (R[k,j] > hi) hi = R[k,j] }
+			printf "%s\t%.0f\t%.0f\t%.0f\t%.3f\t%.3f\t%.1f\t%d\n", k, med(r, c), lo, hi, med(p5, c), med(p9, c), med(cp, c), c }
 	}'
 }
 summary >"$OUT/summary.tsv"
@@ -189,12 +211,12 @@ summary >"$OUT/summary.tsv"
 rps_of() { awk -F'\t' -v s="$1" -v w="$2" '$1==s && $2==w {print $3}' "$OUT/summary.tsv"; }
 {
 	echo
-	echo "system    workload            req/s (median)   spread (min-max)     p50 ms   p99 ms   rounds"
-	while IFS=$'\t' read -r sys wl med lo hi p50 p99 c; do
+	echo "system    workload            req/s (median)   spread (min-max)     p50 ms   p99 ms  server CPU us/req  rounds"
+	while IFS=$'\t' read -r sys wl med lo hi p50 p99 cpu c; do
 		case $wl in
 		get) label="GET";; save) label="SAVE 1 item (fsync)";; bulk) label="bulk get 100 keys";;
 		tx) label="tx 10 upserts (fsync)";; set) label="SET";; *) label=$wl;; esac
-		printf '%-9s %-20s %14s   %-20s %7s  %7s   %s\n' "$sys" "$label" "$med" "$lo-$hi" "$p50" "$p99" "$c"
+		printf '%-9s %-20s %14s   %-20s %7s  %7s  %17s  %s\n' "$sys" "$label" "$med" "$lo-$hi" "$p50" "$p99" "$cpu" "$c"
 	done <"$OUT/summary.tsv"
 	echo
 	g=$(rps_of statecar get); s=$(rps_of statecar save); rg=$(rps_of redis get); rs=$(rps_of redis set)
