@@ -93,21 +93,58 @@ func (p *proc) wait(t *testing.T) int {
 // waitReady polls healthz like the launchers do.
 func waitReady(t *testing.T, p *proc, port int) {
 	t.Helper()
+	if err := waitReadyErr(p, port); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitReadyErr is waitReady returning the failure.
+func waitReadyErr(p *proc, port int) error {
 	c := &http.Client{Timeout: time.Second}
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		select {
 		case <-p.done:
-			t.Fatalf("exited with %d before ready:\n%s", p.code, p.out.String())
+			return fmt.Errorf("exited with %d before ready:\n%s", p.code, p.out.String())
 		default:
 		}
 		if r, err := c.Get("http://127.0.0.1:" + strconv.Itoa(port) + "/v1.0/healthz"); err == nil {
 			r.Body.Close()
 			if r.StatusCode == 204 {
-				return
+				return nil
 			}
 		}
 	}
-	t.Fatalf("not ready:\n%s", p.out.String())
+	return fmt.Errorf("not ready:\n%s", p.out.String())
+}
+
+// startReady starts statecar on fresh ports (portArgs) followed by extra
+// and waits until it is ready. A process that exits because another one
+// bound a picked port first is started again on new ports.
+func startReady(t *testing.T, env []string, extra ...string) (*proc, int) {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		args, port := portArgs()
+		p := startProc(t, append(args, extra...), env)
+		err := waitReadyErr(p, port)
+		if err == nil {
+			return p, port
+		}
+		out := p.out.String()
+		if attempt < 5 && p.exited() && (strings.Contains(out, "address already in use") || strings.Contains(out, "cannot listen on 127.0.0.1:")) {
+			continue
+		}
+		t.Fatal(err)
+	}
+}
+
+// exited reports whether the process has exited.
+func (p *proc) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
 }
 
 // ports returns fresh args for HTTP, gRPC and metrics ports on 127.0.0.1.
@@ -218,9 +255,7 @@ func TestAcceptsDaprFlagsAndEmptyEnvironment(t *testing.T) {
 }
 
 func TestNoAppIDUsesDefault(t *testing.T) {
-	args, port := portArgs()
-	p := startProc(t, append(args, "--data-dir", t.TempDir()), nil)
-	waitReady(t, p, port)
+	p, port := startReady(t, nil, "--data-dir", t.TempDir())
 	_, _, body := httpDo(t, "GET", "http://127.0.0.1:"+strconv.Itoa(port)+"/v1.0/metadata", "")
 	if !strings.HasPrefix(body, `{"id":"statecar",`) || !strings.Contains(p.out.String(), "--app-id not given") {
 		t.Fatalf("metadata %s\n%s", body, p.out.String())
@@ -228,9 +263,7 @@ func TestNoAppIDUsesDefault(t *testing.T) {
 }
 
 func TestLogLinesAndJSON(t *testing.T) {
-	args, port := portArgs()
-	p := startProc(t, append(args, "--app-id", "logapp", "--data-dir", t.TempDir(), "--log-as-json"), nil)
-	waitReady(t, p, port)
+	p, port := startReady(t, nil, "--app-id", "logapp", "--data-dir", t.TempDir(), "--log-as-json")
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	p.wait(t)
 	sc := bufio.NewScanner(strings.NewReader(p.out.String()))
@@ -534,18 +567,14 @@ func TestGracefulShutdownDrainsInFlight(t *testing.T) {
 		t.Fatalf("exit %d", code)
 	}
 	// The acknowledged write survived.
-	args2, port2 := portArgs()
-	p2 := startProc(t, append(args2, "--app-id", "drain", "--data-dir", dataDir), nil)
-	waitReady(t, p2, port2)
+	_, port2 := startReady(t, nil, "--app-id", "drain", "--data-dir", dataDir)
 	if code, _, b := httpDo(t, "GET", "http://127.0.0.1:"+strconv.Itoa(port2)+"/v1.0/state/statestore/inflight", ""); code != 200 || b != `"done"` {
 		t.Fatalf("after restart: %d %s", code, b)
 	}
 }
 
 func TestSecondSignalExitsAtOnce(t *testing.T) {
-	args, port := portArgs()
-	p := startProc(t, append(args, "--app-id", "twice", "--data-dir", t.TempDir(), "--dapr-graceful-shutdown-seconds", "60"), nil)
-	waitReady(t, p, port)
+	p, port := startReady(t, nil, "--app-id", "twice", "--data-dir", t.TempDir(), "--dapr-graceful-shutdown-seconds", "60")
 	finish := startSlowSave(t, port) // keeps the drain waiting
 	defer finish()
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
@@ -557,9 +586,7 @@ func TestSecondSignalExitsAtOnce(t *testing.T) {
 }
 
 func TestShutdownAPI(t *testing.T) {
-	args, port := portArgs()
-	p := startProc(t, append(args, "--app-id", "shut", "--data-dir", t.TempDir()), nil)
-	waitReady(t, p, port)
+	p, port := startReady(t, nil, "--app-id", "shut", "--data-dir", t.TempDir())
 	if code, _, _ := httpDo(t, "GET", "http://127.0.0.1:"+strconv.Itoa(port)+"/v1.0/shutdown", ""); code != 404 {
 		t.Fatalf("GET shutdown: %d", code)
 	}
@@ -619,9 +646,7 @@ func TestUnixDomainSocket(t *testing.T) {
 }
 
 func TestGracefulShutdownBudget(t *testing.T) {
-	args, port := portArgs()
-	p := startProc(t, append(args, "--app-id", "budget", "--data-dir", t.TempDir(), "--dapr-graceful-shutdown-seconds", "1"), nil)
-	waitReady(t, p, port)
+	p, port := startReady(t, nil, "--app-id", "budget", "--data-dir", t.TempDir(), "--dapr-graceful-shutdown-seconds", "1")
 	finish := startSlowSave(t, port) // never completed before the budget ends
 	defer finish()
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
@@ -704,9 +729,7 @@ func TestGRPCWiring(t *testing.T) {
 }
 
 func TestBlockShutdownDurationKeepsServing(t *testing.T) {
-	args, port := portArgs()
-	p := startProc(t, append(args, "--app-id", "block", "--data-dir", t.TempDir(), "--dapr-block-shutdown-duration", "30s"), nil)
-	waitReady(t, p, port)
+	p, port := startReady(t, nil, "--app-id", "block", "--data-dir", t.TempDir(), "--dapr-block-shutdown-duration", "30s")
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	// Still serving while blocked: a write is acknowledged after SIGTERM.
 	base := "http://127.0.0.1:" + strconv.Itoa(port)
