@@ -142,11 +142,11 @@ func (h *Handler) Handle(_ context.Context, r slog.Record) error {
 		v := a.Value.Resolve()
 		if v.Kind() == slog.KindGroup {
 			for _, g := range v.Group() {
-				fields[a.Key+"."+g.Key] = g.Value.Resolve().Any()
+				fields[a.Key+"."+g.Key] = fieldValue(g.Value.Resolve())
 			}
 			return
 		}
-		fields[a.Key] = v.Any()
+		fields[a.Key] = fieldValue(v)
 	}
 	for _, a := range h.attrs {
 		add(a)
@@ -201,6 +201,16 @@ func (h *Handler) Handle(_ context.Context, r slog.Record) error {
 	defer h.out.mu.Unlock()
 	_, err := h.out.w.Write(line)
 	return err
+}
+
+// fieldValue returns the value of an attribute; an error becomes its text,
+// as logrus's formatters write it (json.Marshal would write {}).
+func fieldValue(v slog.Value) any {
+	x := v.Any()
+	if err, ok := x.(error); ok {
+		return err.Error()
+	}
+	return x
 }
 
 // appendKV appends key=value with logrus's quoting rule.

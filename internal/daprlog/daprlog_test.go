@@ -3,6 +3,7 @@ package daprlog
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"strings"
 	"testing"
@@ -71,5 +72,20 @@ func TestLevelFilter(t *testing.T) {
 	}
 	if _, err := ParseLevel("loud"); err == nil {
 		t.Fatal("ParseLevel accepted an unknown level")
+	}
+}
+
+// TestJSONErrorAttr: an error attribute is written as its text in JSON
+// mode, as logrus's JSONFormatter does (json.Marshal alone gives {}).
+func TestJSONErrorAttr(t *testing.T) {
+	var buf bytes.Buffer
+	l := slog.New(NewHandler(&buf, Options{JSON: true}))
+	l.Warn("cleanup failed", "error", errors.New("connection refused"))
+	var got map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &got); err != nil {
+		t.Fatalf("line is not JSON: %v: %s", err, buf.Bytes())
+	}
+	if got["error"] != "connection refused" {
+		t.Fatalf("error attribute = %#v, want the error text; line %s", got["error"], buf.Bytes())
 	}
 }
