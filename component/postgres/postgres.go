@@ -496,16 +496,24 @@ func (s *Store) BulkSet(ctx context.Context, reqs []component.SetRequest) error 
 	defer s.m.set.UpdateDuration(start)
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.timeout)
 	defer cancel()
+	return bulk(ctx, s, reqs, s.doSet)
+}
+
+// bulk runs do for every request: one request directly on the pool;
+// several in one transaction that checks every item, reports each failed
+// condition in a *component.BulkError and then writes nothing (any other
+// error stops at once).
+func bulk[R any](ctx context.Context, s *Store, reqs []R, do func(context.Context, querier, *R) error) error {
 	switch len(reqs) {
 	case 0:
 		return nil
 	case 1:
-		return s.doSet(ctx, s.db, &reqs[0])
+		return do(ctx, s.db, &reqs[0])
 	}
 	return s.inTx(ctx, func(tx pgx.Tx) error {
 		var errs []error
 		for i := range reqs {
-			if err := s.doSet(ctx, tx, &reqs[i]); err != nil {
+			if err := do(ctx, tx, &reqs[i]); err != nil {
 				if !isETagErr(err) {
 					return err
 				}
@@ -525,27 +533,7 @@ func (s *Store) BulkDelete(ctx context.Context, reqs []component.DeleteRequest) 
 	defer s.m.del.UpdateDuration(start)
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.timeout)
 	defer cancel()
-	switch len(reqs) {
-	case 0:
-		return nil
-	case 1:
-		return s.doDelete(ctx, s.db, &reqs[0])
-	}
-	return s.inTx(ctx, func(tx pgx.Tx) error {
-		var errs []error
-		for i := range reqs {
-			if err := s.doDelete(ctx, tx, &reqs[i]); err != nil {
-				if !isETagErr(err) {
-					return err
-				}
-				errs = append(errs, err)
-			}
-		}
-		if len(errs) > 0 {
-			return &component.BulkError{Errs: errs}
-		}
-		return nil
-	})
+	return bulk(ctx, s, reqs, s.doDelete)
 }
 
 // Multi implements component.Store. One operation runs directly. Several
