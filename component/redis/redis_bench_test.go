@@ -5,78 +5,13 @@ import (
 	"encoding/csv"
 	"fmt"
 	"os/exec"
-	"runtime"
-	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/statecar/statecar/component"
+	"github.com/statecar/statecar/internal/storetest"
 )
-
-// latencies collects per-operation durations from parallel goroutines and
-// reports their p50/p99 as benchmark metrics.
-type latencies struct {
-	mu  sync.Mutex
-	all []time.Duration // guarded by mu
-}
-
-func (l *latencies) add(d []time.Duration) {
-	l.mu.Lock()
-	l.all = append(l.all, d...)
-	l.mu.Unlock()
-}
-
-func (l *latencies) report(b *testing.B) {
-	if len(l.all) == 0 {
-		return
-	}
-	sort.Slice(l.all, func(i, j int) bool { return l.all[i] < l.all[j] })
-	b.ReportMetric(float64(l.all[len(l.all)/2].Microseconds()), "p50-us")
-	b.ReportMetric(float64(l.all[len(l.all)*99/100].Microseconds()), "p99-us")
-}
-
-// benchSerial runs op from one goroutine, recording each latency.
-func benchSerial(b *testing.B, op func(i int) error) {
-	var lat latencies
-	local := make([]time.Duration, 0, b.N)
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		start := time.Now()
-		if err := op(i); err != nil {
-			b.Fatal(err)
-		}
-		local = append(local, time.Since(start))
-	}
-	b.StopTimer()
-	lat.add(local)
-	lat.report(b)
-}
-
-// benchParallel runs op from 32 goroutines (like redis-benchmark -c 32).
-func benchParallel(b *testing.B, op func(i int) error) {
-	var lat latencies
-	b.SetParallelism(32 / max(1, runtimeProcs()))
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		local := make([]time.Duration, 0, 1024)
-		i := 0
-		for pb.Next() {
-			start := time.Now()
-			if err := op(i); err != nil {
-				b.Error(err)
-				return
-			}
-			local = append(local, time.Since(start))
-			i++
-		}
-		lat.add(local)
-	})
-	b.StopTimer()
-	lat.report(b)
-}
 
 func benchStore(b *testing.B) *Store {
 	return newStore(b, nil)
@@ -107,7 +42,7 @@ func BenchmarkStore(b *testing.B) {
 		b.SetBytes(int64(len(val)))
 		var resp component.GetResponse
 		req := &component.GetRequest{}
-		benchSerial(b, func(i int) error {
+		storetest.BenchSerial(b, func(i int) error {
 			req.Key = keys[i%nkeys]
 			return s.Get(ctx, req, &resp)
 		})
@@ -115,14 +50,14 @@ func BenchmarkStore(b *testing.B) {
 	b.Run("op=set/clients=1", func(b *testing.B) {
 		b.ReportAllocs()
 		b.SetBytes(int64(len(val)))
-		benchSerial(b, func(i int) error {
+		storetest.BenchSerial(b, func(i int) error {
 			return s.BulkSet(ctx, []component.SetRequest{{Key: skeys[i%nkeys], Value: val}})
 		})
 	})
 	b.Run("op=get/clients=32", func(b *testing.B) {
 		b.ReportAllocs()
 		b.SetBytes(int64(len(val)))
-		benchParallel(b, func(i int) error {
+		storetest.BenchParallel(b, func(i int) error {
 			var resp component.GetResponse
 			return s.Get(ctx, &component.GetRequest{Key: keys[i%nkeys]}, &resp)
 		})
@@ -130,7 +65,7 @@ func BenchmarkStore(b *testing.B) {
 	b.Run("op=set/clients=32", func(b *testing.B) {
 		b.ReportAllocs()
 		b.SetBytes(int64(len(val)))
-		benchParallel(b, func(i int) error {
+		storetest.BenchParallel(b, func(i int) error {
 			return s.BulkSet(ctx, []component.SetRequest{{Key: skeys[i%nkeys], Value: val}})
 		})
 	})
@@ -150,19 +85,19 @@ func BenchmarkRawClient(b *testing.B) {
 	}
 	b.Run("op=get/clients=1", func(b *testing.B) {
 		b.ReportAllocs()
-		benchSerial(b, func(i int) error { return c.Get(ctx, keys[i%nkeys]).Err() })
+		storetest.BenchSerial(b, func(i int) error { return c.Get(ctx, keys[i%nkeys]).Err() })
 	})
 	b.Run("op=set/clients=1", func(b *testing.B) {
 		b.ReportAllocs()
-		benchSerial(b, func(i int) error { return c.Set(ctx, keys[i%nkeys], value100, 0).Err() })
+		storetest.BenchSerial(b, func(i int) error { return c.Set(ctx, keys[i%nkeys], value100, 0).Err() })
 	})
 	b.Run("op=get/clients=32", func(b *testing.B) {
 		b.ReportAllocs()
-		benchParallel(b, func(i int) error { return c.Get(ctx, keys[i%nkeys]).Err() })
+		storetest.BenchParallel(b, func(i int) error { return c.Get(ctx, keys[i%nkeys]).Err() })
 	})
 	b.Run("op=set/clients=32", func(b *testing.B) {
 		b.ReportAllocs()
-		benchParallel(b, func(i int) error { return c.Set(ctx, keys[i%nkeys], value100, 0).Err() })
+		storetest.BenchParallel(b, func(i int) error { return c.Set(ctx, keys[i%nkeys], value100, 0).Err() })
 	})
 }
 
@@ -210,5 +145,3 @@ func BenchmarkRedisBenchmarkTool(b *testing.B) {
 func testsrvRequireBench(b *testing.B) {
 	newStore(b, nil) // skips or fails like the tests when redis-server is absent
 }
-
-func runtimeProcs() int { return runtime.GOMAXPROCS(0) }
