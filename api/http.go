@@ -274,7 +274,7 @@ func (s *State) HTTPTransaction(ctx context.Context, store []byte, body []byte, 
 	// Prefixed keys and canonical values of all operations share two
 	// buffers (appendKey; values are sliced from vals as it grows, and
 	// bytes once handed out are never written again).
-	kb := make([]byte, 0, min(len(body)+len(ops)*len(e.prefix), 4096))
+	kb := make([]byte, 0, len(ops)*(len(e.prefix)+24)) // grows if keys are longer
 	vals := make([]byte, 0, min(len(body), 16<<10))
 	for i, o := range req.Operations {
 		var upsert bool
