@@ -221,7 +221,7 @@ func decodeValue(dst, value []byte, isBinary bool) ([]byte, error) {
 // Get implements component.Store.
 func (s *Store) Get(ctx context.Context, req *component.GetRequest, resp *component.GetResponse) error {
 	start := time.Now()
-	defer s.m.get.UpdateDuration(start)
+	defer s.m.Get.UpdateDuration(start)
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.timeout)
 	defer cancel()
 	resp.Found = false
@@ -256,7 +256,7 @@ func (s *Store) Get(ctx context.Context, req *component.GetRequest, resp *compon
 // request order (daprd returns database order).
 func (s *Store) BulkGet(ctx context.Context, keys []string, _ map[string]string, _ int) ([]component.BulkGetItem, error) {
 	start := time.Now()
-	defer s.m.bulkGet.UpdateDuration(start)
+	defer s.m.BulkGet.UpdateDuration(start)
 	out := make([]component.BulkGetItem, len(keys))
 	for i, k := range keys {
 		out[i].Key = k
@@ -493,7 +493,7 @@ func isETagErr(err error) bool {
 // nothing is written.
 func (s *Store) BulkSet(ctx context.Context, reqs []component.SetRequest) error {
 	start := time.Now()
-	defer s.m.set.UpdateDuration(start)
+	defer s.m.Set.UpdateDuration(start)
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.timeout)
 	defer cancel()
 	return bulk(ctx, s, reqs, s.doSet)
@@ -530,7 +530,7 @@ func bulk[R any](ctx context.Context, s *Store, reqs []R, do func(context.Contex
 // BulkDelete implements component.Store like BulkSet.
 func (s *Store) BulkDelete(ctx context.Context, reqs []component.DeleteRequest) error {
 	start := time.Now()
-	defer s.m.del.UpdateDuration(start)
+	defer s.m.Delete.UpdateDuration(start)
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.timeout)
 	defer cancel()
 	return bulk(ctx, s, reqs, s.doDelete)
@@ -544,7 +544,7 @@ func (s *Store) BulkDelete(ctx context.Context, reqs []component.DeleteRequest) 
 // The first error rolls everything back and is returned.
 func (s *Store) Multi(ctx context.Context, req *component.TransactionRequest) error {
 	start := time.Now()
-	defer s.m.multi.UpdateDuration(start)
+	defer s.m.Multi.UpdateDuration(start)
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.timeout)
 	defer cancel()
 	ops := req.Operations

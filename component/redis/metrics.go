@@ -2,63 +2,40 @@ package redis
 
 import (
 	"fmt"
-	"sync"
 
-	"github.com/VictoriaMetrics/metrics"
+	"github.com/statecar/statecar/internal/storemetrics"
 )
 
 // storeMetrics holds one store's request histograms (created once per
 // component name in the default set; labels sorted by name).
 type storeMetrics struct {
-	store                         *Store
-	name                          string
-	get, bulkGet, set, del, multi *metrics.Histogram
+	store *Store
+	name  string
+	storemetrics.Requests
 }
 
 // live maps a component name to its open store, read by the pool gauges.
 // Gauges are registered once per name and outlive stores (the default set
 // cannot hold two metrics of one name); a closed store's gauges read 0.
-var live struct {
-	sync.Mutex
-	stores map[string]*Store // guarded by the mutex
-	made   map[string]bool   // names whose gauges exist; guarded by the mutex
-}
+var live storemetrics.Live[*Store]
 
 func newStoreMetrics(name string, s *Store) *storeMetrics {
-	h := func(op string) *metrics.Histogram {
-		return metrics.GetOrCreateHistogram(fmt.Sprintf(`statecar_store_redis_request_duration_seconds{component=%q,op=%q}`, name, op))
+	m := &storeMetrics{store: s, name: name, Requests: storemetrics.NewRequests("redis", name)}
+	if !live.Attach(name, s) {
+		return m
 	}
-	m := &storeMetrics{store: s, name: name, get: h("get"), bulkGet: h("bulk_get"), set: h("set"), del: h("delete"), multi: h("multi")}
-	live.Lock()
-	defer live.Unlock()
-	if live.stores == nil {
-		live.stores, live.made = map[string]*Store{}, map[string]bool{}
+	g := func(metric, label, value string, f func(ps poolStats) uint32) {
+		live.Gauge(fmt.Sprintf(`statecar_store_redis_%s{component=%q,%s=%q}`, metric, name, label, value), name, func(st *Store) float64 {
+			ps := st.client.PoolStats()
+			return float64(f(poolStats{ps.TotalConns, ps.IdleConns, ps.StaleConns, ps.Hits, ps.Misses, ps.Timeouts}))
+		})
 	}
-	live.stores[name] = s
-	if !live.made[name] {
-		live.made[name] = true
-		pool := func(field func(st poolStats) uint32) func() float64 {
-			return func() float64 {
-				live.Lock()
-				st := live.stores[name]
-				live.Unlock()
-				if st == nil {
-					return 0
-				}
-				ps := st.client.PoolStats()
-				return float64(field(poolStats{ps.TotalConns, ps.IdleConns, ps.StaleConns, ps.Hits, ps.Misses, ps.Timeouts}))
-			}
-		}
-		g := func(metric, label, value string, f func(poolStats) uint32) {
-			metrics.GetOrCreateGauge(fmt.Sprintf(`statecar_store_redis_%s{component=%q,%s=%q}`, metric, name, label, value), pool(f))
-		}
-		g("pool_conns", "state", "total", func(p poolStats) uint32 { return p.total })
-		g("pool_conns", "state", "idle", func(p poolStats) uint32 { return p.idle })
-		g("pool_conns", "state", "stale", func(p poolStats) uint32 { return p.stale })
-		g("pool_events", "event", "hits", func(p poolStats) uint32 { return p.hits })
-		g("pool_events", "event", "misses", func(p poolStats) uint32 { return p.misses })
-		g("pool_events", "event", "timeouts", func(p poolStats) uint32 { return p.timeouts })
-	}
+	g("pool_conns", "state", "total", func(p poolStats) uint32 { return p.total })
+	g("pool_conns", "state", "idle", func(p poolStats) uint32 { return p.idle })
+	g("pool_conns", "state", "stale", func(p poolStats) uint32 { return p.stale })
+	g("pool_events", "event", "hits", func(p poolStats) uint32 { return p.hits })
+	g("pool_events", "event", "misses", func(p poolStats) uint32 { return p.misses })
+	g("pool_events", "event", "timeouts", func(p poolStats) uint32 { return p.timeouts })
 	return m
 }
 
@@ -70,9 +47,5 @@ func (m *storeMetrics) close() {
 	if m == nil {
 		return
 	}
-	live.Lock()
-	if live.stores[m.name] == m.store {
-		delete(live.stores, m.name)
-	}
-	live.Unlock()
+	live.Detach(m.name, m.store)
 }

@@ -153,7 +153,7 @@ func (s *Store) Close() error {
 // which handles daprd's legacy string values.
 func (s *Store) Get(ctx context.Context, req *component.GetRequest, resp *component.GetResponse) error {
 	start := time.Now()
-	defer s.m.get.UpdateDuration(start)
+	defer s.m.Get.UpdateDuration(start)
 	key := string(req.Key)
 	pipe := s.client.Pipeline()
 	hm := pipe.HMGet(ctx, key, "data", "version")
@@ -265,7 +265,7 @@ func fillGet(v any, resp *component.GetResponse) error {
 // on a cluster they are pipelined per node.
 func (s *Store) BulkGet(ctx context.Context, keys []string, _ map[string]string, _ int) ([]component.BulkGetItem, error) {
 	start := time.Now()
-	defer s.m.bulkGet.UpdateDuration(start)
+	defer s.m.BulkGet.UpdateDuration(start)
 	out := make([]component.BulkGetItem, len(keys))
 	for i, k := range keys {
 		out[i].Key = k
@@ -523,7 +523,7 @@ func (s *Store) applyBulk(ctx context.Context, ops []op, what string) error {
 // BulkSet implements component.Store: all items in one atomic script.
 func (s *Store) BulkSet(ctx context.Context, reqs []component.SetRequest) error {
 	start := time.Now()
-	defer s.m.set.UpdateDuration(start)
+	defer s.m.Set.UpdateDuration(start)
 	ops := make([]op, len(reqs))
 	for i := range reqs {
 		o, err := s.setOp(&reqs[i], false)
@@ -538,7 +538,7 @@ func (s *Store) BulkSet(ctx context.Context, reqs []component.SetRequest) error 
 // Set saves one item (a BulkSet of one).
 func (s *Store) Set(ctx context.Context, req *component.SetRequest) error {
 	start := time.Now()
-	defer s.m.set.UpdateDuration(start)
+	defer s.m.Set.UpdateDuration(start)
 	o, err := s.setOp(req, false)
 	if err != nil {
 		return err
@@ -549,7 +549,7 @@ func (s *Store) Set(ctx context.Context, req *component.SetRequest) error {
 // BulkDelete implements component.Store: all items in one atomic script.
 func (s *Store) BulkDelete(ctx context.Context, reqs []component.DeleteRequest) error {
 	start := time.Now()
-	defer s.m.del.UpdateDuration(start)
+	defer s.m.Delete.UpdateDuration(start)
 	ops := make([]op, len(reqs))
 	for i := range reqs {
 		o, err := deleteOp(&reqs[i])
@@ -567,7 +567,7 @@ func (s *Store) BulkDelete(ctx context.Context, reqs []component.DeleteRequest) 
 // operation.
 func (s *Store) Multi(ctx context.Context, req *component.TransactionRequest) error {
 	start := time.Now()
-	defer s.m.multi.UpdateDuration(start)
+	defer s.m.Multi.UpdateDuration(start)
 	if len(req.Operations) == 0 {
 		return nil
 	}
