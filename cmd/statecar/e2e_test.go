@@ -137,6 +137,16 @@ func startReady(t *testing.T, env []string, extra ...string) (*proc, int) {
 	}
 }
 
+// waitOutput waits until the process has written want (up to 30 s).
+func waitOutput(t *testing.T, p *proc, want string) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(p.out.String(), want); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q in the output:\n%s", want, p.out.String())
+		}
+	}
+}
+
 // exited reports whether the process has exited.
 func (p *proc) exited() bool {
 	select {
@@ -559,7 +569,7 @@ func TestGracefulShutdownDrainsInFlight(t *testing.T) {
 	waitReady(t, p, port)
 	finish := startSlowSave(t, port)
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	time.Sleep(100 * time.Millisecond) // shutdown has begun (not an assertion)
+	waitOutput(t, p, "beginning shutdown")
 	if status := finish(); status != "HTTP/1.1 204 No Content" {
 		t.Fatalf("in-flight save got %q", status)
 	}
@@ -578,7 +588,7 @@ func TestSecondSignalExitsAtOnce(t *testing.T) {
 	finish := startSlowSave(t, port) // keeps the drain waiting
 	defer finish()
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	time.Sleep(200 * time.Millisecond)
+	waitOutput(t, p, "beginning shutdown")
 	_ = p.cmd.Process.Signal(syscall.SIGINT)
 	if code := p.wait(t); code != 1 {
 		t.Fatalf("exit %d after a second signal, want 1", code)
