@@ -62,33 +62,52 @@ func New(ctx context.Context, spec component.Spec, env component.Env) (*Store, e
 	if v, ok := metaLookup(spec, "queryIndexes"); ok && v != "" {
 		log.Warn("redis store: queryIndexes is ignored: statecar does not offer the query API on Redis", "component", spec.Name)
 	}
-	timeout := cfg.dialTimeout
-	if timeout <= 0 {
-		timeout = 5 * time.Second
+	// Each init round trip may need a dial and a reply: it gets its own
+	// bound of dialTimeout + readTimeout (the whole sequence under
+	// dialTimeout failed on a server slower than that in total).
+	step := initStepTimeout(cfg)
+	run := func(f func(ctx context.Context) error) error {
+		sctx, cancel := context.WithTimeout(ctx, step)
+		defer cancel()
+		return f(sctx)
 	}
-	pctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	if err := s.client.Ping(pctx).Err(); err != nil {
+	if err := run(func(ctx context.Context) error { return s.client.Ping(ctx).Err() }); err != nil {
 		s.client.Close()
 		return nil, fmt.Errorf("redis store: error connecting to redis at %s: %w", strings.Join(cfg.addrs, ","), err)
 	}
-	if err := applyScript.Load(pctx, s.client).Err(); err != nil {
-		s.client.Close()
-		return nil, fmt.Errorf("redis store: cannot load script: %w", err)
+	for _, sc := range []*goredis.Script{applyScript, getScript} {
+		if err := run(func(ctx context.Context) error { return sc.Load(ctx, s.client).Err() }); err != nil {
+			s.client.Close()
+			return nil, fmt.Errorf("redis store: cannot load script: %w", err)
+		}
 	}
-	if err := getScript.Load(pctx, s.client).Err(); err != nil {
-		s.client.Close()
-		return nil, fmt.Errorf("redis store: cannot load script: %w", err)
-	}
-	perr := s.client.PExpireTime(pctx, "statecar-pexpiretime-probe").Err()
+	perr := run(func(ctx context.Context) error { return s.client.PExpireTime(ctx, "statecar-pexpiretime-probe").Err() })
 	s.pexpiretime = perr == nil
 	if !cfg.cluster {
-		if info, err := s.client.Info(pctx, "replication").Result(); err == nil {
-			s.replicas = connectedReplicas(info)
-		}
+		_ = run(func(ctx context.Context) error {
+			info, err := s.client.Info(ctx, "replication").Result()
+			if err == nil {
+				s.replicas = connectedReplicas(info)
+			}
+			return err
+		})
 	}
 	s.m = newStoreMetrics(spec.Name, s)
 	return s, nil
+}
+
+// initStepTimeout bounds one round trip of New: a dial plus a reply, with
+// go-redis's defaults (5 s, 3 s) where the metadata leaves them unset or
+// disabled.
+func initStepTimeout(c *config) time.Duration {
+	d, r := c.dialTimeout, c.readTimeout
+	if d <= 0 {
+		d = 5 * time.Second
+	}
+	if r <= 0 {
+		r = 3 * time.Second
+	}
+	return d + r
 }
 
 func newClient(c *config) goredis.UniversalClient {
