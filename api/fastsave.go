@@ -406,3 +406,96 @@ func fastDecodeBulk(body []byte, req *daprhttp.BulkGetRequest) bool {
 		}
 	})
 }
+
+var opField = []byte(`"operation"`)
+
+// fastDecodeTx decodes a transaction body of the common shape
+// ({"operations":[{"operation":string,"request":object}],"metadata":{strings}})
+// without reflection. Each Request is the span of the request object in
+// body (encoding/json copies it; the span is only read during the call).
+// Like fastDecodeSave it reports false for anything it does not decode
+// exactly like encoding/json (nulls, duplicate fields, escaped or
+// non-ASCII names); FuzzFastTx checks it.
+func fastDecodeTx(body []byte, req *daprhttp.TransactionBody) bool {
+	p := fastParser{c: canonicalizer{in: body}}
+	p.c.skipWS()
+	var seen int
+	return p.members(func(n []byte) bool {
+		switch {
+		case asciiFold(n, "operations"):
+			if seen&seenKey != 0 {
+				return false
+			}
+			seen |= seenKey
+			if p.null() {
+				return true
+			}
+			if !p.eat('[') {
+				return false
+			}
+			req.Operations = make([]daprhttp.TransactionOperation, 0, min(bytes.Count(p.c.in[p.c.pos:], opField), 1024))
+			p.c.skipWS()
+			if p.eat(']') {
+				return true
+			}
+			for {
+				p.c.skipWS()
+				var op daprhttp.TransactionOperation
+				if !p.txOp(&op) {
+					return false
+				}
+				req.Operations = append(req.Operations, op)
+				p.c.skipWS()
+				if p.eat(',') {
+					continue
+				}
+				return p.eat(']')
+			}
+		case asciiFold(n, "metadata"):
+			if seen&seenMetadata != 0 {
+				return false
+			}
+			seen |= seenMetadata
+			if p.null() {
+				return true
+			}
+			if p.peek() != '{' {
+				return false
+			}
+			req.Metadata = map[string]string{}
+			return p.metadata(req.Metadata)
+		default:
+			_, ok := p.skip(1)
+			return ok
+		}
+	})
+}
+
+// txOp decodes one operation object: "operation" a string, "request" an
+// object (anything else: false).
+func (p *fastParser) txOp(op *daprhttp.TransactionOperation) bool {
+	var seen int
+	return p.members(func(n []byte) bool {
+		switch {
+		case asciiFold(n, "operation"):
+			if seen&seenKey != 0 || p.peek() != '"' {
+				return false
+			}
+			seen |= seenKey
+			s, ok := p.str()
+			op.Operation = s
+			return ok
+		case asciiFold(n, "request"):
+			if seen&seenValue != 0 || p.peek() != '{' {
+				return false
+			}
+			seen |= seenValue
+			v, ok := p.skip(3)
+			op.Request = v
+			return ok
+		default:
+			_, ok := p.skip(3)
+			return ok
+		}
+	})
+}

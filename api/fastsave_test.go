@@ -154,3 +154,55 @@ func TestFastDecodeBulk(t *testing.T) {
 		}
 	}
 }
+
+var txSeeds = []string{
+	`{"operations":[{"operation":"upsert","request":{"key":"k","value":"v"}}]}`,
+	`{"OPERATIONS":[{"Operation":"delete","REQUEST":{"key":"k","etag":"1"},"x":[1,{"a":null}]}],"metadata":{"a":"b","a":"c"},"other":1} trailing`,
+	`{"operations":[]}`, ` { } `, `{"operations":null,"metadata":null}`, `{"operations":[null]}`,
+	`{"operations":[{"operation":null,"request":null}]}`, `{"operations":[{"operation":"upsert","request":"x"}]}`,
+	`{"operations":[{"operation":1}]}`, `{"operations":[{"operation":"a","operation":"b"}]}`,
+	`{"operations":[],"operations":[]}`, `{"oper\u0061tions":[]}`, `{"operations":[{"\u212aey":1}]}`,
+	`{"operations":[{"operation":"upsert","request":{"key":"k"}},]}`, `{"operations":[{}] ,"metadata":{"a":1}}`,
+	`{"operations":[{"request":{"key":"k","value":[1,2,{"b":"\u00e9"}]}}]}`, `[]`, ``, `{"operations":[{"operation":"\u0075psert"}]}`,
+	`{"operations":[{"operation":"upsert","request":{"key":"k","value":{"a":[[[[1]]]]}}}]}`,
+}
+
+func TestFastDecodeTx(t *testing.T) {
+	f := func(body string, wantOK bool) {
+		t.Helper()
+		var req daprhttp.TransactionBody
+		if ok := fastDecodeTx([]byte(body), &req); ok != wantOK {
+			t.Fatalf("fastDecodeTx(%s) = %v, want %v", body, ok, wantOK)
+		}
+	}
+	f(txSeeds[0], true)
+	f(txSeeds[1], true)
+	f(`{"operations":[]}`, true)
+	f(`{"operations":[null]}`, false)
+	f(`{"operations":[{"operation":"a","operation":"b"}]}`, false)
+	f(`{"oper\u0061tions":[]}`, false)
+	var req daprhttp.TransactionBody
+	fastDecodeTx([]byte(txSeeds[1]), &req)
+	if len(req.Operations) != 1 || req.Operations[0].Operation != "delete" || string(req.Operations[0].Request) != `{"key":"k","etag":"1"}` || req.Metadata["a"] != "c" {
+		t.Fatalf("decoded %+v", req)
+	}
+}
+
+func FuzzFastTx(f *testing.F) {
+	for _, s := range txSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var fast daprhttp.TransactionBody
+		if !fastDecodeTx(body, &fast) {
+			return
+		}
+		var slow daprhttp.TransactionBody
+		if err := json.NewDecoder(bytes.NewReader(body)).Decode(&slow); err != nil {
+			t.Fatalf("fast path accepted %q, encoding/json failed: %v", body, err)
+		}
+		if !reflect.DeepEqual(fast, slow) {
+			t.Fatalf("decode %q:\nfast %+v\nslow %+v", body, fast, slow)
+		}
+	})
+}

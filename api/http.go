@@ -264,8 +264,12 @@ func (s *State) HTTPTransaction(ctx context.Context, store []byte, body []byte, 
 		return NewMalformedRequest(deserializePrefix + msgTooLarge)
 	}
 	var req daprhttp.TransactionBody
-	if err := json.NewDecoder(bytes.NewReader(body)).Decode(&req); err != nil {
-		return NewMalformedRequest(deserializePrefix + err.Error())
+	if !fastDecodeTx(body, &req) {
+		var slow daprhttp.TransactionBody // a separate variable: &slow escapes, req must not
+		if err := json.NewDecoder(bytes.NewReader(body)).Decode(&slow); err != nil {
+			return NewMalformedRequest(deserializePrefix + err.Error())
+		}
+		req = slow
 	}
 	if len(req.Operations) == 0 {
 		return nil
