@@ -265,10 +265,28 @@ func (s *Server) Start() error {
 			return s.bootErr
 		}
 		if s.runErr != nil {
-			return fmt.Errorf("cannot listen on %s: %w", strings.Join(s.cfg.Addrs, ","), s.runErr)
+			return fmt.Errorf("cannot listen on %s: %w", strings.Join(s.cfg.Addrs, ","), listenCause(s.cfg.Addrs, s.runErr))
 		}
 		return errors.New("cannot start HTTP server: engine stopped")
 	}
+}
+
+// listenCause explains a failed engine start. gnet reports a port that is
+// already in use as a confusing "setsockopt: bad file descriptor"; binding
+// each TCP address with net.Listen once more yields the real reason
+// ("bind: address already in use"). Without a better reason err is kept.
+func listenCause(addrs []string, err error) error {
+	for _, a := range addrs {
+		if strings.HasPrefix(a, "unix://") {
+			continue
+		}
+		ln, lerr := net.Listen("tcp", strings.TrimPrefix(a, "tcp://"))
+		if lerr != nil {
+			return lerr
+		}
+		_ = ln.Close()
+	}
+	return err
 }
 
 // Done is closed when the engine has stopped: after Shutdown, or on its own

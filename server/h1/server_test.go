@@ -618,6 +618,8 @@ func TestStartErrors(t *testing.T) {
 	if err := s.Start(); err == nil {
 		_ = s.Shutdown(context.Background())
 		t.Fatal("Start on a port in use succeeded")
+	} else if !strings.Contains(err.Error(), "address already in use") {
+		t.Fatalf("Start on a port in use: %v, want the bind error", err)
 	}
 	if _, err := NewServer(Config{Addrs: []string{"127.0.0.1:0"}}); err == nil {
 		t.Fatal("NewServer without a router succeeded")
