@@ -439,16 +439,23 @@ func (e envSecrets) get(name, key string) (string, bool) {
 	return e.o.lookup(name)
 }
 
-type fileSecrets map[string]string
+// fileSecrets are the secrets of a secretstores.local.file store: values by
+// flattened name (nested names joined with sep).
+type fileSecrets struct {
+	sep    string
+	values map[string]string
+}
 
+// get returns secret name; a key other than the name selects a nested
+// value (name + sep + key) first.
 func (f fileSecrets) get(name, key string) (string, bool) {
 	if key != name {
-		v, ok := f[name+":"+key]
+		v, ok := f.values[name+f.sep+key]
 		if ok {
 			return v, true
 		}
 	}
-	v, ok := f[name]
+	v, ok := f.values[name]
 	return v, ok
 }
 
@@ -473,14 +480,14 @@ func newSecretStore(o *Options, c *Component) (secretStore, error) {
 		if err := json.Unmarshal(data, &raw); err != nil {
 			return nil, err
 		}
-		out := fileSecrets{}
-		flatten(out, "", sep, raw)
+		out := fileSecrets{sep: sep, values: map[string]string{}}
+		flatten(out.values, "", sep, raw)
 		return out, nil
 	}
 	return nil, fmt.Errorf("couldn't find secret store %s/%s", c.Type, c.Version)
 }
 
-func flatten(out fileSecrets, prefix, sep string, v any) {
+func flatten(out map[string]string, prefix, sep string, v any) {
 	switch x := v.(type) {
 	case map[string]any:
 		for k, e := range x {

@@ -328,3 +328,23 @@ spec:
 		t.Fatalf("missing config: %v", err)
 	}
 }
+
+// TestFileSecretsNestedSeparator: a secretKeyRef {name, key} into a nested
+// secret of secretstores.local.file follows the store's nestedSeparator,
+// like the flattened names do.
+func TestFileSecretsNestedSeparator(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, "secrets.json", `{"db":{"password":"p1"}}`)
+	c := &Component{Spec: component.Spec{Name: "files", Type: "secretstores.local.file", Version: "v1",
+		Metadata: map[string]string{"secretsFile": filepath.Join(dir, "secrets.json"), "nestedSeparator": "."}}}
+	s, err := newSecretStore(&Options{}, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := s.get("db.password", "db.password"); !ok || v != "p1" {
+		t.Fatalf("flattened name: %q %v", v, ok)
+	}
+	if v, ok := s.get("db", "password"); !ok || v != "p1" {
+		t.Fatalf("name and key with separator \".\": %q %v, want p1", v, ok)
+	}
+}
