@@ -176,7 +176,16 @@ func (h *Handler) Handle(_ context.Context, r slog.Record) error {
 		fields["msg"] = r.Message
 		b, err := json.Marshal(fields)
 		if err != nil {
-			return fmt.Errorf("cannot encode log line: %w", err)
+			// A value JSON cannot encode (NaN, a channel): write every
+			// such value in its text form rather than lose the line.
+			for k, v := range fields {
+				if _, verr := json.Marshal(v); verr != nil {
+					fields[k] = fmt.Sprint(v)
+				}
+			}
+			if b, err = json.Marshal(fields); err != nil {
+				return fmt.Errorf("cannot encode log line: %w", err)
+			}
 		}
 		line = append(b, '\n')
 	} else {

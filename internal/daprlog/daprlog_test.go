@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -87,5 +88,20 @@ func TestJSONErrorAttr(t *testing.T) {
 	}
 	if got["error"] != "connection refused" {
 		t.Fatalf("error attribute = %#v, want the error text; line %s", got["error"], buf.Bytes())
+	}
+}
+
+// TestJSONUnencodableAttr: a value JSON cannot encode (NaN) does not lose
+// the line; the value is written in its text form.
+func TestJSONUnencodableAttr(t *testing.T) {
+	var buf bytes.Buffer
+	l := slog.New(NewHandler(&buf, Options{JSON: true}))
+	l.Info("ratio", "value", math.NaN())
+	var got map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &got); err != nil {
+		t.Fatalf("line is not JSON: %v: %q", err, buf.Bytes())
+	}
+	if got["msg"] != "ratio" || got["value"] != "NaN" {
+		t.Fatalf("got %v", got)
 	}
 }
