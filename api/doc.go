@@ -35,6 +35,10 @@
 //  7. No entry point retains its []byte arguments (bodies, path views) after
 //     it returns; the transport may reuse its buffers at once. Results
 //     appended to dst, and a GetResult's slices, belong to the caller.
+//     In the other direction, the Value slices of the SetRequests that
+//     HTTPSave hands a store are pooled memory, valid until the store call
+//     returns (every store copies or sends them during the call); keys
+//     handed to stores are ordinary strings that may be kept.
 //  8. Entry points block until the store has answered; for writes on the
 //     embedded stores that includes the fsync (durability "sync"), so
 //     event-loop transports must call the write entry points off the loop.
