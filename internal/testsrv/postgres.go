@@ -120,7 +120,7 @@ func (pg *Postgres) Start() error {
 	if err != nil {
 		return err
 	}
-	err = waitReady("postgres", p.exited, logPath, func() error {
+	err = waitReady("postgres", p, logPath, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		c, err := pgx.Connect(ctx, pg.DSN)

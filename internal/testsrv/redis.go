@@ -106,12 +106,12 @@ func (r *Redis) Start() error {
 	if err != nil {
 		return err
 	}
-	err = waitReady("redis-server", p.exited, logPath, func() error { return r.isProcess(p) })
+	err = waitReady("redis-server", p, logPath, func() error { return r.isProcess(p) })
 	if err == nil && r.opts.Cluster {
-		err = waitReady("redis-server cluster", p.exited, logPath, r.clusterReady)
+		err = waitReady("redis-server cluster", p, logPath, r.clusterReady)
 	}
 	if err == nil && r.opts.ReplicaOf != "" {
-		err = waitReady("redis-server replica", p.exited, logPath, func() error {
+		err = waitReady("redis-server replica", p, logPath, func() error {
 			info, err := r.command("INFO replication")
 			if err != nil {
 				return err

@@ -71,7 +71,7 @@ func startSentinel(bin, dir string, port int, master *Redis) (*Sentinel, error) 
 	}
 	s := &Sentinel{Addr: fmt.Sprintf("127.0.0.1:%d", port), MasterName: "mymaster", dir: dir, p: p}
 	probe := &Redis{Addr: s.Addr}
-	err = waitReady("redis sentinel", p.exited, logPath, func() error {
+	err = waitReady("redis sentinel", p, logPath, func() error {
 		if err := probe.isProcess(p); err != nil {
 			return err
 		}

@@ -61,14 +61,16 @@ func findBinary(name string, candidates ...string) (string, error) {
 
 // waitReady calls probe until it succeeds, the process exits, or the timeout
 // passes.
-func waitReady(what string, exited <-chan struct{}, logPath string, probe func() error) error {
+func waitReady(what string, p *proc, logPath string, probe func() error) error {
 	deadline := time.Now().Add(startTimeout)
 	var last error
 	for time.Now().Before(deadline) {
 		select {
-		case <-exited:
+		case <-p.exited:
 			log := tail(logPath)
-			if strings.Contains(log, "Address already in use") {
+			// Only this process's lines count: the log of an earlier
+			// attempt or run in the same directory may hold the text.
+			if strings.Contains(tailFrom(logPath, p.logStart), "Address already in use") {
 				return fmt.Errorf("cannot start %s: %w; log:\n%s", what, errPortTaken, log)
 			}
 			return fmt.Errorf("cannot start %s: process exited early; log:\n%s", what, log)
@@ -96,8 +98,21 @@ func tail(path string) string {
 
 // proc is a running server process and the channel closed when it exits.
 type proc struct {
-	cmd    *exec.Cmd
-	exited chan struct{}
+	cmd      *exec.Cmd
+	exited   chan struct{}
+	logStart int64 // size of the log file before this process started
+}
+
+// tailFrom returns what a log file holds after offset (at most 64 KiB).
+func tailFrom(path string, offset int64) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	b := make([]byte, 64<<10)
+	n, _ := f.ReadAt(b, offset)
+	return string(b[:n])
 }
 
 func startProc(cmd *exec.Cmd, logPath string) (*proc, error) {
@@ -105,12 +120,16 @@ func startProc(cmd *exec.Cmd, logPath string) (*proc, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot open log: %w", err)
 	}
+	var logStart int64
+	if st, err := lf.Stat(); err == nil {
+		logStart = st.Size()
+	}
 	cmd.Stdout, cmd.Stderr = lf, lf
 	if err := cmd.Start(); err != nil {
 		lf.Close()
 		return nil, fmt.Errorf("cannot start %s: %w", filepath.Base(cmd.Path), err)
 	}
-	p := &proc{cmd: cmd, exited: make(chan struct{})}
+	p := &proc{cmd: cmd, exited: make(chan struct{}), logStart: logStart}
 	go func() {
 		_ = cmd.Wait()
 		lf.Close()
