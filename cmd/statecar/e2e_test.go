@@ -270,6 +270,20 @@ func TestNoAppIDUsesDefault(t *testing.T) {
 	if !strings.HasPrefix(body, `{"id":"statecar",`) || !strings.Contains(p.out.String(), "--app-id not given") {
 		t.Fatalf("metadata %s\n%s", body, p.out.String())
 	}
+	// Every log line, the first ones included, carries the app id in use.
+	lines := 0
+	for _, line := range strings.Split(strings.TrimSpace(p.out.String()), "\n") {
+		if !strings.HasPrefix(line, "time=") {
+			continue
+		}
+		lines++
+		if !strings.Contains(line, " app_id=statecar ") {
+			t.Fatalf("log line without app_id=statecar: %s", line)
+		}
+	}
+	if lines < 3 {
+		t.Fatalf("only %d log lines:\n%s", lines, p.out.String())
+	}
 }
 
 func TestLogLinesAndJSON(t *testing.T) {

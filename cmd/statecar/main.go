@@ -91,6 +91,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	level, lerr := daprlog.ParseLevel(fs.String("log-level"))
 	host, _ := os.Hostname()
 	appID := fs.String("app-id")
+	if appID == "" {
+		appID = "statecar" // the default app id (warned about below) labels every log line
+	}
 	h := daprlog.NewHandler(stdout, daprlog.Options{JSON: fs.Bool("log-as-json"), Level: level, AppID: appID, Instance: host, Version: server.Version})
 	root := slog.New(h)
 	slog.SetDefault(root)
