@@ -144,6 +144,32 @@ func (r *Runtime) Shutdown() {
 // ShutdownRequested is closed once Shutdown was called.
 func (r *Runtime) ShutdownRequested() <-chan struct{} { return r.shutdownCh }
 
+// HTTPFailed is closed when the HTTP API server (gnet) stopped on its own,
+// which it does after a fatal error such as accept(2) failing; HTTPErr says
+// why. It is nil (never ready) when the API is served over a unix socket.
+// The owner must treat it as fatal. Valid after Start.
+func (r *Runtime) HTTPFailed() <-chan struct{} {
+	if r.h1Srv == nil {
+		return nil
+	}
+	ch := make(chan struct{})
+	go func() {
+		<-r.h1Srv.Done()
+		if r.h1Srv.Err() != nil {
+			close(ch)
+		}
+	}()
+	return ch
+}
+
+// HTTPErr returns why the HTTP API server stopped on its own, or nil.
+func (r *Runtime) HTTPErr() error {
+	if r.h1Srv == nil {
+		return nil
+	}
+	return r.h1Srv.Err()
+}
+
 // SetExtended stores an extended-metadata attribute.
 func (r *Runtime) SetExtended(key, value string) {
 	r.extended.Lock()

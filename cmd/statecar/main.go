@@ -493,6 +493,7 @@ func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root 
 	rt.MarkReady()
 	log.Info(fmt.Sprintf("dapr initialized. Status: Running. Init Elapsed %vms", time.Since(start).Milliseconds()))
 
+	exitCode := 0 // 1 when the shutdown was forced by a failed listener
 	select {
 	case s := <-sigs:
 		log.Info(fmt.Sprintf("Received signal '%s'; beginning shutdown", s))
@@ -511,6 +512,9 @@ func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root 
 		}
 	case <-rt.ShutdownRequested():
 		log.Info("Shutdown requested via API; beginning shutdown")
+	case <-rt.HTTPFailed():
+		log.Error(fmt.Sprintf("HTTP server stopped unexpectedly: %v; beginning shutdown", rt.HTTPErr()))
+		exitCode = 1
 	}
 	go func() {
 		s := <-sigs
@@ -534,7 +538,7 @@ func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root 
 		return 1
 	}
 	log.Info("Daprd shutdown gracefully")
-	return 0
+	return exitCode
 }
 
 // componentFailed logs a component failure as daprd does; it returns 1
