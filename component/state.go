@@ -104,7 +104,10 @@ type BulkGetItem struct {
 // SetRequest writes one key.
 type SetRequest struct {
 	Key   string // stored (prefixed) key
-	Value []byte // the bytes to store, already encoded by the API layer
+	// Value is the bytes to store, already encoded by the API layer. It is
+	// valid only until the store call returns (the API layer reuses the
+	// buffer): stores copy or send it during the call, never retain it.
+	Value []byte
 	// ETag is the expected current ETag. nil means no ETag; the API layer
 	// turns an empty string into nil before calling a store.
 	ETag     *string
