@@ -103,7 +103,7 @@ type BulkGetItem struct {
 
 // SetRequest writes one key.
 type SetRequest struct {
-	Key   string // stored (prefixed) key
+	Key string // stored (prefixed) key
 	// Value is the bytes to store, already encoded by the API layer. It is
 	// valid only until the store call returns (the API layer reuses the
 	// buffer): stores copy or send it during the call, never retain it.
