@@ -5,8 +5,8 @@
 # tests), then runs, in order:
 #   1. lint: gofmt and go vet over the whole module;
 #   2. go test over the main module (unit, model, crash, fault-injection,
-#      fuzz-seed, end-to-end and conformance tests; the engine and transport
-#      packages also under the race detector);
+#      fuzz-seed, end-to-end, torture and conformance tests), then all of
+#      it again under the race detector;
 #   3. the Go SDK tests (tests/gosdk, a separate module);
 #   4. the JavaScript SDK tests (tests/js, node's test runner).
 # Any failure fails the script. Runs as root on CI (apt-get) or as a user who
@@ -53,8 +53,8 @@ export STATECAR_BIN="$bindir/statecar"
 step "go test (main module)"
 go test -count=1 -timeout 30m ./...
 
-step "go test -race (engine and transport)"
-go test -count=1 -race -timeout 20m ./wal/... ./shard/... ./kv/... ./server/h1/...
+step "go test -race (main module)"
+go test -count=1 -race -timeout 30m ./...
 
 step "Go SDK tests (tests/gosdk)"
 (cd tests/gosdk && go test -count=1 -timeout 10m ./...)
