@@ -13,6 +13,18 @@ type kvEngine struct{ db *kv.DB }
 // statecar_shard_size_bytes_<i>).
 func KVEngine(db *kv.DB) EngineMetricser { return kvEngine{db: db} }
 
+// EngineErr reports the engine's fail-stop state: non-nil once a write or
+// fsync failed (for example on a full disk) and writes are refused until
+// the process restarts (kv.DB.Err).
+func (e kvEngine) EngineErr() error { return e.db.Err() }
+
+// EngineHealther is implemented by engines that can fail (fail-stop). A
+// failed engine turns GET /v1.0/healthz into 500, so that an orchestrator
+// restarts the sidecar; reads keep working meanwhile.
+type EngineHealther interface {
+	EngineErr() error
+}
+
 // EngineMetrics returns the kv.Metrics snapshot as name -> value.
 func (e kvEngine) EngineMetrics() map[string]float64 {
 	m := e.db.Metrics()

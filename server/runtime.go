@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sort"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -57,6 +58,14 @@ type Runtime struct {
 	metricsLn  net.Listener
 	pprofLn    net.Listener
 	serveErrs  chan error
+	// healthers are the engines whose failure makes healthz 500 (set by
+	// Start, then read-only).
+	healthers []namedHealther
+}
+
+type namedHealther struct {
+	name string
+	h    EngineHealther
 }
 
 // New builds a Runtime. comps is the component list of /v1.0/metadata in
@@ -329,10 +338,36 @@ func (r *Runtime) healthz(appID []byte, hasAppID bool) (int, []byte) {
 	if !r.Ready() {
 		return http.StatusInternalServerError, bodyNotReady
 	}
+	for _, e := range r.healthers {
+		if e.h.EngineErr() != nil {
+			// Beyond daprd: a store whose engine stopped writing
+			// (fail-stop) makes the sidecar unhealthy, so that an
+			// orchestrator restarts it (docs/compatibility.md).
+			return http.StatusInternalServerError, failedStoreBody(e.name)
+		}
+	}
 	if hasAppID && string(appID) != r.cfg.AppID {
 		return http.StatusInternalServerError, bodyAppIDNotMatch
 	}
 	return http.StatusNoContent, nil
+}
+
+// setHealthers keeps the engines whose failure makes healthz 500, sorted by
+// store name. Called once by Start.
+func (r *Runtime) setHealthers(engines map[string]EngineMetricser) {
+	for name, e := range engines {
+		if h, ok := e.(EngineHealther); ok {
+			r.healthers = append(r.healthers, namedHealther{name, h})
+		}
+	}
+	sort.Slice(r.healthers, func(i, j int) bool { return r.healthers[i].name < r.healthers[j].name })
+}
+
+// failedStoreBody is healthz's answer when the engine of store name has
+// failed: daprd's not-ready shape, naming the store as the not-ready target.
+func failedStoreBody(name string) []byte {
+	msg, _ := json.Marshal("dapr is not ready: [state store " + name + "]")
+	return append(append([]byte(`{"errorCode":"ERR_HEALTH_NOT_READY","message":`), msg...), '}')
 }
 
 func (r *Runtime) healthzOutbound() (int, []byte) {

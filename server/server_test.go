@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -425,5 +426,33 @@ func TestHTTPMetricsPathMatching(t *testing.T) {
 	}
 	if got := legacy.metricsPath("/v1.0/state/s/k"); got != "/v1.0/state/{store}/{key}" {
 		t.Fatalf("legacy match = %q", got)
+	}
+}
+
+// fakeEngine is an engine whose fail-stop state the test sets.
+type fakeEngine struct{ err error }
+
+func (e *fakeEngine) EngineMetrics() map[string]float64 { return nil }
+func (e *fakeEngine) EngineErr() error                  { return e.err }
+
+// TestHealthzFailedEngine: a store whose engine has failed (fail-stop, e.g.
+// a full disk) makes /v1.0/healthz 500 so that an orchestrator restarts the
+// sidecar; outbound health stays 204 because reads still work.
+func TestHealthzFailedEngine(t *testing.T) {
+	rt := newTestRuntime(t, Config{})
+	good, bad := &fakeEngine{}, &fakeEngine{}
+	rt.setHealthers(map[string]EngineMetricser{"a": good, "b": bad})
+	rt.ready.Store(true)
+	rt.appReady.Store(true)
+	if w := do(rt, "GET", "/v1.0/healthz", "", nil); w.code != 204 {
+		t.Fatalf("healthy engines: %d %q", w.code, w.out)
+	}
+	bad.err = errors.New("kv: cannot flush shard 0 (is the disk full?)")
+	w := do(rt, "GET", "/v1.0/healthz", "", nil)
+	if want := `{"errorCode":"ERR_HEALTH_NOT_READY","message":"dapr is not ready: [state store b]"}`; w.code != 500 || string(w.out) != want {
+		t.Fatalf("failed engine: %d %q, want 500 %s", w.code, w.out, want)
+	}
+	if w := do(rt, "GET", "/v1.0/healthz/outbound", "", nil); w.code != 204 {
+		t.Fatalf("outbound with a failed engine: %d", w.code)
 	}
 }

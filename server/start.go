@@ -47,6 +47,7 @@ func listenAll(addrs []string, port int) ([]net.Listener, error) {
 // stores exposing engine figures (by component name). It returns once all
 // listeners accept connections; serving errors are logged.
 func (s *Runtime) Start(engines map[string]EngineMetricser) error {
+	s.setHealthers(engines)
 	if s.cfg.MetricsEnabled {
 		addr := net.JoinHostPort(s.cfg.MetricsListenAddress, strconv.Itoa(s.cfg.MetricsPort))
 		ln, err := net.Listen("tcp", addr)

@@ -99,6 +99,16 @@ func TestDiskFull(t *testing.T) {
 		}
 		break // one is enough here; all are checked after the restart
 	}
+	// The failed store makes the sidecar unhealthy (so that an orchestrator
+	// restarts it; docs/compatibility.md), while reads above kept working.
+	if full {
+		rctx, cancel := context.WithTimeout(ctx, answerBound)
+		st, b, _, err := c.do(rctx, "GET", "/v1.0/healthz", nil, nil)
+		cancel()
+		if err != nil || st != 500 || !strings.Contains(string(b), "dapr is not ready: [state store statestore]") {
+			t.Errorf("healthz after the store stopped writing: %d %s %v, want 500 not ready", st, b, err)
+		}
+	}
 	// Space returns.
 	if out, err := exec.Command("mount", "-o", "remount,size=400m", dir).CombinedOutput(); err != nil {
 		t.Fatalf("cannot grow the tmpfs: %v %s", err, out)
