@@ -128,8 +128,20 @@ func optionsFromSpec(spec component.Spec, env component.Env) (kv.Options, string
 		}
 		opts.CacheSize = n
 	}
+	if v, ok := spec.Meta("walSegmentSize"); ok && v != "" {
+		n, err := quantity.Parse(v)
+		if err != nil || n < minWALSegmentSize {
+			return opts, "", fmt.Errorf("invalid metadata walSegmentSize %q: must be a byte quantity of at least 1Mi such as 64Mi", v)
+		}
+		opts.WALSegmentSize = n
+	}
 	return opts, dir, nil
 }
+
+// minWALSegmentSize is the smallest walSegmentSize accepted: the engine
+// checkpoints (flushes every shard) once per segment of WAL written, so tiny
+// segments would flush all the time.
+const minWALSegmentSize = 1 << 20
 
 // Features implements component.Store.
 func (s *Store) Features() []component.Feature { return features }
