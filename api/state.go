@@ -225,6 +225,19 @@ func (s *State) Components() []ComponentInfo {
 	return out
 }
 
+// InlineReads reports whether every store serves reads without waiting on
+// the network or an fsync (component.InlineReader), so that a transport may
+// run GET on an event loop. False when any store is remote.
+func (s *State) InlineReads() bool {
+	for _, e := range s.order {
+		ir, ok := e.store.(component.InlineReader)
+		if !ok || !ir.InlineReads() {
+			return false
+		}
+	}
+	return true
+}
+
 // Close closes every store, in reverse load order, and returns the joined
 // errors.
 func (s *State) Close() error {

@@ -183,6 +183,16 @@ type Querier interface {
 	Query(ctx context.Context, req *QueryRequest) (*QueryResponse, error)
 }
 
+// InlineReader is implemented by stores whose Get never waits on the
+// network or on an fsync (the embedded engine: memory and local page reads
+// only). The HTTP transport serves GET on its event loop only when every
+// store is an InlineReader returning true; otherwise GET runs off the event
+// loop like the write routes, so a network round trip to Redis or PostgreSQL
+// never stalls the other connections of that loop.
+type InlineReader interface {
+	InlineReads() bool
+}
+
 // MaxOpsStore is implemented by stores that limit the operations of one
 // transaction (daprd's TransactionalStoreMultiMaxSize).
 type MaxOpsStore interface {

@@ -88,6 +88,17 @@ var h1Routes = []struct {
 	{"PUT", "/v1.0-alpha1/state/{storeName}/query", routeStateQuery},
 }
 
+// routeBlocking reports whether route id runs off the event loop: the write
+// routes always (they wait for an fsync or the network), GET of a key only
+// when some store is remote (component.InlineReader), so that a network
+// round trip never stalls an event loop.
+func (s *Runtime) routeBlocking(id routeID) bool {
+	if id == routeStateGet {
+		return !s.state.InlineReads()
+	}
+	return routes[id].blocking
+}
+
 // patternRoutes maps pattern -> method -> route, for the middleware.
 type methodRoutes struct{ get, put, post, del routeID }
 
@@ -105,7 +116,7 @@ func (s *Runtime) newH1Router() *h1.Router {
 			pp := getPair(w, r)
 			routes[id].h(s, &pp.resp, &pp.req)
 			putPair(pp)
-		}, routes[id].blocking)
+		}, s.routeBlocking(id))
 		mr := byPattern[e.pattern]
 		if mr == nil {
 			mr = &methodRoutes{}

@@ -456,3 +456,40 @@ func TestHealthzFailedEngine(t *testing.T) {
 		t.Fatalf("outbound with a failed engine: %d", w.code)
 	}
 }
+
+// remoteStore hides the embedded store's InlineReads, like a network store.
+type remoteStore struct{ component.Store }
+
+// TestGetBlockingFollowsStores: GET of a key runs on the event loop only
+// when every store reads inline (the embedded engine); one remote store
+// (Redis, PostgreSQL) moves it off the loop. Writes are always off it.
+func TestGetBlockingFollowsStores(t *testing.T) {
+	rt := newTestRuntime(t, Config{})
+	if rt.routeBlocking(routeStateGet) || !rt.routeBlocking(routeStateSave) || rt.routeBlocking(routeHealthz) {
+		t.Fatalf("embedded store: get blocking %v, save blocking %v, healthz blocking %v",
+			rt.routeBlocking(routeStateGet), rt.routeBlocking(routeStateSave), rt.routeBlocking(routeHealthz))
+	}
+	local, err := embedded.OpenMemory(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	remote, err := embedded.OpenMemory(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	state, err := api.New(api.Config{AppID: "myapp", DisableMetrics: true, Stores: []api.StoreEntry{
+		{Spec: component.Spec{Name: "local", Type: "state.in-memory"}, Store: local},
+		{Spec: component.Spec{Name: "remote", Type: "state.redis"}, Store: remoteStore{remote}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = state.Close() })
+	mixed, err := New(Config{AppID: "myapp"}, state, state.Components())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !mixed.routeBlocking(routeStateGet) {
+		t.Fatal("a remote store must move GET off the event loop")
+	}
+}

@@ -143,6 +143,11 @@ func optionsFromSpec(spec component.Spec, env component.Env) (kv.Options, string
 // segments would flush all the time.
 const minWALSegmentSize = 1 << 20
 
+// InlineReads implements component.InlineReader: a Get reads memory and
+// local pages only (no network, no fsync), so the HTTP transport may serve
+// it on its event loop.
+func (s *Store) InlineReads() bool { return true }
+
 // Features implements component.Store.
 func (s *Store) Features() []component.Feature { return features }
 
