@@ -21,26 +21,15 @@ import (
 func fastDecodeSave(body []byte, items []state.SetRequest) ([]state.SetRequest, bool) {
 	p := fastParser{c: canonicalizer{in: body}}
 	p.c.skipWS()
-	if !p.eat('[') {
-		return items, false
-	}
-	p.c.skipWS()
-	if p.eat(']') {
-		return items, true
-	}
-	for {
-		p.c.skipWS()
+	ok := p.elements(func() bool {
 		var it state.SetRequest
 		if !p.item(&it) {
-			return items, false
+			return false
 		}
 		items = append(items, it)
-		p.c.skipWS()
-		if p.eat(',') {
-			continue
-		}
-		return items, p.eat(']')
-	}
+		return true
+	})
+	return items, ok
 }
 
 type fastParser struct {
@@ -151,32 +140,47 @@ func asciiFold(name []byte, lower string) bool {
 	return true
 }
 
-// members iterates an object's members; fn is called with the cursor on
-// the member's value and must consume it.
-func (p *fastParser) members(fn func(name []byte) bool) bool {
-	if !p.eat('{') {
+// seq iterates the elements of an array (open '[', close ']') or the
+// members of an object ('{', '}'); fn is called with the cursor on each
+// element or member name (whitespace skipped) and must consume it.
+func (p *fastParser) seq(open, close byte, fn func() bool) bool {
+	if !p.eat(open) {
 		return false
 	}
 	p.c.skipWS()
-	if p.eat('}') {
+	if p.eat(close) {
 		return true
 	}
 	for {
 		p.c.skipWS()
-		n, ok := p.name()
-		if !ok {
-			return false
-		}
-		p.c.skipWS()
-		if !fn(n) {
+		if !fn() {
 			return false
 		}
 		p.c.skipWS()
 		if p.eat(',') {
 			continue
 		}
-		return p.eat('}')
+		return p.eat(close)
 	}
+}
+
+// elements iterates an array's elements; fn is called with the cursor on
+// the element and must consume it.
+func (p *fastParser) elements(fn func() bool) bool {
+	return p.seq('[', ']', fn)
+}
+
+// members iterates an object's members; fn is called with the cursor on
+// the member's value and must consume it.
+func (p *fastParser) members(fn func(name []byte) bool) bool {
+	return p.seq('{', '}', func() bool {
+		n, ok := p.name()
+		if !ok {
+			return false
+		}
+		p.c.skipWS()
+		return fn(n)
+	})
 }
 
 const (
@@ -190,97 +194,101 @@ const (
 	seenConsistency
 )
 
-func (p *fastParser) item(it *state.SetRequest) bool {
-	var seen int
-	once := func(bit int) bool {
-		if seen&bit != 0 {
-			return false
-		}
-		seen |= bit
+// seenSet records which fields of an object were decoded (seen* bits).
+type seenSet int
+
+// once marks bit and reports whether it was not yet marked (a duplicate
+// field makes the fast decoders fall back).
+func (s *seenSet) once(bit int) bool {
+	if int(*s)&bit != 0 {
+		return false
+	}
+	*s |= seenSet(bit)
+	return true
+}
+
+// nullableStr decodes a string into *dst; null leaves *dst untouched, as
+// encoding/json does.
+func (p *fastParser) nullableStr(dst *string) bool {
+	if p.null() {
 		return true
 	}
+	s, ok := p.str()
+	*dst = s
+	return ok
+}
+
+// nullableStrPtr decodes a string into a new *dst; null leaves *dst
+// untouched, as encoding/json does.
+func (p *fastParser) nullableStrPtr(dst **string) bool {
+	if p.null() {
+		return true
+	}
+	s, ok := p.str()
+	*dst = &s
+	return ok
+}
+
+// arrayOrNull consumes a null (false, true) or reports an array ahead
+// without consuming it (true, true); anything else is (false, false).
+func (p *fastParser) arrayOrNull() (arr, ok bool) {
+	if p.null() {
+		return false, true
+	}
+	arr = p.peek() == '['
+	return arr, arr
+}
+
+// nullableMetadata decodes an object of string values into a new *dst;
+// null leaves *dst untouched, as encoding/json does.
+func (p *fastParser) nullableMetadata(dst *map[string]string) bool {
+	if p.null() {
+		return true
+	}
+	if p.peek() != '{' {
+		return false
+	}
+	*dst = map[string]string{}
+	return p.metadata(*dst)
+}
+
+func (p *fastParser) item(it *state.SetRequest) bool {
+	var seen seenSet
 	return p.members(func(n []byte) bool {
 		switch {
 		case asciiFold(n, "key"):
-			if !once(seenKey) {
-				return false
-			}
-			if p.null() {
-				return true
-			}
-			s, ok := p.str()
-			it.Key = s
-			return ok
+			return seen.once(seenKey) && p.nullableStr(&it.Key)
 		case asciiFold(n, "value"):
-			if !once(seenValue) {
+			if !seen.once(seenValue) {
 				return false
 			}
 			v, ok := p.skip(2)
 			it.Value = v
 			return ok
 		case asciiFold(n, "etag"):
-			if !once(seenETag) {
-				return false
-			}
-			if p.null() {
-				return true
-			}
-			s, ok := p.str()
-			it.ETag = &s
-			return ok
+			return seen.once(seenETag) && p.nullableStrPtr(&it.ETag)
 		case asciiFold(n, "metadata"):
-			if !once(seenMetadata) {
-				return false
-			}
-			if p.null() {
-				return true
-			}
-			if p.peek() != '{' {
-				return false
-			}
-			it.Metadata = map[string]string{}
-			return p.metadata(it.Metadata)
+			return seen.once(seenMetadata) && p.nullableMetadata(&it.Metadata)
 		case asciiFold(n, "options"):
-			if !once(seenOptions) {
+			if !seen.once(seenOptions) {
 				return false
 			}
 			if p.null() {
 				return true
 			}
 			return p.members(func(on []byte) bool {
-				var dst *string
 				switch {
 				case asciiFold(on, "concurrency"):
-					if !once(seenConcurrency) {
-						return false
-					}
-					dst = &it.Options.Concurrency
+					return seen.once(seenConcurrency) && p.nullableStr(&it.Options.Concurrency)
 				case asciiFold(on, "consistency"):
-					if !once(seenConsistency) {
-						return false
-					}
-					dst = &it.Options.Consistency
+					return seen.once(seenConsistency) && p.nullableStr(&it.Options.Consistency)
 				default:
 					_, ok := p.skip(3)
 					return ok
 				}
-				if p.null() {
-					return true
-				}
-				s, ok := p.str()
-				*dst = s
-				return ok
 			})
 		case asciiFold(n, "contenttype"):
-			if !once(seenContentType) {
-				return false
-			}
-			if p.null() {
-				return true
-			}
-			s, ok := p.str()
-			it.ContentType = &s
-			return ok
+			return seen.once(seenContentType) && p.nullableStrPtr(&it.ContentType)
 		default:
 			_, ok := p.skip(2)
 			return ok
@@ -291,15 +299,7 @@ func (p *fastParser) item(it *state.SetRequest) bool {
 // metadata decodes an object of string values into m (names may be any
 // JSON string; a later duplicate overwrites, as in encoding/json).
 func (p *fastParser) metadata(m map[string]string) bool {
-	if !p.eat('{') {
-		return false
-	}
-	p.c.skipWS()
-	if p.eat('}') {
-		return true
-	}
-	for {
-		p.c.skipWS()
+	return p.seq('{', '}', func() bool {
 		k, ok := p.str()
 		if !ok {
 			return false
@@ -314,12 +314,8 @@ func (p *fastParser) metadata(m map[string]string) bool {
 			return false
 		}
 		m[k] = v
-		p.c.skipWS()
-		if p.eat(',') {
-			continue
-		}
-		return p.eat('}')
-	}
+		return true
+	})
 }
 
 var quote = []byte{'"'}
@@ -331,45 +327,31 @@ var quote = []byte{'"'}
 func fastDecodeBulk(body []byte, req *daprhttp.BulkGetRequest) bool {
 	p := fastParser{c: canonicalizer{in: body}}
 	p.c.skipWS()
-	var seen int
+	var seen seenSet
 	return p.members(func(n []byte) bool {
 		switch {
 		case asciiFold(n, "keys"):
-			if seen&seenKey != 0 {
+			if !seen.once(seenKey) {
 				return false
 			}
-			seen |= seenKey
-			if p.null() {
-				return true
-			}
-			if !p.eat('[') {
-				return false
+			if arr, ok := p.arrayOrNull(); !arr {
+				return ok
 			}
 			// Size the slice once: the strings left in the body bound
 			// the keys (at most 1024 up front; append grows beyond).
 			req.Keys = make([]string, 0, min(bytes.Count(p.c.in[p.c.pos:], quote)/2, 1024))
-			p.c.skipWS()
-			if p.eat(']') {
-				return true
-			}
-			for {
-				p.c.skipWS()
+			return p.elements(func() bool {
 				k, ok := p.str()
 				if !ok {
 					return false
 				}
 				req.Keys = append(req.Keys, k)
-				p.c.skipWS()
-				if p.eat(',') {
-					continue
-				}
-				return p.eat(']')
-			}
+				return true
+			})
 		case asciiFold(n, "parallelism"):
-			if seen&seenValue != 0 {
+			if !seen.once(seenValue) {
 				return false
 			}
-			seen |= seenValue
 			start := p.c.pos
 			end := scanNumber(p.c.in, start)
 			if end < 0 {
@@ -388,18 +370,7 @@ func fastDecodeBulk(body []byte, req *daprhttp.BulkGetRequest) bool {
 			req.Parallelism = int(v)
 			return true
 		case asciiFold(n, "metadata"):
-			if seen&seenMetadata != 0 {
-				return false
-			}
-			seen |= seenMetadata
-			if p.null() {
-				return true
-			}
-			if p.peek() != '{' {
-				return false
-			}
-			req.Metadata = map[string]string{}
-			return p.metadata(req.Metadata)
+			return seen.once(seenMetadata) && p.nullableMetadata(&req.Metadata)
 		default:
 			_, ok := p.skip(1)
 			return ok
@@ -419,51 +390,27 @@ var opField = []byte(`"operation"`)
 func fastDecodeTx(body []byte, req *daprhttp.TransactionBody) bool {
 	p := fastParser{c: canonicalizer{in: body}}
 	p.c.skipWS()
-	var seen int
+	var seen seenSet
 	return p.members(func(n []byte) bool {
 		switch {
 		case asciiFold(n, "operations"):
-			if seen&seenKey != 0 {
+			if !seen.once(seenKey) {
 				return false
 			}
-			seen |= seenKey
-			if p.null() {
-				return true
-			}
-			if !p.eat('[') {
-				return false
+			if arr, ok := p.arrayOrNull(); !arr {
+				return ok
 			}
 			req.Operations = make([]daprhttp.TransactionOperation, 0, min(bytes.Count(p.c.in[p.c.pos:], opField), 1024))
-			p.c.skipWS()
-			if p.eat(']') {
-				return true
-			}
-			for {
-				p.c.skipWS()
+			return p.elements(func() bool {
 				var op daprhttp.TransactionOperation
 				if !p.txOp(&op) {
 					return false
 				}
 				req.Operations = append(req.Operations, op)
-				p.c.skipWS()
-				if p.eat(',') {
-					continue
-				}
-				return p.eat(']')
-			}
-		case asciiFold(n, "metadata"):
-			if seen&seenMetadata != 0 {
-				return false
-			}
-			seen |= seenMetadata
-			if p.null() {
 				return true
-			}
-			if p.peek() != '{' {
-				return false
-			}
-			req.Metadata = map[string]string{}
-			return p.metadata(req.Metadata)
+			})
+		case asciiFold(n, "metadata"):
+			return seen.once(seenMetadata) && p.nullableMetadata(&req.Metadata)
 		default:
 			_, ok := p.skip(1)
 			return ok
@@ -474,22 +421,20 @@ func fastDecodeTx(body []byte, req *daprhttp.TransactionBody) bool {
 // txOp decodes one operation object: "operation" a string, "request" an
 // object (anything else: false).
 func (p *fastParser) txOp(op *daprhttp.TransactionOperation) bool {
-	var seen int
+	var seen seenSet
 	return p.members(func(n []byte) bool {
 		switch {
 		case asciiFold(n, "operation"):
-			if seen&seenKey != 0 || p.peek() != '"' {
+			if !seen.once(seenKey) || p.peek() != '"' {
 				return false
 			}
-			seen |= seenKey
 			s, ok := p.str()
 			op.Operation = s
 			return ok
 		case asciiFold(n, "request"):
-			if seen&seenValue != 0 || p.peek() != '{' {
+			if !seen.once(seenValue) || p.peek() != '{' {
 				return false
 			}
-			seen |= seenValue
 			v, ok := p.skip(3)
 			op.Request = v
 			return ok

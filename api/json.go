@@ -149,16 +149,21 @@ func Canonicalize(dst, src []byte) ([]byte, error) {
 	return out, nil
 }
 
-func (c *canonicalizer) skipWS() {
-	for c.pos < len(c.in) {
-		switch c.in[c.pos] {
+// skipSpace returns the index of the first non-whitespace byte of in at or
+// after pos.
+func skipSpace(in []byte, pos int) int {
+	for pos < len(in) {
+		switch in[pos] {
 		case ' ', '\t', '\n', '\r':
-			c.pos++
+			pos++
 		default:
-			return
+			return pos
 		}
 	}
+	return pos
 }
+
+func (c *canonicalizer) skipWS() { c.pos = skipSpace(c.in, c.pos) }
 
 func (c *canonicalizer) value(dst []byte) ([]byte, error) {
 	c.skipWS()
@@ -341,23 +346,8 @@ func (c *canonicalizer) unquote(dst []byte) ([]byte, error) {
 				return dst, errJSON
 			}
 			switch e := in[i+1]; e {
-			case '"', '\\', '/':
-				dst = append(dst, e)
-				i += 2
-			case 'b':
-				dst = append(dst, '\b')
-				i += 2
-			case 'f':
-				dst = append(dst, '\f')
-				i += 2
-			case 'n':
-				dst = append(dst, '\n')
-				i += 2
-			case 'r':
-				dst = append(dst, '\r')
-				i += 2
-			case 't':
-				dst = append(dst, '\t')
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				dst = append(dst, unescaped[e])
 				i += 2
 			case 'u':
 				r, ok := hex4(in, i+2)
@@ -390,6 +380,10 @@ func (c *canonicalizer) unquote(dst []byte) ([]byte, error) {
 		}
 	}
 }
+
+// unescaped maps the byte after a backslash of a two-byte JSON escape to
+// the byte it stands for.
+var unescaped = [256]byte{'"': '"', '\\': '\\', '/': '/', 'b': '\b', 'f': '\f', 'n': '\n', 'r': '\r', 't': '\t'}
 
 func surrogateTail(in []byte, i int) (rune, bool) {
 	if i+1 < len(in) && in[i] == '\\' && in[i+1] == 'u' {
@@ -638,16 +632,7 @@ type validator struct {
 	pos int
 }
 
-func (v *validator) skipWS() {
-	for v.pos < len(v.in) {
-		switch v.in[v.pos] {
-		case ' ', '\t', '\n', '\r':
-			v.pos++
-		default:
-			return
-		}
-	}
-}
+func (v *validator) skipWS() { v.pos = skipSpace(v.in, v.pos) }
 
 func (v *validator) value(depth int) bool {
 	v.skipWS()
