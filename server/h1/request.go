@@ -126,18 +126,10 @@ func (r *Request) ProtoAtLeast(major, minor int) bool {
 func (r *Request) VisitQuery(fn func(name, value []byte)) {
 	q := r.view(r.query)
 	for len(q) > 0 {
-		var pair []byte
-		if i := bytes.IndexByte(q, '&'); i >= 0 {
-			pair, q = q[:i], q[i+1:]
-		} else {
-			pair, q = q, nil
-		}
-		if len(pair) == 0 || bytes.IndexByte(pair, ';') >= 0 {
+		var k, v []byte
+		var ok bool
+		if k, v, q, ok = nextQueryPair(q); !ok {
 			continue
-		}
-		k, v := pair, []byte(nil)
-		if i := bytes.IndexByte(pair, '='); i >= 0 {
-			k, v = pair[:i], pair[i+1:]
 		}
 		dk, ok := r.unescapeQuery(k)
 		if !ok {
@@ -156,18 +148,10 @@ func (r *Request) VisitQuery(fn func(name, value []byte)) {
 func (r *Request) QueryValue(name string) (value []byte, ok bool) {
 	q := r.view(r.query)
 	for len(q) > 0 {
-		var pair []byte
-		if i := bytes.IndexByte(q, '&'); i >= 0 {
-			pair, q = q[:i], q[i+1:]
-		} else {
-			pair, q = q, nil
-		}
-		if len(pair) == 0 || bytes.IndexByte(pair, ';') >= 0 {
+		var k, v []byte
+		var ok bool
+		if k, v, q, ok = nextQueryPair(q); !ok {
 			continue
-		}
-		k, v := pair, []byte(nil)
-		if i := bytes.IndexByte(pair, '='); i >= 0 {
-			k, v = pair[:i], pair[i+1:]
 		}
 		if !needsQueryUnescape(k) {
 			if string(k) != name {
@@ -186,6 +170,24 @@ func (r *Request) QueryValue(name string) (value []byte, ok bool) {
 		return dv, true
 	}
 	return nil, false
+}
+
+// nextQueryPair splits the first name=value pair off the raw query q (as
+// Go's url.ParseQuery does) and returns the rest; ok is false for a pair to
+// skip (empty, or containing ';').
+func nextQueryPair(q []byte) (k, v, rest []byte, ok bool) {
+	pair := q
+	if i := bytes.IndexByte(q, '&'); i >= 0 {
+		pair, rest = q[:i], q[i+1:]
+	}
+	if len(pair) == 0 || bytes.IndexByte(pair, ';') >= 0 {
+		return nil, nil, rest, false
+	}
+	k = pair
+	if i := bytes.IndexByte(pair, '='); i >= 0 {
+		k, v = pair[:i], pair[i+1:]
+	}
+	return k, v, rest, true
 }
 
 // unescapeQuery decodes s into scratch (or returns s itself when nothing needs
