@@ -46,10 +46,14 @@ type Options struct {
 	CacheSize         int64            // Pebble block cache bytes shared by shards; 0 = default (64 MiB)
 	WALSegmentSize    int64            // 0 = default (64 MiB)
 	CompressThreshold int              // values of at least this many bytes are compressed when it pays; 0 = default (1 KiB); <0 = never
+	ReadCacheSize     int64            // bytes of recently read values kept in front of the shards (see readCache); 0 = default (32 MiB); <0 = none
 	Logger            *slog.Logger     // nil = discard
 
 	// syncHook is wal.Options.SyncHook, for tests in this package.
 	syncHook func() error
+	// cacheStripeBytes overrides the read cache's per-stripe budget, for
+	// tests in this package that want evictions with few keys.
+	cacheStripeBytes int64
 }
 
 // Item is a stored value with its metadata.
@@ -109,6 +113,9 @@ type DB struct {
 	// locks of every shard a group touches while it commits, readers hold
 	// the read lock(s) while they read, so no reader sees part of a batch.
 	vis []paddedRW
+	// caches[i] is shard i's read cache, consistent with it under vis[i]
+	// (see readCache); nil when Options.ReadCacheSize < 0.
+	caches []*readCache
 
 	// commit guards the sequencing state. Held briefly by Apply and by the
 	// applier; never across I/O other than Pebble point reads.
@@ -210,6 +217,19 @@ func Open(dir string, opts Options) (*DB, error) {
 	db.shards = set
 	db.n = len(set.Shards)
 	db.vis = make([]paddedRW, db.n)
+	if opts.ReadCacheSize == 0 {
+		opts.ReadCacheSize = DefaultReadCacheSize
+		db.opts.ReadCacheSize = opts.ReadCacheSize
+	}
+	if opts.ReadCacheSize > 0 {
+		for range db.n {
+			c := newReadCache(opts.ReadCacheSize / int64(db.n))
+			if opts.cacheStripeBytes > 0 {
+				c.perLimit = opts.cacheStripeBytes
+			}
+			db.caches = append(db.caches, c)
+		}
+	}
 	db.pbs = make([]*pebble.Batch, db.n)
 	minApplied, maxApplied := ^uint64(0), uint64(0)
 	for _, s := range set.Shards {
@@ -675,6 +695,7 @@ func (db *DB) applyGroup(group []queued) error {
 		}
 	}
 	db.applied.Store(last)
+	db.updateCaches(group, err)
 	for i, pb := range db.pbs {
 		if pb != nil {
 			db.vis[i].Unlock()
@@ -701,6 +722,37 @@ func (db *DB) applyGroup(group []queued) error {
 		db.markCheckpoint(last)
 	}
 	return nil
+}
+
+// updateCaches brings the read caches of the shards a group touched up to
+// date: applied (err == nil) writes overwrite or drop cached keys in seq
+// order; after a failed apply, whose effect on the shards is unknown, those
+// caches are emptied. REQUIRES: the applier, holding vis[i] for writing for
+// every shard with db.pbs[i] != nil.
+func (db *DB) updateCaches(group []queued, err error) {
+	if db.caches == nil {
+		return
+	}
+	if err != nil {
+		for i, pb := range db.pbs {
+			if pb != nil {
+				db.caches[i].reset()
+			}
+		}
+		return
+	}
+	for _, g := range group {
+		seq := g.seq
+		_ = forEachOp(g.b.rec, func(o *decodedOp) error {
+			c := db.caches[shard.Index(o.key, db.n)]
+			if o.kind == opPut {
+				c.put(o.key, o.vflags, seq, o.expireAt, o.stored)
+			} else {
+				c.remove(o.key)
+			}
+			return nil
+		})
+	}
 }
 
 // markCheckpoint records seq as applied in every shard (the applier is the
@@ -777,22 +829,40 @@ func (db *DB) getKeyBuf() *[]byte { return db.keyPool.Get().(*[]byte) }
 // when the key is absent or expired (per Options.Now). 0 allocs when dst has room.
 func (db *DB) Get(key, dst []byte) (it Item, found bool, err error) {
 	i := shard.Index(key, db.n)
-	kb := db.getKeyBuf()
-	*kb = shard.AppendDataKey((*kb)[:0], key)
 	now := db.now().UnixNano()
 	db.vis[i].RLock()
 	if db.closed.Load() {
 		db.vis[i].RUnlock()
-		db.keyPool.Put(kb)
 		return Item{}, false, ErrClosed
 	}
+	if e := db.cacheLookup(i, key); e != nil {
+		it, found, err = db.fromEntry(i, key, e, dst[:0], now)
+		db.vis[i].RUnlock()
+		return it, found, err
+	}
+	kb := db.getKeyBuf()
+	*kb = shard.AppendDataKey((*kb)[:0], key)
 	it, found, err = db.getLocked(i, *kb, dst[:0], now)
 	db.vis[i].RUnlock()
 	db.keyPool.Put(kb)
 	return it, found, err
 }
 
-// getLocked reads dkey from shard i. REQUIRES: db.vis[i] read-locked.
+// fromEntry returns the value of a cache entry. REQUIRES: db.vis[i]
+// read-locked (the entry cannot change meanwhile).
+func (db *DB) fromEntry(i int, key []byte, e *cacheEntry, dst []byte, now int64) (Item, bool, error) {
+	if e.expireAt != 0 && e.expireAt <= now {
+		return Item{Value: dst}, false, nil
+	}
+	v, err := appendStoredValue(dst, e.flags, e.stored)
+	if err != nil {
+		return Item{Value: dst}, false, fmt.Errorf("%w: shard %d key %q: %w", ErrCorruption, i, key, err)
+	}
+	return Item{Value: v, ETag: e.seq, ExpireAt: e.expireAt}, true, nil
+}
+
+// getLocked reads dkey from shard i, and caches what it found. REQUIRES:
+// db.vis[i] read-locked.
 func (db *DB) getLocked(i int, dkey, dst []byte, now int64) (Item, bool, error) {
 	raw, closer, err := db.dbs[i].Get(dkey)
 	if err != nil {
@@ -806,6 +876,9 @@ func (db *DB) getLocked(i int, dkey, dst []byte, now int64) (Item, bool, error) 
 		closer.Close()
 		return Item{Value: dst}, false, fmt.Errorf("%w: shard %d key %q: %w", ErrCorruption, i, dkey[1:], err)
 	}
+	if db.caches != nil {
+		db.caches[i].fill(dkey[1:], h, stored)
+	}
 	if h.expireAt != 0 && h.expireAt <= now {
 		closer.Close()
 		return Item{Value: dst}, false, nil
@@ -816,6 +889,15 @@ func (db *DB) getLocked(i int, dkey, dst []byte, now int64) (Item, bool, error) 
 		return Item{Value: dst}, false, fmt.Errorf("%w: shard %d key %q: %w", ErrCorruption, i, dkey[1:], err)
 	}
 	return Item{Value: v, ETag: h.seq, ExpireAt: h.expireAt}, true, nil
+}
+
+// cacheLookup returns shard i's cache entry of key, or nil. REQUIRES:
+// db.vis[i] read-locked.
+func (db *DB) cacheLookup(i int, key []byte) *cacheEntry {
+	if db.caches == nil {
+		return nil
+	}
+	return db.caches[i].lookup(key)
 }
 
 // GetMany reads shards in parallel and returns one Result per key, in the
@@ -860,9 +942,16 @@ func (db *DB) GetMany(keys [][]byte) ([]Result, error) {
 			if int(idx[k]) != i {
 				continue
 			}
-			kb = shard.AppendDataKey(kb[:0], key)
 			start := len(vals)
-			it, found, err := db.getLocked(i, kb, vals, now)
+			var it Item
+			var found bool
+			var err error
+			if e := db.cacheLookup(i, key); e != nil {
+				it, found, err = db.fromEntry(i, key, e, vals, now)
+			} else {
+				kb = shard.AppendDataKey(kb[:0], key)
+				it, found, err = db.getLocked(i, kb, vals, now)
+			}
 			if err != nil {
 				return err
 			}

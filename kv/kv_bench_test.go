@@ -35,8 +35,13 @@ func fillDB(b *testing.B, db *DB, n, size int) {
 }
 
 // BenchmarkGet reads random 100-byte values with a reused dst.
-func BenchmarkGet(b *testing.B) {
-	db, err := Open(b.TempDir(), Options{SweepInterval: -1})
+// BenchmarkGet reads through the read cache (the default); BenchmarkGetNoCache
+// reads every value from Pebble.
+func BenchmarkGet(b *testing.B)        { benchGet(b, 0) }
+func BenchmarkGetNoCache(b *testing.B) { benchGet(b, -1) }
+
+func benchGet(b *testing.B, readCache int64) {
+	db, err := Open(b.TempDir(), Options{SweepInterval: -1, ReadCacheSize: readCache})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -127,201 +127,225 @@ type mval struct {
 	exp  int64
 }
 
+// modelCaches are the read cache settings the model test runs with: the
+// default, none, and one so small that entries are evicted all the time.
+var modelCaches = []struct {
+	name        string
+	size, strip int64
+}{{"cache=default", 0, 0}, {"cache=off", -1, 0}, {"cache=tiny", 1 << 20, 150}}
+
 func TestModelRandomized(t *testing.T) {
 	for _, shards := range []int{1, 3, 8} {
-		t.Run(fmt.Sprintf("shards=%d", shards), func(t *testing.T) {
-			rng := rand.New(rand.NewPCG(uint64(shards), 42))
-			clk := &fakeClock{}
-			clk.ns.Store(1_000_000)
-			fs := vfs.NewMem()
-			o := Options{Shards: shards, Now: clk.Now, CompressThreshold: 64, WALSegmentSize: 16 << 10}
-			db := openMem(t, fs, o)
-			defer func() { db.Close() }()
-			model := map[string]mval{}
-			live := func(k string) (mval, bool) {
-				v, ok := model[k]
-				if !ok || (v.exp != 0 && v.exp <= clk.ns.Load()) {
-					return mval{}, false
+		for _, cc := range modelCaches {
+			t.Run(fmt.Sprintf("shards=%d/%s", shards, cc.name), func(t *testing.T) {
+				testModel(t, shards, cc.size, cc.strip)
+			})
+		}
+	}
+}
+
+func testModel(t *testing.T, shards int, cacheSize, cacheStripe int64) {
+	rng := rand.New(rand.NewPCG(uint64(shards), 42))
+	clk := &fakeClock{}
+	clk.ns.Store(1_000_000)
+	fs := vfs.NewMem()
+	o := Options{Shards: shards, Now: clk.Now, CompressThreshold: 64, WALSegmentSize: 16 << 10, ReadCacheSize: cacheSize, cacheStripeBytes: cacheStripe}
+	db := openMem(t, fs, o)
+	defer func() { db.Close() }()
+	model := map[string]mval{}
+	live := func(k string) (mval, bool) {
+		v, ok := model[k]
+		if !ok || (v.exp != 0 && v.exp <= clk.ns.Load()) {
+			return mval{}, false
+		}
+		return v, true
+	}
+	keys := make([]string, 40)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("%c/k%02d", 'a'+i%3, i)
+	}
+	var lastSeq uint64
+	var hits, evictions uint64 // read cache figures, summed over reopens
+	steps := 3000
+	if testing.Short() {
+		steps = 600
+	}
+	if *long {
+		steps = 50000
+	}
+	var b Batch
+	for step := 0; step < steps; step++ {
+		switch r := rng.IntN(100); {
+		case r < 55: // apply
+			b.Reset()
+			n := 1 + rng.IntN(5)
+			type mop struct {
+				k   string
+				del bool
+				v   string
+				exp int64
+				c   Cond
+			}
+			var ops []mop
+			for j := 0; j < n; j++ {
+				k := keys[rng.IntN(len(keys))]
+				op := mop{k: k, del: rng.IntN(4) == 0}
+				switch rng.IntN(4) {
+				case 1:
+					op.c = Cond{Kind: CondNotExists}
+				case 2:
+					cur := model[k].etag
+					if rng.IntN(3) == 0 {
+						cur = uint64(rng.IntN(int(lastSeq) + 2))
+					}
+					op.c = Cond{Kind: CondETag, ETag: cur}
 				}
-				return v, true
+				if !op.del {
+					op.v = strings.Repeat(fmt.Sprintf("v%d-%d.", step, j), 1+rng.IntN(30))
+					if rng.IntN(3) == 0 {
+						op.exp = clk.ns.Load() + int64(1+rng.IntN(5))*1000
+					}
+					b.Put([]byte(k), []byte(op.v), op.c, op.exp)
+				} else {
+					b.Delete([]byte(k), op.c)
+				}
+				ops = append(ops, op)
 			}
-			keys := make([]string, 40)
-			for i := range keys {
-				keys[i] = fmt.Sprintf("%c/k%02d", 'a'+i%3, i)
-			}
-			var lastSeq uint64
-			steps := 3000
-			if testing.Short() {
-				steps = 600
-			}
-			if *long {
-				steps = 50000
-			}
-			var b Batch
-			for step := 0; step < steps; step++ {
-				switch r := rng.IntN(100); {
-				case r < 55: // apply
-					b.Reset()
-					n := 1 + rng.IntN(5)
-					type mop struct {
-						k   string
-						del bool
-						v   string
-						exp int64
-						c   Cond
+			var want []Failure
+			for j, op := range ops {
+				cur, ok := live(op.k)
+				switch op.c.Kind {
+				case CondETag:
+					if !ok {
+						want = append(want, Failure{Index: j, Key: []byte(op.k), Reason: NotFound})
+					} else if cur.etag != op.c.ETag {
+						want = append(want, Failure{Index: j, Key: []byte(op.k), Reason: Mismatch, Current: cur.etag})
 					}
-					var ops []mop
-					for j := 0; j < n; j++ {
-						k := keys[rng.IntN(len(keys))]
-						op := mop{k: k, del: rng.IntN(4) == 0}
-						switch rng.IntN(4) {
-						case 1:
-							op.c = Cond{Kind: CondNotExists}
-						case 2:
-							cur := model[k].etag
-							if rng.IntN(3) == 0 {
-								cur = uint64(rng.IntN(int(lastSeq) + 2))
-							}
-							op.c = Cond{Kind: CondETag, ETag: cur}
-						}
-						if !op.del {
-							op.v = strings.Repeat(fmt.Sprintf("v%d-%d.", step, j), 1+rng.IntN(30))
-							if rng.IntN(3) == 0 {
-								op.exp = clk.ns.Load() + int64(1+rng.IntN(5))*1000
-							}
-							b.Put([]byte(k), []byte(op.v), op.c, op.exp)
-						} else {
-							b.Delete([]byte(k), op.c)
-						}
-						ops = append(ops, op)
+				case CondNotExists:
+					if ok {
+						want = append(want, Failure{Index: j, Key: []byte(op.k), Reason: Exists, Current: cur.etag})
 					}
-					var want []Failure
-					for j, op := range ops {
-						cur, ok := live(op.k)
-						switch op.c.Kind {
-						case CondETag:
-							if !ok {
-								want = append(want, Failure{Index: j, Key: []byte(op.k), Reason: NotFound})
-							} else if cur.etag != op.c.ETag {
-								want = append(want, Failure{Index: j, Key: []byte(op.k), Reason: Mismatch, Current: cur.etag})
-							}
-						case CondNotExists:
-							if ok {
-								want = append(want, Failure{Index: j, Key: []byte(op.k), Reason: Exists, Current: cur.etag})
-							}
-						}
-					}
-					seq, err := db.Apply(&b)
-					if len(want) > 0 {
-						var ce *ConditionError
-						if !errors.As(err, &ce) || len(ce.Failures) != len(want) {
-							t.Fatalf("step %d: want %d failures, got %v", step, len(want), err)
-						}
-						for j := range want {
-							g, w := ce.Failures[j], want[j]
-							if g.Index != w.Index || g.Reason != w.Reason || g.Current != w.Current || !bytes.Equal(g.Key, w.Key) {
-								t.Fatalf("step %d: failure %+v want %+v", step, g, w)
-							}
-						}
-						continue
-					}
-					if err != nil {
-						t.Fatalf("step %d: %v", step, err)
-					}
-					if seq <= lastSeq {
-						t.Fatalf("step %d: seq %d not above %d", step, seq, lastSeq)
-					}
-					lastSeq = seq
-					for _, op := range ops {
-						if op.del {
-							delete(model, op.k)
-						} else {
-							model[op.k] = mval{val: op.v, etag: seq, exp: op.exp}
-						}
-					}
-				case r < 70: // get
-					k := keys[rng.IntN(len(keys))]
-					it, ok, err := db.Get([]byte(k), make([]byte, 3))
-					if err != nil {
-						t.Fatal(err)
-					}
-					w, wok := live(k)
-					if ok != wok || (ok && (string(it.Value) != w.val || it.ETag != w.etag || it.ExpireAt != w.exp)) {
-						t.Fatalf("step %d: get %s = %v %q %d, want %v %q %d", step, k, ok, it.Value, it.ETag, wok, w.val, w.etag)
-					}
-				case r < 78: // getmany
-					var ks [][]byte
-					for j := 0; j < 1+rng.IntN(12); j++ {
-						ks = append(ks, []byte(keys[rng.IntN(len(keys))]))
-					}
-					res, err := db.GetMany(ks)
-					if err != nil || len(res) != len(ks) {
-						t.Fatal(err)
-					}
-					for j, r := range res {
-						w, wok := live(string(ks[j]))
-						if r.Found != wok || (wok && (string(r.Value) != w.val || r.ETag != w.etag)) {
-							t.Fatalf("step %d: getmany %s = %v %q %d, want %v %+v (now %d)", step, ks[j], r.Found, r.Value, r.ETag, wok, w, clk.ns.Load())
-						}
-					}
-				case r < 85: // scan
-					prefix := []string{"", "a/", "b/k1", "c/", "zz"}[rng.IntN(5)]
-					var got []string
-					err := db.Scan([]byte(prefix), func(k []byte, it Item) bool {
-						got = append(got, fmt.Sprintf("%s=%s@%d", k, it.Value, it.ETag))
-						return true
-					})
-					if err != nil {
-						t.Fatal(err)
-					}
-					var want []string
-					for k := range model {
-						if w, ok := live(k); ok && strings.HasPrefix(k, prefix) {
-							want = append(want, fmt.Sprintf("%s=%s@%d", k, w.val, w.etag))
-						}
-					}
-					sort.Strings(want)
-					if !slices.Equal(got, want) {
-						t.Fatalf("step %d: scan %q\n got %v\nwant %v", step, prefix, got, want)
-					}
-				case r < 93: // time passes
-					clk.Add(time.Duration(rng.IntN(2000)))
-				case r < 97: // sweep
-					if _, err := db.Sweep(); err != nil {
-						t.Fatal(err)
-					}
-					for k, v := range model {
-						if v.exp != 0 && v.exp <= clk.ns.Load() {
-							delete(model, k)
-						}
-					}
-				default: // reopen
-					if err := db.Close(); err != nil {
-						t.Fatal(err)
-					}
-					db = openMem(t, fs, Options{Now: clk.Now, CompressThreshold: 64, WALSegmentSize: 16 << 10})
 				}
 			}
-			// Every key is gone from disk once swept: nothing expired left.
-			clk.Add(time.Hour)
+			seq, err := db.Apply(&b)
+			if len(want) > 0 {
+				var ce *ConditionError
+				if !errors.As(err, &ce) || len(ce.Failures) != len(want) {
+					t.Fatalf("step %d: want %d failures, got %v", step, len(want), err)
+				}
+				for j := range want {
+					g, w := ce.Failures[j], want[j]
+					if g.Index != w.Index || g.Reason != w.Reason || g.Current != w.Current || !bytes.Equal(g.Key, w.Key) {
+						t.Fatalf("step %d: failure %+v want %+v", step, g, w)
+					}
+				}
+				continue
+			}
+			if err != nil {
+				t.Fatalf("step %d: %v", step, err)
+			}
+			if seq <= lastSeq {
+				t.Fatalf("step %d: seq %d not above %d", step, seq, lastSeq)
+			}
+			lastSeq = seq
+			for _, op := range ops {
+				if op.del {
+					delete(model, op.k)
+				} else {
+					model[op.k] = mval{val: op.v, etag: seq, exp: op.exp}
+				}
+			}
+		case r < 70: // get
+			k := keys[rng.IntN(len(keys))]
+			it, ok, err := db.Get([]byte(k), make([]byte, 3))
+			if err != nil {
+				t.Fatal(err)
+			}
+			w, wok := live(k)
+			if ok != wok || (ok && (string(it.Value) != w.val || it.ETag != w.etag || it.ExpireAt != w.exp)) {
+				t.Fatalf("step %d: get %s = %v %q %d, want %v %q %d", step, k, ok, it.Value, it.ETag, wok, w.val, w.etag)
+			}
+		case r < 78: // getmany
+			var ks [][]byte
+			for j := 0; j < 1+rng.IntN(12); j++ {
+				ks = append(ks, []byte(keys[rng.IntN(len(keys))]))
+			}
+			res, err := db.GetMany(ks)
+			if err != nil || len(res) != len(ks) {
+				t.Fatal(err)
+			}
+			for j, r := range res {
+				w, wok := live(string(ks[j]))
+				if r.Found != wok || (wok && (string(r.Value) != w.val || r.ETag != w.etag)) {
+					t.Fatalf("step %d: getmany %s = %v %q %d, want %v %+v (now %d)", step, ks[j], r.Found, r.Value, r.ETag, wok, w, clk.ns.Load())
+				}
+			}
+		case r < 85: // scan
+			prefix := []string{"", "a/", "b/k1", "c/", "zz"}[rng.IntN(5)]
+			var got []string
+			err := db.Scan([]byte(prefix), func(k []byte, it Item) bool {
+				got = append(got, fmt.Sprintf("%s=%s@%d", k, it.Value, it.ETag))
+				return true
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want []string
+			for k := range model {
+				if w, ok := live(k); ok && strings.HasPrefix(k, prefix) {
+					want = append(want, fmt.Sprintf("%s=%s@%d", k, w.val, w.etag))
+				}
+			}
+			sort.Strings(want)
+			if !slices.Equal(got, want) {
+				t.Fatalf("step %d: scan %q\n got %v\nwant %v", step, prefix, got, want)
+			}
+		case r < 93: // time passes
+			clk.Add(time.Duration(rng.IntN(2000)))
+		case r < 97: // sweep
 			if _, err := db.Sweep(); err != nil {
 				t.Fatal(err)
 			}
-			n := 0
-			for _, d := range db.dbs {
-				it, _ := d.NewIter(nil)
-				for ok := it.First(); ok; ok = it.Next() {
-					if it.Key()[0] == 'x' {
-						n++
-					}
+			for k, v := range model {
+				if v.exp != 0 && v.exp <= clk.ns.Load() {
+					delete(model, k)
 				}
-				it.Close()
 			}
-			if n != 0 {
-				t.Fatalf("%d expiry index entries left after a full sweep", n)
+		default: // reopen
+			m := db.Metrics()
+			hits, evictions = hits+m.CacheHits, evictions+m.CacheEvictions
+			if err := db.Close(); err != nil {
+				t.Fatal(err)
 			}
-		})
+			db = openMem(t, fs, Options{Now: clk.Now, CompressThreshold: 64, WALSegmentSize: 16 << 10, ReadCacheSize: cacheSize, cacheStripeBytes: cacheStripe})
+		}
 	}
+	if cacheStripe > 0 {
+		m := db.Metrics()
+		hits, evictions = hits+m.CacheHits, evictions+m.CacheEvictions
+		if evictions == 0 || hits == 0 {
+			t.Fatalf("tiny cache: %d hits, %d evictions; the test wants both", hits, evictions)
+		}
+	}
+	// Every key is gone from disk once swept: nothing expired left.
+	clk.Add(time.Hour)
+	if _, err := db.Sweep(); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, d := range db.dbs {
+		it, _ := d.NewIter(nil)
+		for ok := it.First(); ok; ok = it.Next() {
+			if it.Key()[0] == 'x' {
+				n++
+			}
+		}
+		it.Close()
+	}
+	if n != 0 {
+		t.Fatalf("%d expiry index entries left after a full sweep", n)
+	}
+
 }
 
 func TestSweeperConditional(t *testing.T) {
@@ -450,7 +474,15 @@ func TestConcurrentETagCounter(t *testing.T) {
 // TestAtomicVisibility: a writer sets 10 keys (spread over shards) to the
 // same value per batch; readers must never see a mix.
 func TestAtomicVisibility(t *testing.T) {
-	db := openMem(t, vfs.NewMem(), Options{Shards: 8})
+	for _, cc := range modelCaches {
+		t.Run(cc.name, func(t *testing.T) {
+			testAtomicVisibility(t, Options{Shards: 8, ReadCacheSize: cc.size, cacheStripeBytes: cc.strip})
+		})
+	}
+}
+
+func testAtomicVisibility(t *testing.T, o Options) {
+	db := openMem(t, vfs.NewMem(), o)
 	defer db.Close()
 	keys := make([][]byte, 10)
 	for i := range keys {
@@ -591,21 +623,23 @@ func TestGetAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts differ under -race")
 	}
-	db := openMem(t, vfs.NewMem(), Options{Shards: 4})
-	defer db.Close()
-	var b Batch
-	b.Put([]byte("key-0001"), bytes.Repeat([]byte{'v'}, 100), Cond{}, 0)
-	mustApply(t, db, &b)
-	dst := make([]byte, 0, 256)
-	key := []byte("key-0001")
-	a := testing.AllocsPerRun(1000, func() {
-		it, ok, err := db.Get(key, dst)
-		if !ok || err != nil || len(it.Value) != 100 {
-			panic("bad get")
+	for _, size := range []int64{0, -1} { // read cache hit; no cache (shard read)
+		db := openMem(t, vfs.NewMem(), Options{Shards: 4, ReadCacheSize: size})
+		var b Batch
+		b.Put([]byte("key-0001"), bytes.Repeat([]byte{'v'}, 100), Cond{}, 0)
+		mustApply(t, db, &b)
+		dst := make([]byte, 0, 256)
+		key := []byte("key-0001")
+		a := testing.AllocsPerRun(1000, func() {
+			it, ok, err := db.Get(key, dst)
+			if !ok || err != nil || len(it.Value) != 100 {
+				panic("bad get")
+			}
+		})
+		if a != 0 {
+			t.Fatalf("ReadCacheSize %d: Get allocates %v per call", size, a)
 		}
-	})
-	if a != 0 {
-		t.Fatalf("Get allocates %v per call", a)
+		db.Close()
 	}
 }
 

@@ -30,6 +30,8 @@
 //	syncInterval   Go duration, relaxed mode fsync period (default 10ms)
 //	sweepInterval  Go duration, TTL sweeper period (default 1s; negative disables)
 //	cacheSize      block cache bytes, a quantity such as 64Mi (default 64Mi)
+//	readCacheSize  bytes of recently read values kept in front of the
+//	               shards, a quantity (default 32Mi; 0 turns it off)
 //	walSegmentSize WAL segment size, a quantity of at least 1Mi (default
 //	               64Mi); each segment is preallocated, so the store needs
 //	               that much free disk for its first write, and the engine

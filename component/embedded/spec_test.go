@@ -21,21 +21,21 @@ func TestRegistered(t *testing.T) {
 
 func TestOptionsFromSpec(t *testing.T) {
 	spec := component.Spec{Name: "s", Metadata: map[string]string{
-		"DATADIR": "/tmp/x", "shards": "8", "Durability": "Relaxed", "syncInterval": "5ms", "sweepInterval": "-1s", "cacheSize": "32Mi", "WALSEGMENTSIZE": "8Mi",
+		"DATADIR": "/tmp/x", "shards": "8", "Durability": "Relaxed", "syncInterval": "5ms", "sweepInterval": "-1s", "cacheSize": "32Mi", "WALSEGMENTSIZE": "8Mi", "readCacheSize": "0",
 	}}
 	opts, dir, err := optionsFromSpec(spec, component.Env{DataDir: "/data"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if dir != "/tmp/x" || opts.Shards != 8 || opts.Durability != kv.Relaxed || opts.SyncInterval != 5*time.Millisecond ||
-		opts.SweepInterval != -time.Second || opts.CacheSize != 32<<20 || opts.WALSegmentSize != 8<<20 {
+		opts.SweepInterval != -time.Second || opts.CacheSize != 32<<20 || opts.WALSegmentSize != 8<<20 || opts.ReadCacheSize != -1 {
 		t.Fatalf("options %+v dir %s", opts, dir)
 	}
 	_, dir, err = optionsFromSpec(component.Spec{Name: "s"}, component.Env{DataDir: "/data"})
 	if err != nil || dir != "/data/s" {
 		t.Fatalf("default dir %q %v", dir, err)
 	}
-	for name, bad := range map[string]string{"shards": "0", "durability": "fast", "syncInterval": "5", "cacheSize": "lots", "walSegmentSize": "4Ki"} {
+	for name, bad := range map[string]string{"shards": "0", "durability": "fast", "syncInterval": "5", "cacheSize": "lots", "walSegmentSize": "4Ki", "readCacheSize": "-1"} {
 		_, _, err := optionsFromSpec(component.Spec{Name: "s", Metadata: map[string]string{name: bad}}, component.Env{})
 		if err == nil || !strings.Contains(err.Error(), name) {
 			t.Fatalf("%s=%s: err %v", name, bad, err)

@@ -128,6 +128,16 @@ func optionsFromSpec(spec component.Spec, env component.Env) (kv.Options, string
 		}
 		opts.CacheSize = n
 	}
+	if v, ok := spec.Meta("readCacheSize"); ok && v != "" {
+		n, err := quantity.Parse(v)
+		if err != nil || n < 0 {
+			return opts, "", fmt.Errorf("invalid metadata readCacheSize %q: must be a byte quantity such as 32Mi (0 turns the read cache off)", v)
+		}
+		opts.ReadCacheSize = n
+		if n == 0 {
+			opts.ReadCacheSize = -1
+		}
+	}
 	if v, ok := spec.Meta("walSegmentSize"); ok && v != "" {
 		n, err := quantity.Parse(v)
 		if err != nil || n < minWALSegmentSize {
