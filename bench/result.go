@@ -33,8 +33,16 @@ type Result struct {
 	Status     map[string]int64 `json:"status"`           // "204", "grpc:OK", "error" -> count
 	Throughput float64          `json:"throughput_rps"`
 	Latency    Latency          `json:"latency_us"`
-	Buckets    [][2]int64       `json:"buckets_ns,omitempty"` // histogram: (upper bound ns, count)
-	PreloadSec float64          `json:"preload_s,omitempty"`
+	// Service is, for open-loop runs, the latency measured from when each
+	// request was actually written rather than planned: the round trip
+	// without the generator's own lateness (Go timers wake a sleeping
+	// worker up to about a millisecond late on an idle machine) and
+	// without queueing behind a stall. Latency is the figure that
+	// charges stalls (no coordinated omission); Service is the one to
+	// compare round trips with.
+	Service    *Latency   `json:"service_us,omitempty"`
+	Buckets    [][2]int64 `json:"buckets_ns,omitempty"` // histogram: (upper bound ns, count)
+	PreloadSec float64    `json:"preload_s,omitempty"`
 	// GenCPUMsPer1k is the load generator's own CPU time (this process,
 	// all threads) per 1,000 measured requests: what the client cost on a
 	// machine where it shares the cores with the system under test.
@@ -229,6 +237,9 @@ func Summary(r *Result) string {
 	s := fmt.Sprintf("%s %s %s c=%d size=%s keys=%d: %.0f req/s, latency us p50 %.1f p90 %.1f p99 %.1f p99.9 %.1f max %.1f; %d requests, %d errors",
 		r.System, r.Proto, r.Workload, r.Conns, SizeName(r.ValueSize), r.Keys, r.Throughput,
 		r.Latency.P50, r.Latency.P90, r.Latency.P99, r.Latency.P999, r.Latency.Max, r.Requests, r.Errors)
+	if r.Service != nil {
+		s += fmt.Sprintf("; from the actual send: p50 %.1f p90 %.1f p99 %.1f", r.Service.P50, r.Service.P90, r.Service.P99)
+	}
 	if r.GenCPUMsPer1k > 0 {
 		s += fmt.Sprintf("; generator CPU %.1f ms/1k req", r.GenCPUMsPer1k)
 	}

@@ -90,6 +90,7 @@ func (c *Config) setDefaults() error {
 // after the goroutine has finished.
 type worker struct {
 	hist     Histogram
+	svc      Histogram // open loop: from the actual send, not the planned time
 	status   [numStatus]int64
 	terrs    int64 // transport errors
 	requests int64 // completed in the measured phase
@@ -247,13 +248,14 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	beginOnce.Do(func() { onMeasure(true) })
 	endOnce.Do(func() { onMeasure(false) })
 
-	var h Histogram
+	var h, svc Histogram
 	var st [numStatus]int64
 	var terrs, unsent int64
 	var lastErr error
 	for _, w := range workers {
 		unsent += w.unsent
 		h.Merge(&w.hist)
+		svc.Merge(&w.svc)
 		for i, c := range w.status {
 			st[i] += c
 		}
@@ -276,6 +278,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	res.Throughput = float64(res.Requests) / cfg.Duration.Seconds()
 	res.Latency = SummarizeLatency(&h)
+	if svc.Count() > 0 {
+		l := SummarizeLatency(&svc)
+		res.Service = &l
+	}
 	if res.Requests > 0 {
 		res.GenCPUMsPer1k = (genCPU[1] - genCPU[0]) * 1e6 / float64(res.Requests)
 	}
@@ -314,6 +320,10 @@ func (w *worker) loop(ctx context.Context, d driver, g *KeyGen, mix *Mix, sched 
 		if !single {
 			op = mix.Pick(g.Float64())
 		}
+		ts := t0
+		if sched != nil {
+			ts = time.Now()
+		}
 		st, err := d.do(op, g)
 		t1 := time.Now()
 		done.Add(1)
@@ -322,6 +332,9 @@ func (w *worker) loop(ctx context.Context, d driver, g *KeyGen, mix *Mix, sched 
 		}
 		w.requests++
 		w.hist.Record(int64(OpenLoopLatency(t0, t1)))
+		if sched != nil {
+			w.svc.Record(int64(t1.Sub(ts)))
+		}
 		if err != nil {
 			w.terrs++
 			w.lastErr = err

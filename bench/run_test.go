@@ -67,6 +67,15 @@ func TestRunOpenLoopSendsAtRate(t *testing.T) {
 	if res.Requests+res.Unsent != 500 || res.Status["unsent"] != res.Unsent || res.Errors != res.Unsent {
 		t.Fatalf("open loop: %d sent + %d unsent (errors %d), want the 500 planned", res.Requests, res.Unsent, res.Errors)
 	}
+	// Service time is measured from the actual send: never above the
+	// latency from the planned send at any quantile.
+	if res.Service == nil || res.Service.P50 <= 0 || res.Service.P50 > res.Latency.P50 || res.Service.Max > res.Latency.Max {
+		t.Fatalf("service %+v, latency %+v", res.Service, res.Latency)
+	}
+	closed, err := Run(t.Context(), Config{Target: s.Addr(), Mix: mix, Conns: 1, Duration: 50 * time.Millisecond})
+	if err != nil || closed.Service != nil {
+		t.Fatalf("closed loop: service %+v, %v; want none (latency is the service time)", closed.Service, err)
+	}
 }
 
 func TestRunReportsErrorStatusesAndDialFailure(t *testing.T) {
