@@ -5,6 +5,7 @@
 #   FUZZTIME=2m scripts/fuzz.sh                 # all targets, one at a time
 #   FUZZTIME=30s scripts/fuzz.sh ./api          # targets of some packages
 #   FUZZPARALLEL=1 FUZZJOBS=2 ...               # 2 targets at once, 1 worker each
+#   FUZZMATCH='^FuzzCanonicalize$' ... ./api    # only targets whose name matches (grep -E)
 #
 # FUZZPARALLEL is go test's -parallel (fuzz workers per target; default: go's,
 # GOMAXPROCS). FUZZJOBS runs that many targets side by side (default 1); on a
@@ -28,7 +29,7 @@ go test -count=1 -run '^$' "${pkgs[@]}" >/dev/null || exit 1
 list=()
 for pkg in $(go list "${pkgs[@]}"); do
 	dir=$(go list -f '{{.Dir}}' "$pkg")
-	for t in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/^func //' | sort -u); do
+	for t in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/^func //' | sort -u | grep -E "${FUZZMATCH:-.}"); do
 		list+=("$pkg $t")
 	done
 done
