@@ -563,3 +563,84 @@ func TestRelaxedSyncNow(t *testing.T) {
 }
 
 func newRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, seed)) }
+
+// groupWaitRun runs writers closed-loop writers (append, wait for the ack,
+// again) for rounds rounds each over a log whose fsync takes 20 ms, then a
+// lone writer for 5 more records, and returns the metrics of the crowd phase.
+func groupWaitRun(t *testing.T, groupWait time.Duration, writers, rounds int) Metrics {
+	fs := vfs.NewMem()
+	h := newHarness()
+	o := h.opts(fs, 1<<20)
+	o.GroupWait = groupWait
+	o.SyncHook = func() error { time.Sleep(20 * time.Millisecond); return nil }
+	l, _, err := Open(o, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex // appends in seq order
+	next := uint64(1)
+	appendOne := func() uint64 {
+		mu.Lock()
+		defer mu.Unlock()
+		s := next
+		if err := l.Append(s, payloadFor(s)); err != nil {
+			t.Error(err)
+		}
+		next++
+		return s
+	}
+	var wg sync.WaitGroup
+	for range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range rounds {
+				if err := h.wait(appendOne()); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	crowd := l.Metrics()
+	before := crowd.Groups
+	for range 5 { // a lone writer after the crowd: every record is acknowledged
+		if err := h.wait(appendOne()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := l.Metrics()
+	if g := m.Groups - before; g != 5 {
+		t.Errorf("lone writer: %d groups for 5 records, want 5", g)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got, l2, last, err := replayAll(t, fs, 1, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l2.Close()
+	checkRecs(t, got, 1, last)
+	if want := uint64(writers*rounds + 5); last != want {
+		t.Fatalf("replayed up to %d, want %d", last, want)
+	}
+	return crowd
+}
+
+// TestGroupWait: closed-loop writers end up sharing one fsync with the
+// wait, and a lone writer is never held back.
+func TestGroupWait(t *testing.T) {
+	m := groupWaitRun(t, time.Second, 8, 12)
+	mean := float64(m.Records) / float64(m.Groups)
+	t.Logf("with GroupWait: %d records in %d groups (mean %.1f), %d waits, %v waiting", m.Records, m.Groups, mean, m.GroupWaits, m.GroupWaitTime)
+	if m.GroupWaits == 0 || mean < 6 {
+		t.Fatalf("8 closed-loop writers: mean group %.1f after %d waits; want most groups to hold all 8", mean, m.GroupWaits)
+	}
+	off := groupWaitRun(t, -1, 8, 12)
+	t.Logf("without: %d records in %d groups (mean %.1f)", off.Records, off.Groups, float64(off.Records)/float64(off.Groups))
+	if off.GroupWaits != 0 {
+		t.Fatalf("GroupWait < 0 waited %d times", off.GroupWaits)
+	}
+}
