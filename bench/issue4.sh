@@ -18,6 +18,7 @@
 #                  request updates dapr_http_server_* series)
 #   STATECAR_BIN   use this binary instead of building ./cmd/statecar
 #   OUT=dir        keep raw outputs here (default: a temp dir, printed)
+#   WORKLOADS="get save bulk tx"  the statecar workloads to run (redis runs anyway)
 #
 # statecar runs with its default store (state.pebble, durability sync: every
 # save is fsynced before its 204), --app-id bench, --log-level warn, a fresh
@@ -47,6 +48,7 @@ CONNS=${CONNS:-32}
 N=${N:-300000}
 METRICS=${METRICS:-true}
 PROFILE=${PROFILE:-0}
+WORKLOADS=${WORKLOADS:-get save bulk tx}
 OUT=${OUT:-$(mktemp -d /tmp/issue4.XXXXXX)}
 mkdir -p "$OUT"
 
@@ -176,7 +178,7 @@ profile() {
 } | tee "$OUT/header.txt"
 
 for r in $(seq "$ROUNDS"); do
-	for w in get save bulk tx; do run_wrk "$r" "$w"; done
+	for w in $WORKLOADS; do run_wrk "$r" "$w"; done
 	f=$OUT/redis-$r.csv
 	# One test per redis-benchmark run, so that the server's CPU is known per test.
 	for t in set get; do
