@@ -47,7 +47,6 @@ type Options struct {
 	WALSegmentSize    int64            // 0 = default (64 MiB)
 	CompressThreshold int              // values of at least this many bytes are compressed when it pays; 0 = default (1 KiB); <0 = never
 	ReadCacheSize     int64            // bytes of recently read values kept in front of the shards (see readCache); 0 = default (32 MiB); <0 = none
-	GroupWait         time.Duration    // Sync only: longest wait for the writers of the last group to rejoin the next (wal.Options.GroupWait); 0 = default (200µs, at most the mean fsync); <0 = none
 	Logger            *slog.Logger     // nil = discard
 
 	// syncHook is wal.Options.SyncHook, for tests in this package.
@@ -250,7 +249,6 @@ func Open(dir string, opts Options) (*DB, error) {
 		OnAck:             db.onAck,
 		OnFail:            db.onFail,
 		SyncHook:          opts.syncHook,
-		GroupWait:         opts.GroupWait,
 		Logger:            opts.Logger,
 	}, minApplied+1, rp.record)
 	if err == nil {

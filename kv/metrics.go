@@ -11,8 +11,6 @@ type Metrics struct {
 	Fsyncs         uint64        // WAL fsyncs
 	FsyncTime      time.Duration // total time in WAL fsyncs (mean = FsyncTime/Fsyncs)
 	FsyncMax       time.Duration // longest WAL fsync
-	GroupWaits     uint64        // times the WAL held a group open for returning writers (Options.GroupWait)
-	GroupWaitTime  time.Duration // total time spent holding groups open
 	Groups         uint64        // WAL group writes
 	GroupMean      float64       // mean records per group write
 	GroupMax       uint64        // most records in one group write
@@ -45,8 +43,6 @@ func (db *DB) Metrics() Metrics {
 		Fsyncs:        w.Fsyncs,
 		FsyncTime:     w.FsyncTime,
 		FsyncMax:      w.FsyncMax,
-		GroupWaits:    w.GroupWaits,
-		GroupWaitTime: w.GroupWaitTime,
 		Groups:        w.Groups,
 		GroupMax:      w.MaxGroup,
 		WALBytes:      w.BytesWritten,

@@ -25,10 +25,6 @@ var ErrClosed = errors.New("wal: closed")
 // DefaultSegmentSize is the segment size used when Options.SegmentSize is 0.
 const DefaultSegmentSize = 64 << 20
 
-// DefaultGroupWait is the longest group-commit wait when
-// Options.GroupWait is 0 (see Options.GroupWait).
-const DefaultGroupWait = 200 * time.Microsecond
-
 const (
 	segmentSuffix = ".wal"
 	preallocName  = "prealloc.tmp"
@@ -60,37 +56,23 @@ type Options struct {
 	// SyncHook, if set, is called by the flusher before every fsync; a
 	// non-nil error fails the sync (tests stall or fail syncs with it).
 	SyncHook func() error
-	// GroupWait bounds how long, in sync mode, the flusher holds the next
-	// group open for the writers it knows of: those already queued plus
-	// those of the group it just acknowledged, who in a closed loop come
-	// straight back with their next record. Without it, N such writers
-	// settle into cohorts (one being fsynced, one queued, one in transit)
-	// and each fsync carries about a third of them. The wait ends as soon
-	// as that many records are queued, and never lasts longer than the
-	// mean fsync so far or GroupWait, whichever is less, counted from the
-	// acknowledgement; a lone writer (the previous group had one record
-	// and nothing is queued) never waits. 0 = DefaultGroupWait; < 0 = no
-	// waiting (every fsync takes whatever is queued).
-	GroupWait time.Duration
 	// Logger receives rare events (recovery, truncation); nil = discard.
 	Logger *slog.Logger
 }
 
 // Metrics are cumulative counters of a Log.
 type Metrics struct {
-	Fsyncs        uint64        // fsyncs of segment data
-	FsyncTime     time.Duration // total time spent in those fsyncs
-	FsyncMax      time.Duration // longest fsync
-	GroupWaits    uint64        // times the flusher held a group open (Options.GroupWait)
-	GroupWaitTime time.Duration // total time spent holding groups open
-	Groups        uint64        // group writes
-	Records       uint64        // records written
-	MaxGroup      uint64        // most records in one group
-	BytesWritten  uint64        // encoded bytes written
-	Segments      int           // live segment files
-	SegmentBytes  int64         // bytes in live segments (written part)
-	ReplayBytes   int64         // bytes read at Open
-	ReplayTime    time.Duration
+	Fsyncs       uint64        // fsyncs of segment data
+	FsyncTime    time.Duration // total time spent in those fsyncs
+	FsyncMax     time.Duration // longest fsync
+	Groups       uint64        // group writes
+	Records      uint64        // records written
+	MaxGroup     uint64        // most records in one group
+	BytesWritten uint64        // encoded bytes written
+	Segments     int           // live segment files
+	SegmentBytes int64         // bytes in live segments (written part)
+	ReplayBytes  int64         // bytes read at Open
+	ReplayTime   time.Duration
 }
 
 type segment struct {
@@ -117,7 +99,6 @@ type Log struct {
 		sync.Mutex
 		pending  []byte // encoded records not yet handed to the flusher
 		nPending uint64
-		want     uint64 // Append wakes the flusher once nPending >= want (0: always)
 		lastSeq  uint64 // last appended seq
 		err      error  // sticky failure (fail-stop) or ErrClosed
 		closing  bool
@@ -136,20 +117,14 @@ type Log struct {
 	spare     []byte
 	unsynced  bool
 	lastWrote uint64
-	// Group-commit wait (Options.GroupWait): the records the next group
-	// should hold and until when to wait for them; fsyncEWMA in ns.
-	gatherTarget uint64
-	gatherUntil  time.Time
-	fsyncEWMA    float64
-	gatherTimer  *time.Timer
 
 	durable atomic.Uint64 // highest synced seq
 	written atomic.Uint64 // highest seq handed to write(2)
 	failed  atomic.Bool
 
 	m struct {
-		fsyncs, groups, records, maxGroup, bytes, waits atomic.Uint64
-		fsyncNanos, fsyncMax, waitNanos                 atomic.Int64
+		fsyncs, groups, records, maxGroup, bytes atomic.Uint64
+		fsyncNanos, fsyncMax                     atomic.Int64
 	}
 	replayBytes int64
 	replayTime  time.Duration
@@ -171,9 +146,6 @@ func Open(opts Options, replayFrom uint64, fn func(seq uint64, payload []byte) e
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
-	}
-	if opts.GroupWait == 0 {
-		opts.GroupWait = DefaultGroupWait
 	}
 	l = &Log{
 		opts:    opts,
@@ -359,13 +331,10 @@ func (l *Log) Append(seq uint64, payload []byte) error {
 	l.mu.pending = EncodeRecord(l.mu.pending, seq, payload, l.opts.CompressThreshold)
 	l.mu.nPending++
 	l.mu.lastSeq = seq
-	wake := l.mu.nPending >= l.mu.want
 	l.mu.Unlock()
-	if wake {
-		select {
-		case l.notify <- struct{}{}:
-		default:
-		}
+	select {
+	case l.notify <- struct{}{}:
+	default:
 	}
 	return nil
 }
@@ -405,16 +374,12 @@ func (l *Log) flushLoop() {
 				closing = true
 			}
 		}
-		if !syncNow && !closing {
-			closing, syncNow = l.gather()
-		}
 		l.mu.Lock()
 		buf := l.mu.pending
 		n := l.mu.nPending
 		last := l.mu.lastSeq
 		l.mu.pending = l.spare[:0]
 		l.mu.nPending = 0
-		l.mu.want = 0
 		l.mu.Unlock()
 		l.spare = buf
 		if l.failed.Load() {
@@ -447,9 +412,6 @@ func (l *Log) flushLoop() {
 		if len(buf) > 0 && l.opts.OnAck != nil {
 			l.opts.OnAck(last) // Invariant 1: after the sync in sync mode.
 		}
-		if len(buf) > 0 {
-			l.planGroup(n)
-		}
 		if closing {
 			l.mu.Lock()
 			more := len(l.mu.pending) > 0
@@ -463,76 +425,6 @@ func (l *Log) flushLoop() {
 			}
 		}
 	}
-}
-
-// planGroup records, after a group of n records was acknowledged, how many
-// records the next group should wait for (Options.GroupWait): those queued
-// now plus the n writers just answered. (flusher)
-func (l *Log) planGroup(n uint64) {
-	l.gatherTarget = 0
-	if l.opts.GroupWait < 0 || l.opts.SyncInterval > 0 || l.fsyncEWMA <= 0 {
-		return
-	}
-	l.mu.Lock()
-	queued := l.mu.nPending
-	l.mu.Unlock()
-	if queued+n <= 1 {
-		return // a lone writer never waits
-	}
-	l.gatherTarget = queued + n
-	l.gatherUntil = time.Now().Add(min(l.opts.GroupWait, time.Duration(l.fsyncEWMA)))
-}
-
-// gather holds the next group open until gatherTarget records are queued
-// or gatherUntil passes, whichever comes first; a close or an explicit
-// sync request ends it too (reported back). (flusher)
-func (l *Log) gather() (closing, syncNow bool) {
-	target := l.gatherTarget
-	l.gatherTarget = 0
-	if target == 0 {
-		return false, false
-	}
-	wait := time.Until(l.gatherUntil)
-	if wait <= 0 {
-		return false, false
-	}
-	l.mu.Lock()
-	if l.mu.nPending >= target || l.mu.nPending == 0 {
-		l.mu.Unlock()
-		return false, false
-	}
-	l.mu.want = target
-	l.mu.Unlock()
-	// Drop a wake-up sent before want was set, then look again: from here
-	// on, the Append that reaches target sends a fresh one.
-	select {
-	case <-l.notify:
-	default:
-	}
-	l.mu.Lock()
-	reached := l.mu.nPending >= target
-	l.mu.Unlock()
-	if reached {
-		return false, false
-	}
-	start := time.Now()
-	if l.gatherTimer == nil {
-		l.gatherTimer = time.NewTimer(wait)
-	} else {
-		l.gatherTimer.Reset(wait)
-	}
-	select {
-	case <-l.notify:
-	case <-l.gatherTimer.C:
-	case <-l.syncReq:
-		syncNow = true
-	case <-l.closeCh:
-		closing = true
-	}
-	l.gatherTimer.Stop()
-	l.m.waits.Add(1)
-	l.m.waitNanos.Add(int64(time.Since(start)))
-	return closing, syncNow
 }
 
 func (l *Log) fail(err error) {
@@ -553,22 +445,17 @@ func (l *Log) fail(err error) {
 }
 
 func (l *Log) sync() error {
-	start := time.Now() // a SyncHook that stalls counts as a slow fsync
 	if l.opts.SyncHook != nil {
 		if err := l.opts.SyncHook(); err != nil {
 			return fmt.Errorf("cannot sync WAL: %w", err)
 		}
 	}
 	// gofail: var walBeforeSync struct{}
+	start := time.Now()
 	if err := l.cur.SyncData(); err != nil {
 		return fmt.Errorf("cannot sync WAL: %w", err)
 	}
 	d := int64(time.Since(start))
-	if l.fsyncEWMA == 0 {
-		l.fsyncEWMA = float64(d)
-	} else {
-		l.fsyncEWMA += (float64(d) - l.fsyncEWMA) / 16
-	}
 	l.m.fsyncNanos.Add(d)
 	if d > l.m.fsyncMax.Load() {
 		l.m.fsyncMax.Store(d) // only the flusher writes it
@@ -754,17 +641,15 @@ func (l *Log) Close() error {
 // Metrics returns the log's counters.
 func (l *Log) Metrics() Metrics {
 	m := Metrics{
-		Fsyncs:        l.m.fsyncs.Load(),
-		FsyncTime:     time.Duration(l.m.fsyncNanos.Load()),
-		FsyncMax:      time.Duration(l.m.fsyncMax.Load()),
-		GroupWaits:    l.m.waits.Load(),
-		GroupWaitTime: time.Duration(l.m.waitNanos.Load()),
-		Groups:        l.m.groups.Load(),
-		Records:       l.m.records.Load(),
-		MaxGroup:      l.m.maxGroup.Load(),
-		BytesWritten:  l.m.bytes.Load(),
-		ReplayBytes:   l.replayBytes,
-		ReplayTime:    l.replayTime,
+		Fsyncs:       l.m.fsyncs.Load(),
+		FsyncTime:    time.Duration(l.m.fsyncNanos.Load()),
+		FsyncMax:     time.Duration(l.m.fsyncMax.Load()),
+		Groups:       l.m.groups.Load(),
+		Records:      l.m.records.Load(),
+		MaxGroup:     l.m.maxGroup.Load(),
+		BytesWritten: l.m.bytes.Load(),
+		ReplayBytes:  l.replayBytes,
+		ReplayTime:   l.replayTime,
 	}
 	l.segMu.Lock()
 	m.Segments = len(l.segMu.segs)

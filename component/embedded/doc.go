@@ -29,9 +29,6 @@
 //	               (acknowledge after write(2), fsync every syncInterval)
 //	syncInterval   Go duration, relaxed mode fsync period (default 10ms)
 //	sweepInterval  Go duration, TTL sweeper period (default 1s; negative disables)
-//	groupCommitWait Go duration, sync mode: longest time the WAL holds a group
-//	               open for the writers of the previous one (default 200µs,
-//	               at most the mean fsync; negative disables)
 //	cacheSize      block cache bytes, a quantity such as 64Mi (default 64Mi)
 //	readCacheSize  bytes of recently read values kept in front of the
 //	               shards, a quantity (default 32Mi; 0 turns it off)

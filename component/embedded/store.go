@@ -112,7 +112,7 @@ func optionsFromSpec(spec component.Spec, env component.Env) (kv.Options, string
 	for _, d := range []struct {
 		name string
 		dst  *time.Duration
-	}{{"syncInterval", &opts.SyncInterval}, {"sweepInterval", &opts.SweepInterval}, {"groupCommitWait", &opts.GroupWait}} {
+	}{{"syncInterval", &opts.SyncInterval}, {"sweepInterval", &opts.SweepInterval}} {
 		if v, ok := spec.Meta(d.name); ok && v != "" {
 			dur, err := time.ParseDuration(v)
 			if err != nil {
