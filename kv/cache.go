@@ -1,10 +1,6 @@
 package kv
 
-import (
-	"sync"
-
-	"github.com/cespare/xxhash/v2"
-)
+import "sync"
 
 // DefaultReadCacheSize is the read cache budget when Options.ReadCacheSize
 // is 0.
@@ -74,16 +70,17 @@ func newReadCache(budget int64) *readCache {
 	return c
 }
 
-// stripe returns the stripe of key. The shard index uses the hash modulo
-// the shard count; the stripe takes high bits so both spread.
-func (c *readCache) stripe(key []byte) *cacheStripe {
-	return &c.stripes[(xxhash.Sum64(key)>>56)&(cacheStripes-1)]
+// stripe returns the stripe of a key whose xxhash64 is h. The shard index
+// uses the hash modulo the shard count; the stripe takes high bits so both
+// spread.
+func (c *readCache) stripe(h uint64) *cacheStripe {
+	return &c.stripes[(h>>56)&(cacheStripes-1)]
 }
 
 // lookup returns the entry of key or nil. REQUIRES: vis read-locked. The
 // entry's fields stay valid until the caller releases vis.
-func (c *readCache) lookup(key []byte) *cacheEntry {
-	s := c.stripe(key)
+func (c *readCache) lookup(key []byte, h uint64) *cacheEntry {
+	s := c.stripe(h)
 	s.mu.Lock()
 	e := s.m[string(key)]
 	if e != nil {
@@ -97,12 +94,12 @@ func (c *readCache) lookup(key []byte) *cacheEntry {
 
 // fill records what a reader just read from the shard. REQUIRES: vis
 // read-locked (the shard cannot change meanwhile).
-func (c *readCache) fill(key []byte, h valueHeader, stored []byte) {
+func (c *readCache) fill(key []byte, kh uint64, h valueHeader, stored []byte) {
 	cost := int64(len(key)+len(stored)) + entryOverhead
 	if cost > c.maxEntry {
 		return
 	}
-	s := c.stripe(key)
+	s := c.stripe(kh)
 	s.mu.Lock()
 	if _, ok := s.m[string(key)]; !ok {
 		s.m[string(key)] = &cacheEntry{flags: h.flags, seq: h.seq, expireAt: h.expireAt, stored: append([]byte(nil), stored...)}
@@ -131,8 +128,8 @@ func (s *cacheStripe) evict(limit int64) {
 // put updates a cached key after the applier wrote it. Keys not cached
 // stay out (a write-mostly key space does not churn the cache).
 // REQUIRES: vis write-locked.
-func (c *readCache) put(key []byte, flags byte, seq uint64, expireAt int64, stored []byte) {
-	s := c.stripe(key)
+func (c *readCache) put(key []byte, h uint64, flags byte, seq uint64, expireAt int64, stored []byte) {
+	s := c.stripe(h)
 	e := s.m[string(key)]
 	if e == nil {
 		return
@@ -144,8 +141,8 @@ func (c *readCache) put(key []byte, flags byte, seq uint64, expireAt int64, stor
 }
 
 // remove drops key. REQUIRES: vis write-locked.
-func (c *readCache) remove(key []byte) {
-	s := c.stripe(key)
+func (c *readCache) remove(key []byte, h uint64) {
+	s := c.stripe(h)
 	if e, ok := s.m[string(key)]; ok {
 		delete(s.m, string(key))
 		s.bytes -= int64(len(key)+len(e.stored)) + entryOverhead

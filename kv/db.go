@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
 
@@ -744,11 +745,12 @@ func (db *DB) updateCaches(group []queued, err error) {
 	for _, g := range group {
 		seq := g.seq
 		_ = forEachOp(g.b.rec, func(o *decodedOp) error {
-			c := db.caches[shard.Index(o.key, db.n)]
+			h := xxhash.Sum64(o.key)
+			c := db.caches[shard.IndexOfHash(h, db.n)]
 			if o.kind == opPut {
-				c.put(o.key, o.vflags, seq, o.expireAt, o.stored)
+				c.put(o.key, h, o.vflags, seq, o.expireAt, o.stored)
 			} else {
-				c.remove(o.key)
+				c.remove(o.key, h)
 			}
 			return nil
 		})
@@ -828,21 +830,22 @@ func (db *DB) getKeyBuf() *[]byte { return db.keyPool.Get().(*[]byte) }
 // Get appends the value to dst[:0] and returns it in it.Value. found is false
 // when the key is absent or expired (per Options.Now). 0 allocs when dst has room.
 func (db *DB) Get(key, dst []byte) (it Item, found bool, err error) {
-	i := shard.Index(key, db.n)
+	h := xxhash.Sum64(key) // once: the shard and the read cache stripe
+	i := shard.IndexOfHash(h, db.n)
 	now := db.now().UnixNano()
 	db.vis[i].RLock()
 	if db.closed.Load() {
 		db.vis[i].RUnlock()
 		return Item{}, false, ErrClosed
 	}
-	if e := db.cacheLookup(i, key); e != nil {
+	if e := db.cacheLookup(i, key, h); e != nil {
 		it, found, err = db.fromEntry(i, key, e, dst[:0], now)
 		db.vis[i].RUnlock()
 		return it, found, err
 	}
 	kb := db.getKeyBuf()
 	*kb = shard.AppendDataKey((*kb)[:0], key)
-	it, found, err = db.getLocked(i, *kb, dst[:0], now)
+	it, found, err = db.getLocked(i, *kb, h, dst[:0], now)
 	db.vis[i].RUnlock()
 	db.keyPool.Put(kb)
 	return it, found, err
@@ -861,9 +864,9 @@ func (db *DB) fromEntry(i int, key []byte, e *cacheEntry, dst []byte, now int64)
 	return Item{Value: v, ETag: e.seq, ExpireAt: e.expireAt}, true, nil
 }
 
-// getLocked reads dkey from shard i, and caches what it found. REQUIRES:
-// db.vis[i] read-locked.
-func (db *DB) getLocked(i int, dkey, dst []byte, now int64) (Item, bool, error) {
+// getLocked reads dkey from shard i, and caches what it found (kh is the
+// xxhash64 of the user key). REQUIRES: db.vis[i] read-locked.
+func (db *DB) getLocked(i int, dkey []byte, kh uint64, dst []byte, now int64) (Item, bool, error) {
 	raw, closer, err := db.dbs[i].Get(dkey)
 	if err != nil {
 		if errors.Is(err, pebble.ErrNotFound) {
@@ -877,7 +880,7 @@ func (db *DB) getLocked(i int, dkey, dst []byte, now int64) (Item, bool, error) 
 		return Item{Value: dst}, false, fmt.Errorf("%w: shard %d key %q: %w", ErrCorruption, i, dkey[1:], err)
 	}
 	if db.caches != nil {
-		db.caches[i].fill(dkey[1:], h, stored)
+		db.caches[i].fill(dkey[1:], kh, h, stored)
 	}
 	if h.expireAt != 0 && h.expireAt <= now {
 		closer.Close()
@@ -893,11 +896,11 @@ func (db *DB) getLocked(i int, dkey, dst []byte, now int64) (Item, bool, error) 
 
 // cacheLookup returns shard i's cache entry of key, or nil. REQUIRES:
 // db.vis[i] read-locked.
-func (db *DB) cacheLookup(i int, key []byte) *cacheEntry {
+func (db *DB) cacheLookup(i int, key []byte, h uint64) *cacheEntry {
 	if db.caches == nil {
 		return nil
 	}
-	return db.caches[i].lookup(key)
+	return db.caches[i].lookup(key, h)
 }
 
 // GetMany reads shards in parallel and returns one Result per key, in the
@@ -908,10 +911,12 @@ func (db *DB) GetMany(keys [][]byte) ([]Result, error) {
 		return res, nil
 	}
 	idx := make([]int32, len(keys))
+	hs := make([]uint64, len(keys)) // key hashes: the shard, then the cache stripe
 	used := make([]bool, db.n)
 	nUsed := 0
 	for k, key := range keys {
-		i := shard.Index(key, db.n)
+		hs[k] = xxhash.Sum64(key)
+		i := shard.IndexOfHash(hs[k], db.n)
 		idx[k] = int32(i)
 		if !used[i] {
 			used[i] = true
@@ -946,11 +951,11 @@ func (db *DB) GetMany(keys [][]byte) ([]Result, error) {
 			var it Item
 			var found bool
 			var err error
-			if e := db.cacheLookup(i, key); e != nil {
+			if e := db.cacheLookup(i, key, hs[k]); e != nil {
 				it, found, err = db.fromEntry(i, key, e, vals, now)
 			} else {
 				kb = shard.AppendDataKey(kb[:0], key)
-				it, found, err = db.getLocked(i, kb, vals, now)
+				it, found, err = db.getLocked(i, kb, hs[k], vals, now)
 			}
 			if err != nil {
 				return err

@@ -21,8 +21,12 @@ import (
 // FROZEN: changing it moves keys between shards of existing stores; the
 // golden file testdata/routing.golden guards it. Allocation-free.
 func Index(key []byte, n int) int {
-	return int(xxhash.Sum64(key) % uint64(n))
+	return IndexOfHash(xxhash.Sum64(key), n)
 }
+
+// IndexOfHash is Index for a key whose xxhash64 h the caller already has
+// (kv's read cache reuses the hash). FROZEN with Index.
+func IndexOfHash(h uint64, n int) int { return int(h % uint64(n)) }
 
 // Key spaces inside every shard's Pebble. FROZEN (on disk).
 const (
