@@ -10,10 +10,13 @@
 // (records never span segments): the flusher creates prealloc.tmp,
 // preallocates it, fsyncs it, renames it to its final name and fsyncs the
 // directory, so a segment name never appears before its file is durable.
-// Preallocation (fallocate KEEP_SIZE on Linux) reserves the blocks without
-// changing the file size, so a segment's size is what was written. A zero
-// header also ends a segment's data (a torn tail zeroed at recovery, or a
-// filesystem that extends files with zeros).
+// Preallocation reserves the blocks and, on Linux with an OS file, sets the
+// file size to the whole segment (extendToSegment), so that group writes
+// never change the inode size and an fdatasync flushes data only. A segment
+// on disk is therefore Options.SegmentSize bytes (more if its last group ran
+// past it), its records followed by zeros. A zero header ends a segment's
+// data (that tail, a torn tail zeroed at recovery, or a filesystem that
+// extends files with zeros); in-memory filesystems keep the written size.
 //
 // # Invariants
 //

@@ -525,7 +525,8 @@ func (l *Log) write(buf []byte, firstSeq uint64) error {
 }
 
 // rollover syncs and closes the current segment, then creates the next:
-// preallocate, fsync, rename to its final name, fsync the directory.
+// preallocate, size it to the whole segment (extendToSegment), fsync,
+// rename to its final name, fsync the directory.
 func (l *Log) rollover(firstSeq uint64) error {
 	if l.cur != nil {
 		if l.unsynced {
@@ -546,6 +547,10 @@ func (l *Log) rollover(firstSeq uint64) error {
 	if err := f.Preallocate(0, l.opts.SegmentSize); err != nil {
 		f.Close()
 		return fmt.Errorf("cannot preallocate WAL segment: %w", err)
+	}
+	if err := extendToSegment(f, l.opts.SegmentSize); err != nil {
+		f.Close()
+		return fmt.Errorf("cannot size WAL segment: %w", err)
 	}
 	if err := f.Sync(); err != nil {
 		f.Close()

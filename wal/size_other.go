@@ -1,0 +1,9 @@
+//go:build !linux
+
+package wal
+
+import "github.com/cockroachdb/pebble/v2/vfs"
+
+// extendToSegment is a no-op off Linux: the segment keeps the size its
+// records give it (see size_linux.go).
+func extendToSegment(vfs.File, int64) error { return nil }
