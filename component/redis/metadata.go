@@ -23,6 +23,7 @@ type config struct {
 	sentinelUsername   string
 	sentinelPassword   string
 	tls                *tls.Config
+	busyPoll           time.Duration // busyPoll metadata (statecar's): see spin.go
 	maxRetries         int
 	minRetryBackoff    time.Duration
 	maxRetryBackoff    time.Duration
@@ -205,6 +206,15 @@ func parseConfig(spec component.Spec) (*config, error) {
 				return nil, fmt.Errorf("redis store: cannot parse maxRetryBackoff: %w", err)
 			}
 			c.minRetryBackoff = time.Duration(n)
+		}
+	}
+	c.busyPoll = DefaultBusyPoll
+	if v, ok := metaLookup(spec, "busyPoll"); ok {
+		if c.busyPoll, err = parseDuration("busyPoll", v); err != nil {
+			return nil, err
+		}
+		if c.busyPoll < 0 || c.busyPoll > maxBusyPoll {
+			return nil, fmt.Errorf("redis store: busyPoll=%q must be between 0 (off) and %v", v, maxBusyPoll)
 		}
 	}
 	if v, ok := metaLookup(spec, "idleCheckFrequency"); ok {

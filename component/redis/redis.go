@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -118,6 +119,12 @@ func initStepTimeout(c *config) time.Duration {
 const respVersion = 2
 
 func newClient(c *config) goredis.UniversalClient {
+	// With busy-polling on, statecar dials (and does TLS) itself; otherwise
+	// go-redis's own dialer is used (nil).
+	var dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	if c.busyPoll > 0 {
+		dial = pollDialer(c.dialTimeout, c.busyPoll, c.tls)
+	}
 	if c.cluster {
 		return goredis.NewClusterClient(&goredis.ClusterOptions{
 			Addrs: c.addrs, Username: c.username, Password: c.password,
@@ -125,7 +132,7 @@ func newClient(c *config) goredis.UniversalClient {
 			DialTimeout: c.dialTimeout, ReadTimeout: c.readTimeout, WriteTimeout: c.writeTimeout,
 			PoolSize: c.poolSize, MinIdleConns: c.minIdleConns, PoolTimeout: c.poolTimeout,
 			ConnMaxLifetime: c.connMaxLifetime, ConnMaxIdleTime: c.connMaxIdleTime,
-			TLSConfig: c.tls, Protocol: respVersion,
+			TLSConfig: c.tls, Protocol: respVersion, Dialer: dial,
 		})
 	}
 	if c.failover {
@@ -137,7 +144,7 @@ func newClient(c *config) goredis.UniversalClient {
 			DialTimeout: c.dialTimeout, ReadTimeout: c.readTimeout, WriteTimeout: c.writeTimeout,
 			PoolSize: c.poolSize, MinIdleConns: c.minIdleConns, PoolTimeout: c.poolTimeout,
 			ConnMaxLifetime: c.connMaxLifetime, ConnMaxIdleTime: c.connMaxIdleTime,
-			TLSConfig: c.tls, Protocol: respVersion,
+			TLSConfig: c.tls, Protocol: respVersion, Dialer: dial,
 		})
 	}
 	return goredis.NewClient(&goredis.Options{
@@ -146,7 +153,7 @@ func newClient(c *config) goredis.UniversalClient {
 		DialTimeout: c.dialTimeout, ReadTimeout: c.readTimeout, WriteTimeout: c.writeTimeout,
 		PoolSize: c.poolSize, MinIdleConns: c.minIdleConns, PoolTimeout: c.poolTimeout,
 		ConnMaxLifetime: c.connMaxLifetime, ConnMaxIdleTime: c.connMaxIdleTime,
-		TLSConfig: c.tls, Protocol: respVersion,
+		TLSConfig: c.tls, Protocol: respVersion, Dialer: dial,
 	})
 }
 
