@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/statecar/statecar/component"
+	"github.com/statecar/statecar/internal/busypoll"
 )
 
 // config is the parsed component metadata (stores.md §2.8).
@@ -23,7 +24,7 @@ type config struct {
 	sentinelUsername   string
 	sentinelPassword   string
 	tls                *tls.Config
-	busyPoll           time.Duration // busyPoll metadata (statecar's): see spin.go
+	busyPoll           time.Duration // busyPoll metadata (statecar's): see internal/busypoll
 	maxRetries         int
 	minRetryBackoff    time.Duration
 	maxRetryBackoff    time.Duration
@@ -208,13 +209,13 @@ func parseConfig(spec component.Spec) (*config, error) {
 			c.minRetryBackoff = time.Duration(n)
 		}
 	}
-	c.busyPoll = DefaultBusyPoll
+	c.busyPoll = busypoll.DefaultBudget
 	if v, ok := metaLookup(spec, "busyPoll"); ok {
 		if c.busyPoll, err = parseDuration("busyPoll", v); err != nil {
 			return nil, err
 		}
-		if c.busyPoll < 0 || c.busyPoll > maxBusyPoll {
-			return nil, fmt.Errorf("redis store: busyPoll=%q must be between 0 (off) and %v", v, maxBusyPoll)
+		if c.busyPoll < 0 || c.busyPoll > busypoll.MaxBudget {
+			return nil, fmt.Errorf("redis store: busyPoll=%q must be between 0 (off) and %v", v, busypoll.MaxBudget)
 		}
 	}
 	if v, ok := metaLookup(spec, "idleCheckFrequency"); ok {
