@@ -19,11 +19,13 @@
 # median per system of p50/p90/p99 (µs), req/s and the sidecar's CPU time
 # per request, and "added p50" = statecar's p50 minus redis's.
 #
-# Settings: D=5s per run, ROUNDS=3, C32=32 (0 skips), OUT=dir for raw outputs.
+# Settings: D=5s per run, ROUNDS=3, C32=32 (0 skips), OUT=dir for raw outputs,
+# MIX=get (scload's -mix; MIX=save: single-item saves, SET on the raw systems).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 D=${D:-5s}
+MIX=${MIX:-get}
 ROUNDS=${ROUNDS:-3}
 C32=${C32:-32}
 OUT=${OUT:-$(mktemp -d /tmp/issue8.XXXXXX)}
@@ -100,7 +102,7 @@ tck=$(getconf CLK_TCK)
 results=$OUT/results.tsv
 : >"$results"
 {
-	echo "# bench/issue8.sh $(date -u +%Y-%m-%dT%H:%M:%SZ) D=$D ROUNDS=$ROUNDS"
+	echo "# bench/issue8.sh $(date -u +%Y-%m-%dT%H:%M:%SZ) D=$D ROUNDS=$ROUNDS MIX=$MIX"
 	echo "commit $(git rev-parse --short HEAD)"
 	lscpu | awk -F: '/^CPU\(s\)|^Model name/{gsub(/^ +/,"",$2); print $1": "$2}'
 	echo "loadavg at start: $(cat /proc/loadavg)"
@@ -114,7 +116,7 @@ for r in $(seq "$ROUNDS"); do
 			proto=http; [ "$n" = redis ] || [ "$n" = proxy ] && proto=redis
 			pid=${scpid[$n]:-}
 			c0=0; [ -n "$pid" ] && c0=$(cpu_ticks "$pid")
-			line=$("$scload" -proto "$proto" -target "$a" -mix get -c "$c" -d "$D" -warmup 1s -preload false -progress false 2>&1 | grep ' latency us ' || true)
+			line=$("$scload" -proto "$proto" -target "$a" -mix "$MIX" -c "$c" -d "$D" -warmup 1s -preload false -progress false 2>&1 | grep ' latency us ' || true)
 			c1=0; [ -n "$pid" ] && c1=$(cpu_ticks "$pid")
 			echo "$r c=$c $n: $line" >>"$OUT/runs.txt"
 			echo "$line" | awk -v n="$n" -v c="$c" -v r="$r" -v c0="$c0" -v c1="$c1" -v t="$tck" -v d="${D%s}" '{

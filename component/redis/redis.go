@@ -41,6 +41,7 @@ type Store struct {
 	// otherwise reads use PTTL relative to the local clock.
 	pexpiretime bool
 	m           *storeMetrics
+	batch       batcher // automatic pipelining of Get and script runs (batch.go)
 }
 
 // New connects to Redis as the component spec says and checks the
@@ -59,6 +60,7 @@ func New(ctx context.Context, spec component.Spec, env component.Env) (*Store, e
 	}
 	setClientLogger(log)
 	s := &Store{name: spec.Name, cfg: cfg, log: log}
+	s.batch.s = s
 	s.client = newClient(cfg)
 	if v, ok := metaLookup(spec, "queryIndexes"); ok && v != "" {
 		log.Warn("redis store: queryIndexes is ignored: statecar does not offer the query API on Redis", "component", spec.Name)
@@ -188,11 +190,10 @@ func (s *Store) Get(ctx context.Context, req *component.GetRequest, resp *compon
 	start := time.Now()
 	defer s.m.Get.UpdateDuration(start)
 	key := string(req.Key)
-	pipe := s.client.Pipeline()
-	hm := pipe.HMGet(ctx, key, "data", "version")
-	ex := s.expiryCmd(ctx, pipe, key)
-	_, _ = pipe.Exec(ctx)
-	if err := s.fillHash(ctx, key, hm, ex, start, resp); err != nil {
+	c := s.batch.get(ctx, key) // one pipeline with the calls in flight beside it (batch.go)
+	err := s.fillHash(ctx, key, c.hm, c.ex, start, resp)
+	putCall(c)
+	if err != nil {
 		if errors.Is(err, errBrokenHash) {
 			return err
 		}
@@ -470,7 +471,14 @@ func (s *Store) run(ctx context.Context, ops []op) ([]failure, error) {
 		args = append(args, o.kind, o.etag, o.fw, o.ttl, o.data)
 		strong = strong || o.strong
 	}
-	v, err := applyScript.Run(ctx, s.client, keys, args...).Result()
+	c := s.batch.script(ctx, keys, args) // EVALSHA, pipelined with the calls beside it
+	v, err := c.ev.Result()
+	putCall(c)
+	if err != nil && goredis.HasErrorPrefix(err, "NOSCRIPT") {
+		// The server lost its scripts (restart, SCRIPT FLUSH): EVALSHA, then
+		// EVAL, on its own.
+		v, err = applyScript.Run(ctx, s.client, keys, args...).Result()
+	}
 	if err != nil {
 		return nil, err
 	}
