@@ -2,8 +2,10 @@ package redis
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 )
@@ -110,17 +112,7 @@ func (b *batcher) do(ctx context.Context, c *call) {
 // lead runs one batch (calls[0] is the caller's own), wakes its other
 // members and hands the queue to a new leader or ends the busy period.
 func (b *batcher) lead(ctx context.Context, calls []*call) {
-	ctx = context.WithoutCancel(ctx)
-	pipe := b.s.client.Pipeline()
-	for _, c := range calls {
-		if c.keys != nil {
-			c.ev = pipe.EvalSha(ctx, applyScript.Hash(), c.keys, c.args...)
-			continue
-		}
-		c.hm = pipe.HMGet(ctx, c.key, "data", "version")
-		c.ex = b.s.expiryCmd(ctx, pipe, c.key)
-	}
-	_, _ = pipe.Exec(ctx) // each command carries its own error
+	b.send(context.WithoutCancel(ctx), calls)
 	b.batches.Add(1)
 	b.calls.Add(uint64(len(calls)))
 
@@ -154,6 +146,39 @@ func (b *batcher) lead(ctx context.Context, calls []*call) {
 		}
 		b.mu.Unlock()
 	}
+}
+
+// send runs one pipeline of calls' commands. A panic on the way (a hook,
+// a bug in a client library) becomes every call's error instead of leaving
+// the batch's waiters, and every later call of the store, parked for good.
+func (b *batcher) send(ctx context.Context, calls []*call) {
+	defer func() {
+		p := recover()
+		if p == nil {
+			return
+		}
+		err := fmt.Errorf("redis store: pipeline failed: panic: %v", p)
+		for _, c := range calls {
+			if c.keys != nil {
+				c.ev = goredis.NewCmd(ctx)
+				c.ev.SetErr(err)
+				continue
+			}
+			c.hm, c.ex = goredis.NewSliceCmd(ctx), goredis.NewDurationCmd(ctx, time.Millisecond)
+			c.hm.SetErr(err)
+			c.ex.SetErr(err)
+		}
+	}()
+	pipe := b.s.client.Pipeline()
+	for _, c := range calls {
+		if c.keys != nil {
+			c.ev = pipe.EvalSha(ctx, applyScript.Hash(), c.keys, c.args...)
+			continue
+		}
+		c.hm = pipe.HMGet(ctx, c.key, "data", "version")
+		c.ex = b.s.expiryCmd(ctx, pipe, c.key)
+	}
+	_, _ = pipe.Exec(ctx) // each command carries its own error
 }
 
 // putCall returns c to the pool once its caller has decoded the replies.

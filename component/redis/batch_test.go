@@ -4,8 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/statecar/statecar/component"
 )
@@ -226,4 +230,56 @@ func TestScriptBatchesUnderConcurrency(t *testing.T) {
 		t.Fatalf("%d round trips for %d concurrent calls: no batching", batches, got)
 	}
 	t.Logf("%d calls in %d round trips", got, batches)
+}
+
+// panicHook panics in the pipeline of every Get while armed.
+type panicHook struct{ armed *atomic.Bool }
+
+func (h panicHook) DialHook(next goredis.DialHook) goredis.DialHook          { return next }
+func (h panicHook) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook { return next }
+func (h panicHook) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []goredis.Cmder) error {
+		if h.armed.Load() {
+			panic("injected")
+		}
+		return next(ctx, cmds)
+	}
+}
+
+// TestBatchPanicFailsCalls: a panic inside a batch's pipeline fails that
+// batch's calls with an error (none hangs) and the store serves the next
+// calls normally.
+func TestBatchPanicFailsCalls(t *testing.T) {
+	s := newStore(t, nil)
+	ctx := context.Background()
+	if err := s.Set(ctx, &component.SetRequest{Key: "panic||k", Value: []byte(`"v"`)}); err != nil {
+		t.Fatal(err)
+	}
+	var armed atomic.Bool
+	s.client.AddHook(panicHook{&armed})
+	armed.Store(true)
+	var wg sync.WaitGroup
+	var fails atomic.Int32
+	for i := 0; i < 16; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var g component.GetResponse
+			if err := s.Get(ctx, &component.GetRequest{Key: []byte("panic||k")}, &g); err != nil && strings.Contains(err.Error(), "panic: injected") {
+				fails.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if fails.Load() != 16 {
+		t.Fatalf("%d of 16 Gets failed with the injected panic", fails.Load())
+	}
+	if err := s.Set(ctx, &component.SetRequest{Key: "panic||k2", Value: []byte(`"w"`)}); err == nil || !strings.Contains(err.Error(), "panic: injected") {
+		t.Fatalf("Set during the panic: %v", err)
+	}
+	armed.Store(false)
+	var g component.GetResponse
+	if err := s.Get(ctx, &component.GetRequest{Key: []byte("panic||k")}, &g); err != nil || string(g.Data) != `"v"` {
+		t.Fatalf("Get after the panic: %q, %v", g.Data, err)
+	}
 }
