@@ -56,13 +56,10 @@ for tool in wrk redis-server redis-benchmark curl; do
 	command -v "$tool" >/dev/null || { echo "issue4.sh: $tool not found" >&2; exit 1; }
 done
 
-freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# shellcheck source=bench/lib.sh
+. bench/lib.sh # (the script runs from the repository root)
 
-bin=${STATECAR_BIN:-}
-if [ -z "$bin" ]; then
-	bin=$OUT/statecar
-	go build -o "$bin" ./cmd/statecar
-fi
+bin=$(statecar_bin "$OUT")
 
 data=$(mktemp -d /tmp/issue4-data.XXXXXX)
 hp=$(freeport); gp=$(freeport); mp=$(freeport); pp=$(freeport); rp=$(freeport)
@@ -112,9 +109,6 @@ to_ms() { awk -v v="$1" 'BEGIN{ if (v ~ /us$/) {sub(/us$/,"",v); printf "%.3f", 
 results=$OUT/results.tsv
 : >"$results"
 
-# cpu_ticks PID: utime+stime of a process in clock ticks.
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-tck=$(getconf CLK_TCK)
 # cpu_us_per_req TICKS0 TICKS1 RPS SECONDS: the server's CPU per request.
 cpu_us_per_req() { awk -v a="$1" -v b="$2" -v r="$3" -v s="$4" -v t="$tck" 'BEGIN { if (r * s > 0) printf "%.1f", (b - a) / t * 1e6 / (r * s); else print "?" }'; }
 

@@ -48,13 +48,10 @@ for tool in h2load curl python3; do
 	command -v "$tool" >/dev/null || { echo "issue5.sh: $tool not found (apt-get install nghttp2-client curl python3)" >&2; exit 1; }
 done
 
-freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# shellcheck source=bench/lib.sh
+. bench/lib.sh # (the script runs from the repository root)
 
-bin=${STATECAR_BIN:-}
-if [ -z "$bin" ]; then
-	bin=$OUT/statecar
-	go build -o "$bin" ./cmd/statecar
-fi
+bin=$(statecar_bin "$OUT")
 
 data=$(mktemp -d /tmp/issue5-data.XXXXXX)
 hp=$(freeport); gp=$(freeport); mp=$(freeport)
@@ -113,8 +110,6 @@ for m in get save; do
 done
 grep -q "$(printf 'v%.0s' $(seq 98))" "$OUT/get.reply" || { echo "gRPC GetState did not return the value" >&2; exit 1; }
 
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-tck=$(getconf CLK_TCK)
 # grpc_ok METHOD: completed RPCs of METHOD with status OK; grpc_all: with any status.
 grpc_count() { curl -s "http://127.0.0.1:$mp/metrics" | awk -v m="/dapr.proto.runtime.v1.Dapr/$1" -v s="$2" '
 	/^dapr_grpc_io_server_completed_rpcs\{/ && index($0, "grpc_server_method=\"" m "\"") && (s == "" || index($0, "grpc_server_status=\"" s "\"")) {n += $NF}

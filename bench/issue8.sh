@@ -32,7 +32,8 @@ OUT=${OUT:-$(mktemp -d /tmp/issue8.XXXXXX)}
 mkdir -p "$OUT"
 command -v redis-server >/dev/null || { echo "issue8.sh: redis-server not found" >&2; exit 1; }
 
-freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# shellcheck source=bench/lib.sh
+. bench/lib.sh # (the script runs from the repository root)
 
 scload=$OUT/scload
 go build -o "$scload" ./bench/cmd/scload
@@ -97,8 +98,6 @@ first=${systems[1]}; [ "${first%%:*}" = proxy ] && first=${systems[2]}
 "$scload" -target "${first#*:}" -mix get -c 4 -d 1s -warmup 0s -preload true -progress false >/dev/null 2>&1
 "$scload" -proto redis -target "${systems[0]#*:}" -mix get -c 4 -d 1s -warmup 0s -preload true -progress false >/dev/null 2>&1
 
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-tck=$(getconf CLK_TCK)
 results=$OUT/results.tsv
 : >"$results"
 {
