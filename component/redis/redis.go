@@ -471,6 +471,9 @@ func (s *Store) run(ctx context.Context, ops []op) ([]failure, error) {
 		args = append(args, o.kind, o.etag, o.fw, o.ttl, o.data)
 		strong = strong || o.strong
 	}
+	if strong && s.replicas > 0 {
+		return s.runStrong(ctx, keys, args)
+	}
 	c := s.batch.script(ctx, keys, args) // EVALSHA, pipelined with the calls beside it
 	v, err := c.ev.Result()
 	putCall(c)
@@ -482,12 +485,41 @@ func (s *Store) run(ctx context.Context, ops []op) ([]failure, error) {
 	if err != nil {
 		return nil, err
 	}
-	if n, ok := v.(int64); ok && n == 0 {
-		if strong && s.replicas > 0 {
-			if err := s.client.Do(ctx, "WAIT", s.replicas, 1000).Err(); err != nil {
-				return nil, fmt.Errorf("cannot wait for replicas: %w", err)
+	return scriptFailures(v)
+}
+
+// runStrong runs the script and WAIT in one pipeline, hence on one
+// connection: WAIT covers only the writes of the connection it is sent on,
+// so a WAIT on another pooled connection (as a separate call could get)
+// would not wait for this write. Strong writes are not batched.
+func (s *Store) runStrong(ctx context.Context, keys []string, args []any) ([]failure, error) {
+	send := func(eval func(pipe goredis.Pipeliner) *goredis.Cmd) (any, error) {
+		pipe := s.client.Pipeline()
+		ev := eval(pipe)
+		wait := pipe.Do(ctx, "WAIT", s.replicas, 1000)
+		_, _ = pipe.Exec(ctx)
+		v, err := ev.Result()
+		if err == nil && wait.Err() != nil {
+			if n, ok := v.(int64); ok && n == 0 {
+				return nil, fmt.Errorf("cannot wait for replicas: %w", wait.Err())
 			}
 		}
+		return v, err
+	}
+	v, err := send(func(p goredis.Pipeliner) *goredis.Cmd { return applyScript.EvalSha(ctx, p, keys, args...) })
+	if err != nil && goredis.HasErrorPrefix(err, "NOSCRIPT") {
+		v, err = send(func(p goredis.Pipeliner) *goredis.Cmd { return applyScript.Eval(ctx, p, keys, args...) })
+	}
+	if err != nil {
+		return nil, err
+	}
+	return scriptFailures(v)
+}
+
+// scriptFailures decodes an applyScript reply: 0 when everything was
+// written, else the failed conditions (nothing was written).
+func scriptFailures(v any) ([]failure, error) {
+	if n, ok := v.(int64); ok && n == 0 {
 		return nil, nil
 	}
 	arr, ok := v.([]any)
