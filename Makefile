@@ -3,7 +3,7 @@ GO ?= go
 FUZZTIME ?= 10m
 CYCLES ?= 200
 
-.PHONY: run build test testrace lint vet fuzz fuzz-seeds crash torture-relaxed bench bench-server bench-compare bench-peers bench-record bench-issue4 soak
+.PHONY: run build test testrace lint vet fuzz fuzz-seeds crash torture-relaxed bench bench-server bench-compare bench-peers bench-record bench-issue4 bench-issue5 bench-issue8 soak
 
 run:
 	$(GO) run ./cmd/statecar
@@ -63,3 +63,11 @@ bench-record:
 # Issue #4's wrk-vs-redis-benchmark comparison through the binary.
 bench-issue4:
 	bash bench/issue4.sh
+
+# Issue #5: gRPC GetState/SaveState beside HTTP/1.1, one C client (h2load, Debian nghttp2-client) for both.
+bench-issue5:
+	bash bench/issue5.sh
+
+# Issue #8: statecar on state.redis beside raw Redis and a do-nothing proxy (socat); MIX=save for writes.
+bench-issue8:
+	bash bench/issue8.sh
