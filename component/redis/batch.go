@@ -46,7 +46,7 @@ type batcher struct {
 	s  *Store
 	mu sync.Mutex
 	// busy is whether a batch is in flight (its leader owns the queue's
-	// hand-over). queue holds the Gets waiting for the next batch.
+	// hand-over). queue holds the calls waiting for the next batch.
 	busy  bool
 	queue []*call
 	next  []*call // the batch being built (leader only)
