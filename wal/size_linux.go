@@ -26,3 +26,19 @@ func extendToSegment(f vfs.File, size int64) error {
 	}
 	return unix.Ftruncate(int(fd), size)
 }
+
+// shrinkToData cuts a segment that is done with (rolled over, closed, or
+// found at recovery) back to the end of its records, freeing the rest of
+// its preallocated blocks, so that recovery reads only records and a
+// process restarted often does not pile up mostly empty 64 MiB segments.
+// Its records are already durable; the zeros cut off carry nothing, so the
+// cut needs no fsync (after a crash that loses it the zero tail reads as
+// the end of the data again). Files not backed by an OS descriptor are
+// left as they are.
+func shrinkToData(f vfs.File, size int64) error {
+	fd := f.Fd()
+	if fd == vfs.InvalidFd {
+		return nil
+	}
+	return unix.Ftruncate(int(fd), size)
+}

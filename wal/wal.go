@@ -275,6 +275,11 @@ func (l *Log) recover(replayFrom uint64, fn func(uint64, []byte) error) (uint64,
 			off += n
 		}
 		s.size = int64(off)
+		if int64(off) < size && !first {
+			// Records then zeros (sized up front, or a torn tail just
+			// zeroed): cut the zeros, best effort (shrinkToData).
+			l.shrinkFile(path, int64(off))
+		}
 		if first && last {
 			// An empty last segment: remove it; the next write starts a new one.
 			if err := l.fs.Remove(path); err != nil {
@@ -286,6 +291,19 @@ func (l *Log) recover(replayFrom uint64, fn func(uint64, []byte) error) (uint64,
 	}
 	l.segMu.segs = segs
 	return lastSeq, nil
+}
+
+// shrinkFile cuts the segment at path to size (see shrinkToData); a failure
+// is logged and changes nothing else.
+func (l *Log) shrinkFile(path string, size int64) {
+	f, err := l.fs.OpenReadWrite(path, vfs.WriteCategoryUnspecified)
+	if err == nil {
+		err = shrinkToData(f, size)
+		f.Close()
+	}
+	if err != nil {
+		l.opts.Logger.Warn("wal: cannot cut a segment to its data", "segment", path, "err", err)
+	}
 }
 
 // zeroTail overwrites the torn tail with zeros and syncs it.
@@ -418,6 +436,9 @@ func (l *Log) flushLoop() {
 			l.mu.Unlock()
 			if !more {
 				if l.cur != nil {
+					if !l.unsynced {
+						_ = shrinkToData(l.cur, l.curOff) // clean close: everything is synced
+					}
 					_ = l.cur.Close()
 					l.cur = nil
 				}
@@ -533,6 +554,9 @@ func (l *Log) rollover(firstSeq uint64) error {
 			if err := l.sync(); err != nil {
 				return err
 			}
+		}
+		if err := shrinkToData(l.cur, l.curOff); err != nil {
+			l.opts.Logger.Warn("wal: cannot cut a rolled segment to its data", "err", err)
 		}
 		if err := l.cur.Close(); err != nil {
 			return fmt.Errorf("cannot close WAL segment: %w", err)
