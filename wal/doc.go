@@ -11,12 +11,12 @@
 // preallocates it, fsyncs it, renames it to its final name and fsyncs the
 // directory, so a segment name never appears before its file is durable.
 // Preallocation reserves the blocks and, on Linux with an OS file, sets the
-// file size to the whole segment (extendToSegment), so that group writes
+// file size to the whole segment (setSize), so that group writes
 // never change the inode size and an fdatasync flushes data only. While it
 // is written, a segment on disk is therefore Options.SegmentSize bytes (more
 // if its last group ran past it), its records followed by zeros; once done
 // with (rolled over, closed, or found by recovery) it is cut back to its
-// records (shrinkToData). A zero header ends a segment's
+// records (setSize). A zero header ends a segment's
 // data (that tail, a torn tail zeroed at recovery, or a filesystem that
 // extends files with zeros); in-memory filesystems keep the written size.
 //

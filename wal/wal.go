@@ -277,7 +277,7 @@ func (l *Log) recover(replayFrom uint64, fn func(uint64, []byte) error) (uint64,
 		s.size = int64(off)
 		if int64(off) < size && !first {
 			// Records then zeros (sized up front, or a torn tail just
-			// zeroed): cut the zeros, best effort (shrinkToData).
+			// zeroed): cut the zeros, best effort (setSize).
 			l.shrinkFile(path, int64(off))
 		}
 		if first && last {
@@ -293,12 +293,12 @@ func (l *Log) recover(replayFrom uint64, fn func(uint64, []byte) error) (uint64,
 	return lastSeq, nil
 }
 
-// shrinkFile cuts the segment at path to size (see shrinkToData); a failure
+// shrinkFile cuts the segment at path to size (see setSize); a failure
 // is logged and changes nothing else.
 func (l *Log) shrinkFile(path string, size int64) {
 	f, err := l.fs.OpenReadWrite(path, vfs.WriteCategoryUnspecified)
 	if err == nil {
-		err = shrinkToData(f, size)
+		err = setSize(f, size)
 		f.Close()
 	}
 	if err != nil {
@@ -437,7 +437,7 @@ func (l *Log) flushLoop() {
 			if !more {
 				if l.cur != nil {
 					if !l.unsynced {
-						_ = shrinkToData(l.cur, l.curOff) // clean close: everything is synced
+						_ = setSize(l.cur, l.curOff) // clean close: everything is synced
 					}
 					_ = l.cur.Close()
 					l.cur = nil
@@ -546,7 +546,7 @@ func (l *Log) write(buf []byte, firstSeq uint64) error {
 }
 
 // rollover syncs and closes the current segment, then creates the next:
-// preallocate, size it to the whole segment (extendToSegment), fsync,
+// preallocate, size it to the whole segment (setSize), fsync,
 // rename to its final name, fsync the directory.
 func (l *Log) rollover(firstSeq uint64) error {
 	if l.cur != nil {
@@ -555,7 +555,7 @@ func (l *Log) rollover(firstSeq uint64) error {
 				return err
 			}
 		}
-		if err := shrinkToData(l.cur, l.curOff); err != nil {
+		if err := setSize(l.cur, l.curOff); err != nil {
 			l.opts.Logger.Warn("wal: cannot cut a rolled segment to its data", "err", err)
 		}
 		if err := l.cur.Close(); err != nil {
@@ -572,7 +572,7 @@ func (l *Log) rollover(firstSeq uint64) error {
 		f.Close()
 		return fmt.Errorf("cannot preallocate WAL segment: %w", err)
 	}
-	if err := extendToSegment(f, l.opts.SegmentSize); err != nil {
+	if err := setSize(f, l.opts.SegmentSize); err != nil {
 		f.Close()
 		return fmt.Errorf("cannot size WAL segment: %w", err)
 	}
