@@ -49,7 +49,6 @@ type batcher struct {
 	// hand-over). queue holds the calls waiting for the next batch.
 	busy  bool
 	queue []*call
-	next  []*call // the batch being built (leader only)
 	// batches and calls count round trips and the calls they carried.
 	batches, calls atomic.Uint64
 }
@@ -120,9 +119,8 @@ func (b *batcher) lead(ctx context.Context, calls []*call) {
 	var next []*call
 	if len(b.queue) > 0 {
 		n := min(len(b.queue), maxBatch)
-		next = append(b.next[:0], b.queue[:n]...)
+		next = append([]*call(nil), b.queue[:n]...) // one allocation per batch of several
 		b.queue = b.queue[:copy(b.queue, b.queue[n:])]
-		b.next = nil // owned by the next leader until it returns it
 	} else {
 		b.busy = false
 	}
@@ -136,15 +134,6 @@ func (b *batcher) lead(ctx context.Context, calls []*call) {
 		l := next[0]
 		l.lead, l.calls = true, next
 		l.done <- struct{}{}
-	}
-	if len(calls) > 1 && cap(calls) <= 2*maxBatch {
-		// Return this batch's slice for reuse by a later leader.
-		clear(calls)
-		b.mu.Lock()
-		if b.next == nil {
-			b.next = calls[:0]
-		}
-		b.mu.Unlock()
 	}
 }
 
