@@ -27,6 +27,12 @@ const DefaultMaxMsgSize = 4 << 20
 // few dozen concurrent callers, cheap when idle.
 const DefaultStreamWorkers = 64
 
+// Transports of Config.Transport.
+const (
+	TransportStatecar = "statecar"
+	TransportGRPCGo   = "grpc-go"
+)
+
 // Config configures a Server. Only State is required.
 type Config struct {
 	// Addrs are the TCP listen addresses ("host:port"; "" host or ":port"
@@ -87,6 +93,10 @@ type Config struct {
 	// grown avoids a stack copy per RPC (a quarter of the server's CPU on
 	// GetState without it). 0 means DefaultStreamWorkers; < 0 disables.
 	StreamWorkers int
+	// Transport selects the HTTP/2 transport: "" or TransportStatecar for
+	// statecar's own (fast unary path, grpc-go for everything else),
+	// TransportGRPCGo for grpc-go's alone.
+	Transport string
 	// APILogger, when not nil, receives one "gRPC API Called" line per
 	// call at info level with method, useragent, duration (ms) and code,
 	// like daprd's --enable-api-logging (its scope there is
@@ -104,6 +114,8 @@ type Server struct {
 	log  *slog.Logger
 	srv  *grpc.Server
 	dapr *daprAPI
+	ic   *interceptor
+	h2   *h2transport // nil with TransportGRPCGo
 
 	// serving counts the Serve goroutines; GracefulStop waits for them.
 	serving sync.WaitGroup
@@ -135,6 +147,7 @@ func New(cfg Config) (*Server, error) {
 		mt = newRPCMetrics(cfg.AppID, cfg.LatencyBuckets)
 	}
 	ic := &interceptor{acl: newACL(cfg.APIAllowed, cfg.APIDenied), token: cfg.APIToken, metrics: mt, apiLog: cfg.APILogger}
+	s.ic = ic
 
 	// This is grpc-go's "infinity" (internal/transport/defaults.go).
 	const infinity = time.Duration(math.MaxInt64)
@@ -177,6 +190,13 @@ func New(cfg Config) (*Server, error) {
 	// daprd registers server reflection on its API server too, so grpcurl
 	// and friends can list the service without .proto files.
 	reflection.Register(s.srv)
+	switch cfg.Transport {
+	case "", TransportStatecar:
+		s.h2 = newH2Transport(s)
+	case TransportGRPCGo:
+	default:
+		return nil, fmt.Errorf("cannot create gRPC server: unknown transport %q (want %q or %q)", cfg.Transport, TransportStatecar, TransportGRPCGo)
+	}
 	return s, nil
 }
 
@@ -222,6 +242,17 @@ func (s *Server) Start() error {
 	}
 	s.mu.listeners = lns
 	s.mu.started = true
+	if s.h2 != nil {
+		workers := s.cfg.StreamWorkers
+		switch {
+		case workers == 0:
+			workers = DefaultStreamWorkers
+		case workers < 0:
+			workers = 0
+		}
+		s.h2.start(lns, min(workers, 1<<16))
+		return nil
+	}
 	for _, l := range lns {
 		s.serving.Add(1)
 		go func(l net.Listener) {
@@ -251,6 +282,12 @@ func (s *Server) Addrs() []net.Addr {
 // connections closed (grpc Stop). It returns ctx.Err() in that case, nil
 // otherwise. Safe to call before Start and more than once.
 func (s *Server) GracefulStop(ctx context.Context) error {
+	if s.h2 != nil {
+		err := s.h2.gracefulStop(ctx)
+		s.srv.Stop() // no connection of its own: ends ServeHTTP bookkeeping
+		s.serving.Wait()
+		return err
+	}
 	done := make(chan struct{})
 	go func() {
 		s.srv.GracefulStop()
@@ -271,6 +308,9 @@ func (s *Server) GracefulStop(ctx context.Context) error {
 // Stop closes every listener and connection at once, cancelling in-flight
 // RPCs.
 func (s *Server) Stop() {
+	if s.h2 != nil {
+		s.h2.stop()
+	}
 	s.srv.Stop()
 	s.serving.Wait()
 }
