@@ -53,6 +53,9 @@ export STATECAR_BIN="$bindir/statecar"
 step "go test (main module)"
 go test -count=1 -timeout 30m ./...
 
+step "go test server/grpc on grpc-go's transport (STATECAR_GRPC_TRANSPORT=grpc-go)"
+STATECAR_GRPC_TRANSPORT=grpc-go go test -count=1 -timeout 10m ./server/grpc/
+
 step "go test -race (main module)"
 go test -count=1 -race -timeout 30m ./...
 

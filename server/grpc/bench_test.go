@@ -25,7 +25,7 @@ func benchServer(tb testing.TB, conns int) (*daprAPI, []runtimev1pb.DaprClient) 
 	if err != nil {
 		tb.Fatal(err)
 	}
-	srv, err := New(Config{Addrs: []string{"127.0.0.1:0"}, State: st, AppID: "benchapp", Logger: quiet})
+	srv, err := New(Config{Addrs: []string{"127.0.0.1:0"}, State: st, AppID: "benchapp", Logger: quiet, Transport: testTransport})
 	if err != nil {
 		tb.Fatal(err)
 	}

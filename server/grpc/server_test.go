@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -33,6 +34,11 @@ import (
 )
 
 const testApp = "myapp"
+
+// testTransport is the transport the suite runs on: statecar's by default,
+// grpc-go's with STATECAR_GRPC_TRANSPORT=grpc-go (scripts/test.sh runs the
+// package both ways).
+var testTransport = os.Getenv("STATECAR_GRPC_TRANSPORT")
 
 // quiet drops the servers' log lines in tests.
 var quiet = slog.New(slog.DiscardHandler)
@@ -143,6 +149,7 @@ func startEnv(t *testing.T, token string, stores ...api.StoreEntry) *testEnv {
 		Shutdown:      func() { env.shutdowns.Add(1) },
 		ForceShutdown: func() { env.forced <- struct{}{} },
 		Logger:        quiet,
+		Transport:     testTransport,
 	}
 	srv, err := New(cfg)
 	if err != nil {
@@ -585,7 +592,7 @@ func TestStartErrors(t *testing.T) {
 	}
 	defer l.Close()
 	st, _ := api.New(api.Config{AppID: testApp, DisableMetrics: true})
-	srv, err := New(Config{Addrs: []string{l.Addr().String()}, State: st, DisableMetrics: true, Logger: quiet})
+	srv, err := New(Config{Addrs: []string{l.Addr().String()}, State: st, DisableMetrics: true, Logger: quiet, Transport: testTransport})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -593,7 +600,7 @@ func TestStartErrors(t *testing.T) {
 		t.Fatalf("Start on a used port: %v", err)
 	}
 	// One usable address out of two is enough, as in daprd.
-	srv2, err := New(Config{Addrs: []string{l.Addr().String(), "127.0.0.1:0"}, State: st, DisableMetrics: true, Logger: quiet})
+	srv2, err := New(Config{Addrs: []string{l.Addr().String(), "127.0.0.1:0"}, State: st, DisableMetrics: true, Logger: quiet, Transport: testTransport})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -659,7 +666,7 @@ func TestAPIAccessLists(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv, err := New(Config{
-		Addrs: []string{"127.0.0.1:0"}, State: st, AppID: testApp, APIToken: "tok", DisableMetrics: true, Logger: quiet,
+		Addrs: []string{"127.0.0.1:0"}, State: st, AppID: testApp, APIToken: "tok", DisableMetrics: true, Logger: quiet, Transport: testTransport,
 		APIAllowed: []APIRule{{Name: "state", Version: "v1", Protocol: "grpc"}, {Name: "metadata", Version: "v1", Protocol: "http"}},
 	})
 	if err != nil {
@@ -755,7 +762,7 @@ func TestAPILogging(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(Config{Addrs: []string{"127.0.0.1:0"}, State: st, AppID: testApp, DisableMetrics: true, Logger: quiet,
+	srv, err := New(Config{Addrs: []string{"127.0.0.1:0"}, State: st, AppID: testApp, DisableMetrics: true, Logger: quiet, Transport: testTransport,
 		APILogger: slog.New(slog.NewTextHandler(&out, &slog.HandlerOptions{ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
 			if a.Key == slog.TimeKey || a.Key == "duration" {
 				return slog.Attr{}
@@ -793,7 +800,7 @@ func TestAPILogging(t *testing.T) {
 func TestUnixSocket(t *testing.T) {
 	st, _ := api.New(api.Config{AppID: testApp, DisableMetrics: true})
 	sock := filepath.Join(t.TempDir(), "dapr-myapp-grpc.socket")
-	srv, err := New(Config{UnixSocket: sock, Addrs: []string{"127.0.0.1:0"}, State: st, AppID: testApp, DisableMetrics: true, Logger: quiet})
+	srv, err := New(Config{UnixSocket: sock, Addrs: []string{"127.0.0.1:0"}, State: st, AppID: testApp, DisableMetrics: true, Logger: quiet, Transport: testTransport})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -854,7 +861,7 @@ func TestLargeValues(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(Config{Addrs: []string{"127.0.0.1:0"}, State: st, AppID: testApp, DisableMetrics: true, Logger: quiet})
+	srv, err := New(Config{Addrs: []string{"127.0.0.1:0"}, State: st, AppID: testApp, DisableMetrics: true, Logger: quiet, Transport: testTransport})
 	if err != nil {
 		t.Fatal(err)
 	}
