@@ -30,7 +30,7 @@ import (
 
 // startTransport starts a server on transport tr over a fresh in-memory
 // store holding "seed" and returns a client connection to it.
-func startTransport(t *testing.T, tr, token string, maxHL int) (*Server, *grpc.ClientConn) {
+func startTransport(t testing.TB, tr, token string, maxHL int) (*Server, *grpc.ClientConn) {
 	t.Helper()
 	st, err := api.New(api.Config{AppID: testApp, Stores: []api.StoreEntry{entry("statestore", openStore(t, "statestore"))}, DisableMetrics: true})
 	if err != nil {

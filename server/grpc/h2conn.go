@@ -64,6 +64,15 @@ type h2conn struct {
 	hdr   headerBlock
 	maxHL int // accepted header list size
 
+	// free holds fast-path streams whose RPC ran inline and ended, for
+	// reuse; mdFields, md and mdCtx cache the metadata of the last request
+	// (a client sends the same headers on every call: the context and its
+	// metadata are shared, read-only, by the calls that match).
+	free     []*h2stream
+	mdFields []hpack.HeaderField
+	md       metadata.MD
+	mdCtx    context.Context
+
 	lastStream   uint32 // highest client stream id seen
 	connUnacked  int    // received connection bytes not yet credited back
 	connRecvWin  int    // what the peer may still send on the connection
@@ -117,6 +126,8 @@ type h2stream struct {
 	method      string
 	contentType string
 	md          metadata.MD
+	mdCtx       context.Context // the connection's context with md
+	dec         func(any) error // st.decode, bound once
 	timeout     time.Duration
 	hasTimeout  bool
 	rawTimeout  string
@@ -399,7 +410,7 @@ func (c *h2conn) endHeaders() error {
 		c.reset(id, errCodeProtocol)
 		return nil
 	}
-	st := &h2stream{c: c, id: id, recvWin: h2StreamWindow}
+	st := c.newStream(id)
 	fast := true
 	authorities := 0
 	for _, f := range h.fields {
@@ -454,11 +465,7 @@ func (c *h2conn) endHeaders() error {
 		}
 	}
 	if fast {
-		md, ok := incomingMD(h.fields)
-		if !ok {
-			fast = false
-		}
-		st.md = md
+		st.md, st.mdCtx, fast = c.metadataOf(h.fields)
 	}
 	c.mu.Lock()
 	if c.streams == nil {
@@ -477,6 +484,63 @@ func (c *h2conn) endHeaders() error {
 		c.endOfBody(st)
 	}
 	return nil
+}
+
+// newStream returns a fresh stream, reusing a recycled one when it can.
+func (c *h2conn) newStream(id uint32) *h2stream {
+	var st *h2stream
+	if n := len(c.free); n > 0 {
+		st = c.free[n-1]
+		c.free[n-1] = nil
+		c.free = c.free[:n-1]
+	} else {
+		st = &h2stream{c: c}
+		st.dec = st.decode
+	}
+	st.id, st.recvWin = id, h2StreamWindow
+	return st
+}
+
+// recycle keeps st for reuse once nothing refers to it any more: it ran
+// inline on the reader, left the stream table, and waits for no window.
+func (c *h2conn) recycle(st *h2stream) {
+	c.mu.Lock()
+	ok := st.gone && !st.onBlocked && st.fb == nil && len(c.free) < 64
+	c.mu.Unlock()
+	if !ok {
+		return
+	}
+	body := st.body[:0]
+	if cap(body) > 64<<10 {
+		body = nil
+	}
+	*st = h2stream{c: c, body: body, dec: st.dec}
+	c.free = append(c.free, st)
+}
+
+// metadataOf returns the request metadata of fields and a context (the
+// connection's) carrying it, shared with the previous request when its
+// header fields were the same. ok is false when they do not convert.
+func (c *h2conn) metadataOf(fields []hpack.HeaderField) (metadata.MD, context.Context, bool) {
+	if c.md != nil && len(fields) == len(c.mdFields) {
+		same := true
+		for i, f := range fields {
+			if g := c.mdFields[i]; f.Name != g.Name || f.Value != g.Value {
+				same = false
+				break
+			}
+		}
+		if same {
+			return c.md, c.mdCtx, true
+		}
+	}
+	md, ok := incomingMD(fields)
+	if !ok {
+		return nil, nil, false
+	}
+	c.mdFields = append(c.mdFields[:0], fields...)
+	c.md, c.mdCtx = md, metadata.NewIncomingContext(c.ctx, md)
+	return c.md, c.mdCtx, true
 }
 
 // incomingMD builds the request metadata the way grpc-go's server does:

@@ -13,7 +13,6 @@ import (
 	"golang.org/x/net/http2/hpack"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 )
@@ -42,6 +41,9 @@ type h2transport struct {
 	inline  map[string]bool             // full method name -> run on the reader
 	maxRecv int
 	maxSend int
+	// unaryInt is the server's interceptor, bound once (a method value
+	// taken per call would allocate).
+	unaryInt grpc.UnaryServerInterceptor
 
 	minPingTime time.Duration // keepalive enforcement MinTime
 	kaTime      time.Duration // ping after this much silence
@@ -71,6 +73,7 @@ func newH2Transport(s *Server) *h2transport {
 		kaTime:      10 * time.Second,
 		kaTimeout:   5 * time.Second,
 		maxIdle:     3 * time.Minute,
+		unaryInt:    s.ic.unary,
 	}
 	desc := &runtimev1pb.Dapr_ServiceDesc
 	for i := range desc.Methods {
@@ -176,6 +179,7 @@ func (t *h2transport) forget(c *h2conn) {
 func (t *h2transport) dispatch(st *h2stream) {
 	if t.inline[st.method] {
 		t.runUnary(st)
+		st.c.recycle(st)
 		return
 	}
 	select {
@@ -190,7 +194,7 @@ func (t *h2transport) dispatch(st *h2stream) {
 func (t *h2transport) runUnary(st *h2stream) {
 	c := st.c
 	inline := t.inline[st.method]
-	ctx := c.ctx
+	ctx := st.mdCtx
 	var cancel context.CancelFunc
 	switch {
 	case st.hasTimeout:
@@ -209,8 +213,7 @@ func (t *h2transport) runUnary(st *h2stream) {
 		}
 		defer cancel()
 	}
-	ctx = metadata.NewIncomingContext(ctx, st.md)
-	resp, err := st.desc.Handler(t.s.dapr, ctx, st.decode, t.s.ic.unary)
+	resp, err := st.desc.Handler(t.s.dapr, ctx, st.dec, t.unaryInt)
 	t.reply(st, resp, err)
 	if !inline {
 		c.flush()
