@@ -475,6 +475,9 @@ func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root 
 		LatencyBuckets:    c.Metrics.LatencyBuckets,
 		APILogger:         grpcAPILog,
 		Logger:            daprlog.Scope(root, "dapr.runtime.grpc.api"),
+		// statecar's own HTTP/2 transport unless STATECAR_GRPC_TRANSPORT
+		// says "grpc-go" (an unknown value fails the start).
+		Transport: os.Getenv("STATECAR_GRPC_TRANSPORT"),
 	})
 	if err == nil {
 		err = gs.Start()

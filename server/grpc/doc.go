@@ -8,6 +8,15 @@
 //     server reflection as daprd registers it; no grpc.health.v1 service,
 //     which daprd's API port does not offer either; a pool of reused
 //     stream workers so that RPCs do not pay a stack copy each);
+//   - statecar's own HTTP/2 transport (h2*.go, the default; Config.Transport
+//     "grpc-go" turns it off). It serves the unary Dapr methods called the
+//     usual way by running their generated handlers with the same
+//     interceptor, reads of in-memory stores inline on the connection's
+//     reader, and hands every other request, with the bytes already
+//     received, to the grpc.Server through ServeHTTP. It speaks HTTP/2 as
+//     grpc-go's server does (SETTINGS, flow control both ways, keepalive
+//     pings and their enforcement, GOAWAY on graceful stop, RST_STREAM for
+//     malformed streams); see h2conn.go for its invariants;
 //   - the conversion between Dapr's protobuf messages and the typed family
 //     of package api (State.Get, BulkGet, Save, Delete, BulkDelete,
 //     Transaction, Query), plus GetMetadata, SetMetadata and Shutdown, which
@@ -36,8 +45,13 @@
 //     it returns; responses may alias request bytes and values returned by
 //     api (both outlive the marshalling of the reply).
 //
+//  5. Both transports give the same answer to the same request: what the
+//     statecar transport does not handle itself is grpc-go's to answer
+//     (TestTransportsAgree, TestRawFraming).
+//
 // Goroutines: New and Start are called by the sidecar's main goroutine;
-// grpc-go runs each RPC on its own goroutine, so handlers, the interceptor
-// and the metrics are safe for concurrent use. GracefulStop and Stop may be
+// RPCs run on a connection's reader (inline reads), on stream workers, or on
+// goroutines of their own, so handlers, the interceptor and the metrics are
+// safe for concurrent use. GracefulStop and Stop may be
 // called from any goroutine (for example the one running Config.Shutdown).
 package grpcserver

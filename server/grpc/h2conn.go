@@ -794,19 +794,21 @@ func (c *h2conn) ping(flags byte, id uint32, p []byte) error {
 	// grpc-go's keepalive enforcement (http2_server.go handlePing): pings
 	// closer together than MinTime while nothing was sent in between are
 	// strikes; more than two end the connection.
+	c.out = appendFrameHeader(c.out, 8, framePing, flagAck, 0)
+	c.out = append(c.out, p...)
 	now := time.Now()
+	defer func() { c.lastPingAt = now }()
 	if c.resetPing {
 		c.resetPing = false
 		c.pingStrikes = 0
-	} else if !c.lastPingAt.IsZero() && c.lastPingAt.Add(c.t.minPingTime).After(now) {
+		return nil
+	}
+	if !c.lastPingAt.IsZero() && c.lastPingAt.Add(c.t.minPingTime).After(now) {
 		c.pingStrikes++
 	}
-	c.lastPingAt = now
 	if c.pingStrikes > h2MaxPingStrikes {
 		return h2ConnError{errCodeEnhanceYourCal, "too_many_pings"}
 	}
-	c.out = appendFrameHeader(c.out, 8, framePing, flagAck, 0)
-	c.out = append(c.out, p...)
 	return nil
 }
 
