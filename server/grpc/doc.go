@@ -30,17 +30,21 @@
 // gRPC status (code, message, google.rpc details).
 //
 // Invariants:
+//
 //  1. Every RPC other than the ten implemented ones answers
 //     codes.Unimplemented with "method <Name> not implemented" (the embedded
 //     runtimev1pb.UnimplementedDaprServer), never a partial behaviour.
+//
 //  2. When Config.APIToken is set, no handler runs for a call without the
 //     matching dapr-api-token metadata; such calls get daprd's
 //     Unauthenticated status. Calls outside the API allow/deny lists get
 //     Unimplemented "Not Implemented" before the token is looked at.
 //     Neither is counted in the metrics (daprd's interceptor order: lists,
 //     auth, metrics).
+//
 //  3. Every error a state handler returns is an *api.Error converted with
 //     GRPCStatus and counted once with api.CountError.
+//
 //  4. A handler never keeps a reference to its request or response after
 //     it returns; responses may alias request bytes and values returned by
 //     api (both outlive the marshalling of the reply).
