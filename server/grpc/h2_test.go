@@ -583,3 +583,23 @@ func TestGRPCTimeout(t *testing.T) {
 		}
 	}
 }
+
+// TestMetadataNotShared: calls on one connection share a cached metadata
+// map only when their metadata headers are the same; a deadline (whose
+// grpc-timeout differs on every call) does not count, a token does.
+func TestMetadataNotShared(t *testing.T) {
+	_, conn := startTransport(t, TransportStatecar, "tok", 0)
+	client := runtimev1pb.NewDaprClient(conn)
+	for i := range 20 {
+		tok := "tok"
+		if i%3 == 1 {
+			tok = "wrong"
+		}
+		ctx, cancel := context.WithTimeout(metadata.AppendToOutgoingContext(context.Background(), "dapr-api-token", tok), time.Duration(i+1)*time.Minute)
+		_, err := client.GetState(ctx, &runtimev1pb.GetStateRequest{StoreName: "statestore", Key: "seed"})
+		cancel()
+		if want := tok == "tok"; (err == nil) != want {
+			t.Fatalf("call %d with token %q: %v", i, tok, err)
+		}
+	}
+}

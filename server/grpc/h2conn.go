@@ -519,28 +519,55 @@ func (c *h2conn) recycle(st *h2stream) {
 }
 
 // metadataOf returns the request metadata of fields and a context (the
-// connection's) carrying it, shared with the previous request when its
-// header fields were the same. ok is false when they do not convert.
+// connection's) carrying it, shared with the previous request when the
+// fields that make up metadata were the same (the path and a varying
+// grpc-timeout do not count). ok is false when they do not convert.
 func (c *h2conn) metadataOf(fields []hpack.HeaderField) (metadata.MD, context.Context, bool) {
-	if c.md != nil && len(fields) == len(c.mdFields) {
-		same := true
-		for i, f := range fields {
-			if g := c.mdFields[i]; f.Name != g.Name || f.Value != g.Value {
-				same = false
-				break
-			}
-		}
-		if same {
-			return c.md, c.mdCtx, true
-		}
+	if c.md != nil && sameMetadata(fields, c.mdFields) {
+		return c.md, c.mdCtx, true
 	}
 	md, ok := incomingMD(fields)
 	if !ok {
 		return nil, nil, false
 	}
-	c.mdFields = append(c.mdFields[:0], fields...)
+	c.mdFields = c.mdFields[:0]
+	for _, f := range fields {
+		if inMetadata(f.Name) {
+			c.mdFields = append(c.mdFields, f)
+		}
+	}
 	c.md, c.mdCtx = md, metadata.NewIncomingContext(c.ctx, md)
 	return c.md, c.mdCtx, true
+}
+
+// sameMetadata reports whether the metadata fields of fields are exactly
+// prev (the metadata fields of an earlier request, in order).
+func sameMetadata(fields, prev []hpack.HeaderField) bool {
+	i := 0
+	for _, f := range fields {
+		if !inMetadata(f.Name) {
+			continue
+		}
+		if i == len(prev) || prev[i].Name != f.Name || prev[i].Value != f.Value {
+			return false
+		}
+		i++
+	}
+	return i == len(prev)
+}
+
+// inMetadata reports whether grpc-go's server puts a request header into
+// the call's metadata: every regular header but the reserved ones
+// (user-agent, content-type and grpc-accept-encoding are kept), and of the
+// pseudo-headers only :authority.
+func inMetadata(name string) bool {
+	switch name {
+	case ":authority", "content-type", "user-agent", "grpc-accept-encoding":
+		return true
+	case "te", "grpc-message-type", "grpc-encoding", "grpc-message", "grpc-status", "grpc-timeout", "grpc-status-details-bin":
+		return false
+	}
+	return !strings.HasPrefix(name, ":")
 }
 
 // incomingMD builds the request metadata the way grpc-go's server does:
@@ -550,14 +577,8 @@ func (c *h2conn) metadataOf(fields []hpack.HeaderField) (metadata.MD, context.Co
 func incomingMD(fields []hpack.HeaderField) (metadata.MD, bool) {
 	md := make(metadata.MD, len(fields))
 	for _, f := range fields {
-		switch f.Name {
-		case ":authority", "content-type", "user-agent", "grpc-accept-encoding":
-		case "te", "grpc-message-type", "grpc-encoding", "grpc-message", "grpc-status", "grpc-timeout", "grpc-status-details-bin":
+		if !inMetadata(f.Name) {
 			continue
-		default:
-			if strings.HasPrefix(f.Name, ":") {
-				continue
-			}
 		}
 		v := f.Value
 		if strings.HasSuffix(f.Name, "-bin") {
