@@ -17,7 +17,6 @@ import (
 	"golang.org/x/net/http2/hpack"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	_ "google.golang.org/grpc/encoding/gzip" // registers gzip on both sides
 	"google.golang.org/grpc/metadata"
 	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
@@ -39,24 +38,11 @@ func startTransport(t testing.TB, tr, token string, maxHL int) (*Server, *grpc.C
 	if e := st.Save(context.Background(), "statestore", []api.Item{{Key: "seed", Value: []byte(`"v"`)}, {Key: "big", Value: bytes.Repeat([]byte("x"), 300<<10)}}); e != nil {
 		t.Fatal(e)
 	}
-	srv, err := New(Config{
+	return serveAndDial(t, Config{
 		Addrs: []string{"127.0.0.1:0"}, State: st, AppID: testApp, APIToken: token, MaxMsgSize: 1 << 20,
 		MaxHeaderListSize: maxHL, DisableMetrics: true, Logger: quiet, Transport: tr,
 		Metadata: func() *runtimev1pb.GetMetadataResponse { return &runtimev1pb.GetMetadataResponse{Id: testApp} },
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Stop)
-	conn, err := grpc.NewClient(srv.Addrs()[0].String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = conn.Close() })
-	return srv, conn
 }
 
 // outcome is what a call returned, in comparable form.

@@ -73,12 +73,11 @@ type h2conn struct {
 	md       metadata.MD
 	mdCtx    context.Context
 
-	lastStream   uint32 // highest client stream id seen
-	connUnacked  int    // received connection bytes not yet credited back
-	connRecvWin  int    // what the peer may still send on the connection
-	lastPingAt   time.Time
-	pingStrikes  int
-	sentSettings bool
+	lastStream  uint32 // highest client stream id seen
+	connUnacked int    // received connection bytes not yet credited back
+	connRecvWin int    // what the peer may still send on the connection
+	lastPingAt  time.Time
+	pingStrikes int
 
 	mu sync.Mutex
 	// out holds queued frames; spare is the other buffer of the pair the
@@ -146,9 +145,7 @@ type h2stream struct {
 	pending     []byte // DATA payload waiting for window
 	pendingEnd  bool   // END_STREAM goes on the last pending DATA (no trailers)
 	trailers    []byte // trailer header block to send after pending
-	localDone   bool   // END_STREAM queued (or reset)
 	gone        bool   // left streams
-	sentHeaders bool
 	onBlocked   bool
 	cancel      context.CancelFunc
 }
@@ -730,7 +727,7 @@ func (c *h2conn) resetLocked(id uint32, code uint32) {
 // queued bytes are dropped and its RPC is cancelled.
 func (c *h2conn) forgetLocked(st *h2stream) {
 	c.removeLocked(st)
-	st.localDone, st.remoteDone = true, true
+	st.remoteDone = true
 	st.pending, st.trailers = nil, nil
 	if st.fb != nil {
 		st.fb.abort()
@@ -999,7 +996,6 @@ func (c *h2conn) queueTrailersLocked(st *h2stream, block []byte) {
 // not ended its side, grpc-go sends RST_STREAM NO_ERROR after the trailers
 // so that the client stops sending; so does this transport.
 func (c *h2conn) endLocked(st *h2stream) {
-	st.localDone = true
 	if !st.remoteDone {
 		c.out = appendRST(c.out, st.id, errCodeNo)
 	}

@@ -10,8 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-
-	"golang.org/x/net/http2/hpack"
 )
 
 // errStreamGone is what a fallback handler's reads and writes return once
@@ -282,5 +280,3 @@ func (w *fallbackWriter) finish() {
 	}
 	c.mu.Unlock()
 }
-
-var _ hpack.HeaderField // the fallback keeps the decoded header fields

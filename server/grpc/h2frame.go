@@ -32,18 +32,14 @@ const (
 
 	errCodeNo             = 0x0
 	errCodeProtocol       = 0x1
-	errCodeInternal       = 0x2
 	errCodeFlowControl    = 0x3
 	errCodeStreamClosed   = 0x5
 	errCodeFrameSize      = 0x6
 	errCodeRefusedStream  = 0x7
-	errCodeCancel         = 0x8
 	errCodeCompression    = 0x9
 	errCodeEnhanceYourCal = 0xb
 
-	settingHeaderTableSize   = 0x1
 	settingEnablePush        = 0x2
-	settingMaxConcurrent     = 0x3
 	settingInitialWindowSize = 0x4
 	settingMaxFrameSize      = 0x5
 	settingMaxHeaderListSize = 0x6

@@ -50,7 +50,8 @@ type h2transport struct {
 	kaTimeout   time.Duration // close when the ping is not answered in time
 	maxIdle     time.Duration // GOAWAY after this long without streams
 
-	work chan *h2stream // worker pool queue
+	work     chan *h2stream // worker pool queue, set by start
+	stopOnce sync.Once      // closes work
 
 	mu struct {
 		sync.Mutex
@@ -382,15 +383,14 @@ func (t *h2transport) stop() {
 	t.stopWorkers()
 }
 
-var closeWorkers sync.Mutex
-
+// stopWorkers ends the worker pool once every reader has stopped (no
+// dispatch can follow). Safe to call more than once and before start.
 func (t *h2transport) stopWorkers() {
-	closeWorkers.Lock()
-	if t.work != nil {
-		close(t.work)
-		t.work = nil
-	}
-	closeWorkers.Unlock()
+	t.stopOnce.Do(func() {
+		if t.work != nil {
+			close(t.work)
+		}
+	})
 	t.workers.Wait()
 }
 

@@ -151,6 +151,14 @@ func startEnv(t *testing.T, token string, stores ...api.StoreEntry) *testEnv {
 		Logger:        quiet,
 		Transport:     testTransport,
 	}
+	srv, conn := serveAndDial(t, cfg)
+	env.srv, env.conn, env.client = srv, conn, runtimev1pb.NewDaprClient(conn)
+	return env
+}
+
+// serveAndDial starts a server from cfg (stopped at cleanup) and dials it.
+func serveAndDial(t testing.TB, cfg Config) (*Server, *grpc.ClientConn) {
+	t.Helper()
 	srv, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -164,8 +172,7 @@ func startEnv(t *testing.T, token string, stores ...api.StoreEntry) *testEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = conn.Close() })
-	env.srv, env.conn, env.client = srv, conn, runtimev1pb.NewDaprClient(conn)
-	return env
+	return srv, conn
 }
 
 func entry(name string, s component.Store) api.StoreEntry {
