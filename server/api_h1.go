@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 	"unsafe"
 
 	"github.com/statecar/statecar/server/h1"
@@ -86,6 +87,27 @@ var h1Routes = []struct {
 	{"PUT", "/v1.0/state/{storeName}/transaction", routeStateTx},
 	{"POST", "/v1.0-alpha1/state/{storeName}/query", routeStateQuery},
 	{"PUT", "/v1.0-alpha1/state/{storeName}/query", routeStateQuery},
+}
+
+// DefaultSpinWorker is the HTTP server's spin budget (Config.HTTPSpinWorker)
+// when a state store is remote: about one round trip of a client next to
+// the sidecar, so that at one request at a time the worker is still
+// spinning when the next request arrives.
+const DefaultSpinWorker = 200 * time.Microsecond
+
+// spinWorker resolves Config.HTTPSpinWorker. With embedded stores only
+// reads run on the event loops and a worker's wait is an fsync: spinning
+// buys nothing there.
+func (s *Runtime) spinWorker() time.Duration {
+	switch d := s.cfg.HTTPSpinWorker; {
+	case d < 0:
+		return 0
+	case d > 0:
+		return d
+	case s.state != nil && !s.state.InlineReads():
+		return DefaultSpinWorker
+	}
+	return 0
 }
 
 // routeBlocking reports whether route id runs off the event loop: the write
@@ -183,6 +205,7 @@ func (s *Runtime) startAPI() error {
 		MaxBodySize:    s.cfg.MaxBodySize,
 		MaxHeaderBytes: s.maxHeaderBytes(),
 		EventLoops:     s.cfg.HTTPEventLoops,
+		SpinWorker:     s.spinWorker(),
 		Logger:         s.httpLog,
 	})
 	if err != nil {

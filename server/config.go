@@ -71,6 +71,12 @@ type Config struct {
 	// HTTPEventLoops is the number of h1 event loops (0 = h1's default).
 	HTTPEventLoops int
 
+	// HTTPSpinWorker is h1's Config.SpinWorker: how long a worker that
+	// finished a blocking request spins for the next one. 0 takes the
+	// default (DefaultSpinWorker when any state store is remote, off when
+	// every store is embedded); negative turns it off.
+	HTTPSpinWorker time.Duration
+
 	// Logger is the root logger (scopes are added here); nil means
 	// slog.Default().
 	Logger *slog.Logger

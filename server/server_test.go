@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -491,5 +492,21 @@ func TestGetBlockingFollowsStores(t *testing.T) {
 	}
 	if !mixed.routeBlocking(routeStateGet) {
 		t.Fatal("a remote store must move GET off the event loop")
+	}
+	// The HTTP workers spin for the next request only with a remote store,
+	// unless configured otherwise.
+	if d := rt.spinWorker(); d != 0 {
+		t.Fatalf("embedded stores: spin worker %v, want off", d)
+	}
+	if d := mixed.spinWorker(); d != DefaultSpinWorker {
+		t.Fatalf("remote store: spin worker %v, want %v", d, DefaultSpinWorker)
+	}
+	mixed.cfg.HTTPSpinWorker = -1
+	if d := mixed.spinWorker(); d != 0 {
+		t.Fatalf("remote store, HTTPSpinWorker -1: spin worker %v, want off", d)
+	}
+	rt.cfg.HTTPSpinWorker = time.Millisecond
+	if d := rt.spinWorker(); d != time.Millisecond {
+		t.Fatalf("embedded stores, HTTPSpinWorker 1ms: spin worker %v", d)
 	}
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/statecar/statecar/kv"
 	"github.com/statecar/statecar/server"
 	grpcserver "github.com/statecar/statecar/server/grpc"
+	"github.com/statecar/statecar/server/h1"
 )
 
 func main() {
@@ -438,6 +439,17 @@ func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root 
 	}
 	infos = append(infos, state.Components()...)
 
+	if v := os.Getenv("STATECAR_HTTP_SPIN_WORKER"); v != "" {
+		d, perr := time.ParseDuration(v)
+		if perr != nil || d > h1.MaxSpinWorker {
+			_ = state.Close()
+			return fatal(log, fmt.Sprintf("Fatal error from runtime: STATECAR_HTTP_SPIN_WORKER %q: want a duration from 0 (off) to %v", v, h1.MaxSpinWorker))
+		}
+		rc.HTTPSpinWorker = d
+		if d == 0 {
+			rc.HTTPSpinWorker = -1 // "0" here means off, not the default
+		}
+	}
 	rt, err := server.New(rc.Config, state, infos)
 	if err != nil {
 		_ = state.Close()

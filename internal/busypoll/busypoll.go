@@ -28,6 +28,16 @@ const (
 // spinners is 1 while some goroutine of the process busy-polls.
 var spinners atomic.Int32
 
+// TryAcquire takes the process's single busy-polling token: true means the
+// caller may spin until it calls Release; false means some other goroutine
+// is spinning and the caller should block instead. Every spinner of the
+// process (the store connections here, the HTTP server's waiting worker)
+// shares this one token, so that at most one goroutine spins at a time.
+func TryAcquire() bool { return spinners.CompareAndSwap(0, 1) }
+
+// Release returns the token taken by a successful TryAcquire.
+func Release() { spinners.Store(0) }
+
 // Counters are a store's busy-poll outcomes: a hit found the data within
 // the budget, a miss fell back to the blocking read.
 type Counters struct{ Hits, Misses *metrics.Counter }
@@ -80,11 +90,11 @@ func Wrap(c net.Conn, budget time.Duration, ctr Counters) net.Conn {
 // Read implements net.Conn.
 func (c *Conn) Read(p []byte) (int, error) {
 	c.reads++
-	if len(p) == 0 || (c.score <= minScore && c.reads%probe != 0) || !spinners.CompareAndSwap(0, 1) {
+	if len(p) == 0 || (c.score <= minScore && c.reads%probe != 0) || !TryAcquire() {
 		return c.TCPConn.Read(p)
 	}
 	n, ok := c.spin(p)
-	spinners.Store(0)
+	Release()
 	if ok {
 		c.ctr.Hits.Inc()
 		c.score = min(c.score+1, maxScore)

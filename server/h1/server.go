@@ -13,8 +13,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/VictoriaMetrics/metrics"
 	"github.com/panjf2000/gnet/v2"
 	"golang.org/x/sys/unix"
+
+	"github.com/statecar/statecar/internal/busypoll"
 )
 
 // Config configures a Server. Zero values take the defaults documented per field.
@@ -30,7 +33,14 @@ type Config struct {
 	MaxConns          int           // cap on open connections, default 10000; over → accepted then closed
 	EventLoops        int           // 0 = GOMAXPROCS
 	LockOSThread      bool          // pin each event loop to an OS thread (gnet.WithLockOSThread)
-	Logger            *slog.Logger  // default slog.Default()
+	// SpinWorker, when positive, lets a worker that finished a blocking
+	// request wait up to this long for the next one by spinning instead of
+	// parking (see spinSlot); 0 = off. Outcomes are counted in
+	// statecar_http_spin_worker_total{result="hit"|"miss"}. Meant for stores across the network,
+	// where every request is blocking and a parked worker's wake-up is on
+	// the critical path. At most MaxSpinWorker.
+	SpinWorker time.Duration
+	Logger     *slog.Logger // default slog.Default()
 }
 
 const (
@@ -46,11 +56,18 @@ const (
 	maxChunkLine        = 4096                   // Go's maxLineLength for chunk-size lines
 	maxRetainedBuf      = 256 << 10              // larger per-connection/task buffers are dropped after use
 	workerIdle          = 30 * time.Second       // an idle blocking-task worker exits after this
-	fdReserve           = 256                    // file descriptors kept free for the rest of the process
+	spinMaxScore        = 8                      // spinSlot: hits and misses move the score within these bounds;
+	spinMinScore        = -8                     // at the floor the worker spins only once per spinProbe tries
+	spinProbe           = 64
+	fdReserve           = 256 // file descriptors kept free for the rest of the process
 	maxTick             = time.Second
 	minTick             = 5 * time.Millisecond
 	shutdownPollInitial = time.Millisecond
 )
+
+// MaxSpinWorker bounds Config.SpinWorker: a longer spin costs a core for a
+// request that a parked worker would serve just as well.
+const MaxSpinWorker = 2 * time.Millisecond
 
 // Server is an HTTP/1.1 server on a gnet engine.
 //
@@ -100,6 +117,8 @@ type Server struct {
 	tasks sync.Pool  // *task
 	work  chan *task // unbuffered: idle task workers wait here
 	quit  chan struct{}
+
+	spin spinSlot // hands blocking tasks to a spinning worker (Config.SpinWorker)
 
 	logPanic throttle
 }
@@ -191,6 +210,7 @@ func NewServer(cfg Config) (*Server, error) {
 	if cfg.EventLoops <= 0 {
 		cfg.EventLoops = runtime.GOMAXPROCS(0)
 	}
+	cfg.SpinWorker = min(max(cfg.SpinWorker, 0), MaxSpinWorker)
 	s := &Server{
 		cfg:     cfg,
 		router:  cfg.Router,
@@ -213,6 +233,10 @@ func NewServer(cfg Config) (*Server, error) {
 	s.tick = max(s.tick, minTick)
 	s.updateClock(time.Now())
 	s.tasks.New = func() any { t := &task{s: s}; t.cb = t.written; return t }
+	if cfg.SpinWorker > 0 {
+		s.spin.hits = metrics.GetOrCreateCounter(`statecar_http_spin_worker_total{result="hit"}`)
+		s.spin.misses = metrics.GetOrCreateCounter(`statecar_http_spin_worker_total{result="miss"}`)
+	}
 	return s, nil
 }
 
@@ -753,6 +777,9 @@ func (s *Server) linger(cs *connState) gnet.Action {
 // reused so that a blocking request costs no goroutine creation and no
 // allocation; one that has been idle for workerIdle exits.
 func (s *Server) dispatch(t *task) {
+	if s.spin.offer(t) {
+		return
+	}
 	select {
 	case s.work <- t:
 	default:
@@ -765,6 +792,12 @@ func (s *Server) worker(t *task) {
 	defer idle.Stop()
 	for {
 		t.run()
+		if s.cfg.SpinWorker > 0 {
+			if next := s.spin.wait(s.cfg.SpinWorker, &s.stopping); next != nil {
+				t = next
+				continue
+			}
+		}
 		idle.Reset(workerIdle)
 		select {
 		case t = <-s.work:
@@ -774,6 +807,88 @@ func (s *Server) worker(t *task) {
 			return
 		}
 	}
+}
+
+// spinSlot hands blocking tasks from the event loops to a worker that
+// spins for them (Config.SpinWorker) instead of parking. A parked worker
+// costs its wake-up on every request: the event loop's hand-off makes the
+// runtime wake a thread, on a virtual machine often a halted vCPU, while
+// the request waits; a spinning worker takes the task from the slot with
+// no wake-up at all.
+//
+// Protocol: at most one worker spins (spinning, taken by CAS). An offer
+// that sees spinning CASes its task into hot (nil → t), then re-reads
+// spinning: still set means the spinner will take t (it clears spinning
+// before its final Swap of hot, so that Swap comes after the CAS); cleared
+// means the spinner may have left, and the offer takes t back with
+// CAS(t → nil) — if that fails the spinner got it. Either way exactly one
+// of them runs t (TestSpinSlotExactlyOnce).
+//
+// Spinning is bounded like internal/busypoll's reads, whose single
+// process-wide token it shares (at most one goroutine of the process
+// spins): the spin yields the processor between checks, and when the next
+// task keeps arriving after the budget (low load) the slot stops spinning
+// and only probes once every spinProbe waits.
+type spinSlot struct {
+	hot      atomic.Pointer[task]
+	spinning atomic.Bool
+	score    atomic.Int32 // > spinMinScore: spinning pays (tasks came within the budget)
+	tries    atomic.Uint32
+	hits     *metrics.Counter // may be nil
+	misses   *metrics.Counter // may be nil
+}
+
+// offer hands t to the spinning worker and reports whether it took it;
+// false leaves t to the caller. (event loop)
+func (sp *spinSlot) offer(t *task) bool {
+	if !sp.spinning.Load() || !sp.hot.CompareAndSwap(nil, t) {
+		return false
+	}
+	return sp.spinning.Load() || !sp.hot.CompareAndSwap(t, nil)
+}
+
+// wait spins for an offered task for at most budget, or until stop is
+// set, and returns it; nil when none came (or another goroutine holds the
+// spinning token), and the caller parks as usual. (task goroutine)
+func (sp *spinSlot) wait(budget time.Duration, stop *atomic.Bool) *task {
+	n := sp.tries.Add(1)
+	if sp.score.Load() <= spinMinScore && n%spinProbe != 0 {
+		return nil
+	}
+	if !busypoll.TryAcquire() {
+		return nil
+	}
+	if !sp.spinning.CompareAndSwap(false, true) {
+		busypoll.Release()
+		return nil
+	}
+	end := time.Now().Add(budget)
+	for i := 1; sp.hot.Load() == nil; i++ {
+		if i%8 == 0 && (stop.Load() || time.Now().After(end)) {
+			break
+		}
+		runtime.Gosched()
+	}
+	sp.spinning.Store(false)
+	t := sp.hot.Swap(nil) // after the Store: see the protocol above
+	busypoll.Release()
+	sc := sp.score.Load()
+	if t != nil {
+		if sp.hits != nil {
+			sp.hits.Inc()
+		}
+		if sc < spinMaxScore {
+			sp.score.CompareAndSwap(sc, sc+1)
+		}
+	} else {
+		if sp.misses != nil {
+			sp.misses.Inc()
+		}
+		if sc > spinMinScore {
+			sp.score.CompareAndSwap(sc, sc-1)
+		}
+	}
+	return t
 }
 
 // task runs one blocking request on a worker goroutine.
