@@ -792,7 +792,12 @@ func (s *Server) worker(t *task) {
 	defer idle.Stop()
 	for {
 		t.run()
-		if s.cfg.SpinWorker > 0 {
+		// Spin only when no other blocking request is in flight: under
+		// load the event loops find parked workers without a wake-up
+		// cost that matters, and a spinning worker would take CPU from
+		// the requests being served (−5 to −12 % req/s at 32 connections
+		// on state.redis when every finished worker tried to spin).
+		if s.cfg.SpinWorker > 0 && s.inflight.Load() == 0 {
 			if next := s.spin.wait(s.cfg.SpinWorker, &s.stopping); next != nil {
 				t = next
 				continue
