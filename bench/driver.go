@@ -29,6 +29,9 @@ type reqShape struct {
 	batch     int    // items per msave, bulk and tx request
 	query     string // query body; "" = EQ on a random group
 	pay       *Payload
+	// redisScript: the redis driver saves with EVALSHA of statecar's write
+	// script (Config.RedisSave "script").
+	redisScript bool
 }
 
 // driver sends one request of op and returns its status (an HTTP status,

@@ -12,6 +12,9 @@
 # driven by the same generator (scload) with GET of random keys among
 # 10,000 preloaded 100-byte values:
 #   redis      scload's RESP driver straight to redis-server (GET)
+#   rscript    MIX=save only: the same driver running statecar's state.redis
+#              write script (EVALSHA, keys "h<n>"), the raw round trip of the
+#              work a save does in daprd's hash layout
 #   proxy      the same through socat
 #   sc:<bin>   scload's HTTP driver to statecar (GET /v1.0/state/statestore/k)
 # at C=1 (closed loop, one request at a time: the latency of a hop) and at
@@ -57,6 +60,7 @@ rp=$(freeport)
 redis-server --port "$rp" --bind 127.0.0.1 --save '' --appendonly no >"$OUT/redis.log" 2>&1 &
 pids+=($!)
 systems=("redis:127.0.0.1:$rp")
+[ "$MIX" = save ] && systems+=("rscript:127.0.0.1:$rp")
 if command -v socat >/dev/null; then
 	pp=$(freeport)
 	socat "TCP-LISTEN:$pp,bind=127.0.0.1,reuseaddr,fork,nodelay" "TCP:127.0.0.1:$rp,nodelay" &
@@ -97,7 +101,8 @@ for s in "${systems[@]}"; do
 	case "$n" in sc*) for _ in $(seq 50); do curl -sf -o /dev/null "http://$a/v1.0/healthz" && break; sleep 0.1; done ;; esac
 done
 # Preload once through the first sidecar and once raw (same server, different key layouts).
-first=${systems[1]}; [ "${first%%:*}" = proxy ] && first=${systems[2]}
+first=
+for s in "${systems[@]}"; do case "$s" in sc*) first=$s; break ;; esac; done
 "$scload" -target "${first#*:}" -mix get -c 4 -d 1s -warmup 0s -preload true -progress false >/dev/null 2>&1
 "$scload" -proto redis -target "${systems[0]#*:}" -mix get -c 4 -d 1s -warmup 0s -preload true -progress false >/dev/null 2>&1
 
@@ -115,10 +120,14 @@ for r in $(seq "$ROUNDS"); do
 		[ "$c" = 0 ] && continue
 		for s in "${systems[@]}"; do
 			n=${s%%:*}; a=${s#*:}
-			proto=http; [ "$n" = redis ] || [ "$n" = proxy ] && proto=redis
+			proto=http; extra=()
+			case "$n" in
+			redis | proxy) proto=redis ;;
+			rscript) proto=redis; extra=(-redis-save script -key-prefix h) ;;
+			esac
 			pid=${scpid[$n]:-}
 			c0=0; [ -n "$pid" ] && c0=$(cpu_ticks "$pid")
-			line=$("$scload" -proto "$proto" -target "$a" -mix "$MIX" -c "$c" ${RATE:+-rate "$RATE"} -d "$D" -warmup 1s -preload false -progress false 2>&1 | grep ' latency us ' || true)
+			line=$("$scload" -proto "$proto" -target "$a" -mix "$MIX" "${extra[@]}" -c "$c" ${RATE:+-rate "$RATE"} -d "$D" -warmup 1s -preload false -progress false 2>&1 | grep ' latency us ' || true)
 			c1=0; [ -n "$pid" ] && c1=$(cpu_ticks "$pid")
 			echo "$r c=$c $n: $line" >>"$OUT/runs.txt"
 			echo "$line" | awk -v n="$n" -v c="$c" -v r="$r" -v c0="$c0" -v c1="$c1" -v t="$tck" -v d="${D%s}" '{
@@ -140,14 +149,18 @@ rows = [l.split("\t") for l in open(sys.argv[1]) if l.strip()]
 by = {}
 for n, c, r, rps, p50, p90, p99, cpu in rows:
     by.setdefault((int(c), n), []).append([float(x) for x in (rps, p50, p90, p99, cpu)])
-print(f"{'c':>3} {'system':7} {'req/s':>8} {'p50 us':>8} {'p90 us':>8} {'p99 us':>8} {'sidecar CPU us/req':>19} {'added p50':>10}")
+script = any(k[1] == "rscript" for k in by)
+hdr = f"{'c':>3} {'system':7} {'req/s':>8} {'p50 us':>8} {'p90 us':>8} {'p99 us':>8} {'sidecar CPU us/req':>19} {'added p50':>10}"
+print(hdr + (f" {'over rscript':>12}" if script else ""))
 for c in sorted({k[0] for k in by}):
     base = st.median(v[1] for v in by.get((c, "redis"), [[0, 0, 0, 0, 0]]))
-    for (cc, n), v in sorted(by.items(), key=lambda kv: (kv[0][0], {"redis": 0, "proxy": 1}.get(kv[0][1], 2), kv[0][1])):
+    sbase = st.median(v[1] for v in by.get((c, "rscript"), [[0, 0, 0, 0, 0]]))
+    for (cc, n), v in sorted(by.items(), key=lambda kv: (kv[0][0], {"redis": 0, "rscript": 1, "proxy": 2}.get(kv[0][1], 3), kv[0][1])):
         if cc != c: continue
         m = [st.median(x[i] for x in v) for i in range(5)]
         cpu = f"{m[4]:.1f}" if n.startswith("sc") else "-"
         add = f"{m[1] - base:+.0f}" if n != "redis" else ""
-        print(f"{c:>3} {n:7} {m[0]:8.0f} {m[1]:8.1f} {m[2]:8.1f} {m[3]:8.1f} {cpu:>19} {add:>10}")
+        over = f" {m[1] - sbase:+12.0f}" if script and n.startswith("sc") else ""
+        print(f"{c:>3} {n:7} {m[0]:8.0f} {m[1]:8.1f} {m[2]:8.1f} {m[3]:8.1f} {cpu:>19} {add:>10}{over}")
 EOF
 echo "raw outputs: $OUT"

@@ -1,7 +1,13 @@
 package bench
 
 import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"net"
 	"os/exec"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -53,6 +59,14 @@ func TestRedisCommandsAllocs(t *testing.T) {
 	if _, err := d.appendCommand(nil, OpQuery, g); err == nil {
 		t.Error("query has no redis equivalent but was accepted")
 	}
+	shape.redisScript = true
+	cmd, err := d.appendCommand(nil, OpSave, g)
+	if err != nil || !bytes.Contains(cmd, []byte("EVALSHA")) || !bytes.Contains(cmd, applySHA) {
+		t.Fatalf("script save: %q, %v", cmd, err)
+	}
+	if n := testing.AllocsPerRun(200, func() { d.wbuf, _ = d.appendCommand(d.wbuf[:0], OpSave, g) }); n != 0 {
+		t.Errorf("script save: building the command allocates %v times", n)
+	}
 }
 
 func TestRunRedisAgainstRedisServer(t *testing.T) {
@@ -72,5 +86,40 @@ func TestRunRedisAgainstRedisServer(t *testing.T) {
 	}
 	if res.Requests == 0 || res.Errors != 0 || res.Status["redis:OK"] != res.Requests {
 		t.Fatalf("requests %d, errors %d, status %v", res.Requests, res.Errors, res.Status)
+	}
+
+	// RedisSave "script": saves run statecar's write script, which leaves
+	// statecar's (daprd's) hash layout behind.
+	mix, _ = ParseMix("save")
+	res, err = Run(t.Context(), Config{Target: p.RedisAddr, Proto: "redis", Mix: mix, Conns: 2, Keys: 3,
+		Duration: 100 * time.Millisecond, Size: 16, KeyPrefix: "hk", RedisSave: "script"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Requests == 0 || res.Errors != 0 || res.Status["redis:OK"] != res.Requests {
+		t.Fatalf("script saves: requests %d, errors %d, status %v", res.Requests, res.Errors, res.Status)
+	}
+	c, err := net.Dial("tcp", p.RedisAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	var versions int64
+	for k := 0; k < 3; k++ {
+		fmt.Fprintf(c, "HGET hk%d version\r\n", k)
+		line, _ := br.ReadString('\n')
+		if line == "$-1\r\n" {
+			continue
+		}
+		v, _ := br.ReadString('\n')
+		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		if !strings.HasPrefix(line, "$") || err != nil {
+			t.Fatalf("hk%d: HGET version = %q %q", k, line, v)
+		}
+		versions += n
+	}
+	if versions < res.Requests { // warm-up saves count too
+		t.Fatalf("versions of the saved hashes add up to %d, want at least one per measured save (%d)", versions, res.Requests)
 	}
 }

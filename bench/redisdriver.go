@@ -2,11 +2,15 @@ package bench
 
 import (
 	"bytes"
+	"crypto/sha1"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net"
 	"strconv"
 	"time"
+
+	redisstore "github.com/statecar/statecar/component/redis"
 )
 
 // redisStatusBase is where redis replies are counted in a status table:
@@ -16,7 +20,8 @@ const redisStatusBase = grpcStatusBase + 32
 // redisDriver speaks RESP to a redis-server on one connection, so that
 // redis can be driven by the same generator, client costs and schedule as
 // the sidecars (Proto "redis"). get/save/msave/bulk/delete map to GET, SET,
-// MSET, MGET and DEL; tx maps to MSET; query has no equivalent. Keys are the
+// MSET, MGET and DEL (save to EVALSHA of statecar's write script with
+// Config.RedisSave "script"); tx maps to MSET; query has no equivalent. Keys are the
 // generator's keys ("k123"). It does not allocate per request.
 type redisDriver struct {
 	c     net.Conn
@@ -32,8 +37,26 @@ func newRedisDriver(addr string, shape *reqShape) (*redisDriver, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot connect to %s: %w", addr, err)
 	}
-	return &redisDriver{c: c, shape: shape, buf: make([]byte, 64<<10)}, nil
+	d := &redisDriver{c: c, shape: shape, buf: make([]byte, 64<<10)}
+	if shape.redisScript {
+		// Load the script so that EVALSHA finds it.
+		d.wbuf = appendArrayHeader(d.wbuf[:0], 3)
+		d.wbuf = appendBulk(d.wbuf, []byte("SCRIPT"))
+		d.wbuf = appendBulk(d.wbuf, []byte("LOAD"))
+		d.wbuf = appendBulk(d.wbuf, []byte(redisstore.ApplyScriptSource()))
+		if st, err := d.roundTrip(); err != nil || st != redisStatusBase {
+			c.Close()
+			return nil, fmt.Errorf("cannot load the write script into %s: status %d, %v", addr, st, err)
+		}
+	}
+	return d, nil
 }
+
+// applySHA is the SHA-1 of statecar's write script, as EVALSHA wants it.
+var applySHA = func() []byte {
+	h := sha1.Sum([]byte(redisstore.ApplyScriptSource()))
+	return []byte(hex.EncodeToString(h[:]))
+}()
 
 func (d *redisDriver) close() { _ = d.c.Close() }
 
@@ -70,6 +93,19 @@ func (d *redisDriver) appendCommand(dst []byte, op Op, g *KeyGen) ([]byte, error
 		return appendBulk(dst, key(g.Next())), nil
 	case OpSave:
 		k := g.Next()
+		if s.redisScript {
+			// A plain save's arguments: kind, etag, first-write, ttl, data.
+			dst = appendArrayHeader(dst, 9)
+			dst = appendBulk(dst, []byte("EVALSHA"))
+			dst = appendBulk(dst, applySHA)
+			dst = appendBulk(dst, []byte("1"))
+			dst = appendBulk(dst, key(k))
+			dst = appendBulk(dst, []byte("s"))
+			dst = appendBulk(dst, nil)
+			dst = appendBulk(dst, []byte("0"))
+			dst = appendBulk(dst, []byte("0"))
+			return appendBulk(dst, s.pay.Value(k)), nil
+		}
 		dst = appendArrayHeader(dst, 3)
 		dst = appendBulk(dst, []byte("SET"))
 		dst = appendBulk(dst, key(k))
@@ -100,6 +136,11 @@ func (d *redisDriver) do(op Op, g *KeyGen) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	return d.roundTrip()
+}
+
+// roundTrip writes d.wbuf and reads one reply.
+func (d *redisDriver) roundTrip() (int, error) {
 	if _, err := d.c.Write(d.wbuf); err != nil {
 		return 0, fmt.Errorf("cannot write command: %w", err)
 	}

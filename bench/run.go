@@ -15,23 +15,28 @@ import (
 
 // Config describes one load run.
 type Config struct {
-	Target    string        // host:port of the sidecar's HTTP or gRPC port
-	Proto     string        // "http" (default), "grpc", or "redis" (RESP to a redis-server: the raw-KV reference)
-	Store     string        // state store name; default "statestore"
-	Mix       Mix           // what to send
-	Conns     int           // concurrent connections (workers); default 1
-	Channels  int           // gRPC channels (HTTP/2 connections) shared by the workers; 0 = 1, as one SDK client
-	Rate      float64       // open loop: total requests per second; 0 = closed loop
-	Duration  time.Duration // measured phase; default 5s
-	Warmup    time.Duration // unmeasured phase before it
-	Size      int           // payload bytes per value (the "p" field)
-	Batch     int           // items per msave, bulk and tx request; default 10
-	Keys      uint64        // key-space size; default 10000
-	Dist      Dist          // key distribution; default uniform
-	Query     string        // query body for OpQuery; "" = EQ on a random group
-	KeyPrefix string        // key text before the number; default "k"
-	Seed      uint64        // RNG seed; workers derive theirs from it
-	Preload   bool          // write every key once before the run (msave of 100, over HTTP or gRPC)
+	Target   string        // host:port of the sidecar's HTTP or gRPC port
+	Proto    string        // "http" (default), "grpc", or "redis" (RESP to a redis-server: the raw-KV reference)
+	Store    string        // state store name; default "statestore"
+	Mix      Mix           // what to send
+	Conns    int           // concurrent connections (workers); default 1
+	Channels int           // gRPC channels (HTTP/2 connections) shared by the workers; 0 = 1, as one SDK client
+	Rate     float64       // open loop: total requests per second; 0 = closed loop
+	Duration time.Duration // measured phase; default 5s
+	Warmup   time.Duration // unmeasured phase before it
+	Size     int           // payload bytes per value (the "p" field)
+	Batch    int           // items per msave, bulk and tx request; default 10
+	Keys     uint64        // key-space size; default 10000
+	Dist     Dist          // key distribution; default uniform
+	Query    string        // query body for OpQuery; "" = EQ on a random group
+	// RedisSave is what a save sends with Proto "redis": "set" (default, a
+	// plain SET) or "script" (EVALSHA of statecar's state.redis write
+	// script with a plain save's arguments on a hash key: the raw Redis
+	// round trip of the work a daprd-layout save does).
+	RedisSave string
+	KeyPrefix string // key text before the number; default "k"
+	Seed      uint64 // RNG seed; workers derive theirs from it
+	Preload   bool   // write every key once before the run (msave of 100, over HTTP or gRPC)
 	// PreloadFrom skips keys below it in the preload (they were written by
 	// an earlier run against the same store).
 	PreloadFrom uint64
@@ -49,6 +54,9 @@ type Config struct {
 func (c *Config) setDefaults() error {
 	if c.Proto == "" {
 		c.Proto = "http"
+	}
+	if c.RedisSave != "" && c.RedisSave != "set" && c.RedisSave != "script" {
+		return fmt.Errorf("cannot run: unknown redis save %q (want set or script)", c.RedisSave)
 	}
 	if c.Proto != "http" && c.Proto != "grpc" && c.Proto != "redis" {
 		return fmt.Errorf("cannot run: unknown proto %q (want http, grpc or redis)", c.Proto)
@@ -115,6 +123,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	shape := &reqShape{
 		store: cfg.Store, keyPrefix: cfg.KeyPrefix, batch: cfg.Batch,
 		query: cfg.Query, pay: NewPayload(cfg.Size, cfg.Seed),
+		redisScript: cfg.RedisSave == "script",
 	}
 	var zt *ZipfTable
 	if cfg.Dist == DistZipf {

@@ -35,7 +35,9 @@ const argsPerOp = 5
 // Everything that could make a write command fail (a non-integer version
 // for HINCRBY) is checked before the first write: Redis does not roll back
 // a script that fails half-way.
-var applyScript = goredis.NewScript(`
+var applyScript = goredis.NewScript(applySource)
+
+const applySource = `
 local fails = {}
 local types = {}
 for i = 1, #KEYS do
@@ -83,7 +85,7 @@ for i = 1, #KEYS do
   end
 end
 return 0
-`)
+`
 
 // Kinds returned by getScript.
 const (
@@ -114,3 +116,9 @@ local r = redis.call('HMGET', k, 'data', 'version')
 if not r[1] or not r[2] then return {3} end
 return {1, r[1], r[2], exp}
 `)
+
+// ApplyScriptSource returns the Lua source of the script every write runs
+// (ARGV per key: kind "s"|"d", etag, first-write flag, ttl seconds, data;
+// a plain save is "s", "", "0", "0", value), so that a load tool can time
+// the raw Redis round trip of the same work (bench, Config.RedisSave).
+func ApplyScriptSource() string { return applySource }

@@ -44,6 +44,8 @@ func run() int {
 		keys     = flag.Uint64("keys", 10000, "key-space size")
 		dist     = flag.String("dist", "uniform", "key distribution: uniform or zipf (theta 0.99, scrambled)")
 		query    = flag.String("query", "", "query body for the query op (default: EQ on a random value group, limit 10)")
+		rsave    = flag.String("redis-save", "set", "with -proto redis, what a save sends: set (SET) or script (EVALSHA of statecar's state.redis write script on a hash: the raw round trip of a daprd-layout save)")
+		kprefix  = flag.String("key-prefix", "k", "key text before the key number")
 		preload  = flag.String("preload", "auto", "write every key once before the run: auto (when the mix reads), true, false")
 		seed     = flag.Uint64("seed", 1, "random seed")
 		label    = flag.String("label", "", "system label stored in the result")
@@ -79,6 +81,7 @@ func run() int {
 		Target: *target, Proto: *proto, Store: *store, Mix: m, Conns: *conns, Channels: *channels,
 		Rate: *rate, Duration: *dur, Warmup: *warmup, Size: *size, Batch: *batch, Keys: *keys,
 		Dist: bench.Dist(*dist), Query: *query, Seed: *seed, Label: *label,
+		RedisSave: *rsave, KeyPrefix: *kprefix,
 	}
 	switch *preload {
 	case "auto":
