@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"testing"
+	"time"
 )
 
 var (
@@ -140,8 +141,10 @@ func (rt *roundTripper) do(tb testing.TB) {
 	}
 }
 
-func startBenchServer(tb testing.TB) string {
-	s, err := NewServer(Config{Addrs: []string{"127.0.0.1:0"}, Router: benchRouter(), EventLoops: 1})
+// startBenchServer starts a one-loop server on benchRouter; spin is its
+// Config.SpinWorker.
+func startBenchServer(tb testing.TB, spin time.Duration) string {
+	s, err := NewServer(Config{Addrs: []string{"127.0.0.1:0"}, Router: benchRouter(), EventLoops: 1, SpinWorker: spin})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -153,13 +156,17 @@ func startBenchServer(tb testing.TB) string {
 }
 
 func BenchmarkRoundTrip(b *testing.B) {
-	addr := startBenchServer(b)
+	addr := startBenchServer(b, 0)
+	spinAddr := startBenchServer(b, benchSpin)
 	for _, bc := range []struct {
-		name string
-		req  []byte
-	}{{"inline-GET", benchGET}, {"inline-POST", benchPOST}, {"blocking-POST", blockingPOST}} {
+		name, addr string
+		req        []byte
+	}{
+		{"inline-GET", addr, benchGET}, {"inline-POST", addr, benchPOST}, {"blocking-POST", addr, blockingPOST},
+		{"blocking-POST-spin", spinAddr, blockingPOST}, // the worker spins for the next request (spinSlot)
+	} {
 		b.Run(bc.name, func(b *testing.B) {
-			rt := newRoundTripper(b, addr, bc.req)
+			rt := newRoundTripper(b, bc.addr, bc.req)
 			b.ReportAllocs()
 			for b.Loop() {
 				rt.do(b)
@@ -175,14 +182,22 @@ func TestServeAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts are not meaningful under -race")
 	}
-	addr := startBenchServer(t)
-	for _, req := range [][]byte{benchGET, benchPOST, blockingPOST} {
-		rt := newRoundTripper(t, addr, req)
+	addr := startBenchServer(t, 0)
+	spinAddr := startBenchServer(t, benchSpin)
+	for _, c := range []struct {
+		addr string
+		req  []byte
+	}{{addr, benchGET}, {addr, benchPOST}, {addr, blockingPOST}, {spinAddr, blockingPOST}} {
+		rt := newRoundTripper(t, c.addr, c.req)
 		for i := 0; i < 100; i++ {
 			rt.do(t)
 		}
 		if n := testing.AllocsPerRun(2000, func() { rt.do(t) }); n != 0 {
-			t.Errorf("%s: %v allocs per request, want 0", req[:4], n)
+			t.Errorf("%s (spinning worker %v): %v allocs per request, want 0", c.req[:4], c.addr == spinAddr, n)
 		}
 	}
 }
+
+// benchSpin is the spin budget of the benchmarks' spinning server
+// (server.DefaultSpinWorker's value).
+const benchSpin = 200 * time.Microsecond

@@ -821,8 +821,9 @@ func (s *Server) worker(t *task) {
 // the request waits; a spinning worker takes the task from the slot with
 // no wake-up at all.
 //
-// Protocol: at most one worker spins (spinning, taken by CAS). An offer
-// that sees spinning CASes its task into hot (nil → t), then re-reads
+// Protocol: at most one worker spins (spinning, set while it holds the
+// busypoll token). An offer that sees spinning CASes its task into hot
+// (nil → t), then re-reads
 // spinning: still set means the spinner will take t (it clears spinning
 // before its final Swap of hot, so that Swap comes after the CAS); cleared
 // means the spinner may have left, and the offer takes t back with
@@ -863,10 +864,9 @@ func (sp *spinSlot) wait(budget time.Duration, stop *atomic.Bool) *task {
 	if !busypoll.TryAcquire() {
 		return nil
 	}
-	if !sp.spinning.CompareAndSwap(false, true) {
-		busypoll.Release()
-		return nil
-	}
+	// The token makes this goroutine the process's only spinner until its
+	// Release: it alone sets spinning and updates score meanwhile.
+	sp.spinning.Store(true)
 	end := time.Now().Add(budget)
 	for i := 1; sp.hot.Load() == nil; i++ {
 		if i%8 == 0 && (stop.Load() || time.Now().After(end)) {
@@ -876,22 +876,18 @@ func (sp *spinSlot) wait(budget time.Duration, stop *atomic.Bool) *task {
 	}
 	sp.spinning.Store(false)
 	t := sp.hot.Swap(nil) // after the Store: see the protocol above
+	if sc := sp.score.Load(); t != nil {
+		sp.score.Store(min(sc+1, spinMaxScore))
+	} else {
+		sp.score.Store(max(sc-1, spinMinScore))
+	}
 	busypoll.Release()
-	sc := sp.score.Load()
 	if t != nil {
 		if sp.hits != nil {
 			sp.hits.Inc()
 		}
-		if sc < spinMaxScore {
-			sp.score.CompareAndSwap(sc, sc+1)
-		}
-	} else {
-		if sp.misses != nil {
-			sp.misses.Inc()
-		}
-		if sc > spinMinScore {
-			sp.score.CompareAndSwap(sc, sc-1)
-		}
+	} else if sp.misses != nil {
+		sp.misses.Inc()
 	}
 	return t
 }
