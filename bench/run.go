@@ -15,32 +15,32 @@ import (
 
 // Config describes one load run.
 type Config struct {
-	Target   string        // host:port of the sidecar's HTTP or gRPC port
-	Proto    string        // "http" (default), "grpc", or "redis" (RESP to a redis-server: the raw-KV reference)
-	Store    string        // state store name; default "statestore"
-	Mix      Mix           // what to send
-	Conns    int           // concurrent connections (workers); default 1
-	Channels int           // gRPC channels (HTTP/2 connections) shared by the workers; 0 = 1, as one SDK client
-	Rate     float64       // open loop: total requests per second; 0 = closed loop
-	Duration time.Duration // measured phase; default 5s
-	Warmup   time.Duration // unmeasured phase before it
-	Size     int           // payload bytes per value (the "p" field)
-	Batch    int           // items per msave, bulk and tx request; default 10
-	Keys     uint64        // key-space size; default 10000
-	Dist     Dist          // key distribution; default uniform
-	Query    string        // query body for OpQuery; "" = EQ on a random group
+	Target    string        // host:port of the sidecar's HTTP or gRPC port
+	Proto     string        // "http" (default), "grpc", or "redis" (RESP to a redis-server: the raw-KV reference)
+	Store     string        // state store name; default "statestore"
+	Mix       Mix           // what to send
+	Conns     int           // concurrent connections (workers); default 1
+	Channels  int           // gRPC channels (HTTP/2 connections) shared by the workers; 0 = 1, as one SDK client
+	Rate      float64       // open loop: total requests per second; 0 = closed loop
+	Duration  time.Duration // measured phase; default 5s
+	Warmup    time.Duration // unmeasured phase before it
+	Size      int           // payload bytes per value (the "p" field)
+	Batch     int           // items per msave, bulk and tx request; default 10
+	Keys      uint64        // key-space size; default 10000
+	Dist      Dist          // key distribution; default uniform
+	Query     string        // query body for OpQuery; "" = EQ on a random group
+	KeyPrefix string        // key text before the number; default "k"
+	Seed      uint64        // RNG seed; workers derive theirs from it
+	Preload   bool          // write every key once before the run (msave of 100, over HTTP or gRPC)
+	// PreloadFrom skips keys below it in the preload (they were written by
+	// an earlier run against the same store).
+	PreloadFrom uint64
 	// RedisSave is what a save sends with Proto "redis": "set" (default, a
 	// plain SET) or "script" (EVALSHA of statecar's state.redis write
 	// script with a plain save's arguments on a hash key: the raw Redis
 	// round trip of the work a daprd-layout save does).
 	RedisSave string
-	KeyPrefix string // key text before the number; default "k"
-	Seed      uint64 // RNG seed; workers derive theirs from it
-	Preload   bool   // write every key once before the run (msave of 100, over HTTP or gRPC)
-	// PreloadFrom skips keys below it in the preload (they were written by
-	// an earlier run against the same store).
-	PreloadFrom uint64
-	Label       string // Result.System
+	Label     string // Result.System
 	// Progress, if not nil, receives a progress bar (rewritten with '\r'
 	// every 200ms) during warm-up and the measured phase.
 	Progress io.Writer
