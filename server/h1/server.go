@@ -33,14 +33,14 @@ type Config struct {
 	MaxConns          int           // cap on open connections, default 10000; over → accepted then closed
 	EventLoops        int           // 0 = GOMAXPROCS
 	LockOSThread      bool          // pin each event loop to an OS thread (gnet.WithLockOSThread)
+	Logger            *slog.Logger  // default slog.Default()
 	// SpinWorker, when positive, lets a worker that finished a blocking
 	// request wait up to this long for the next one by spinning instead of
-	// parking (see spinSlot); 0 = off. Outcomes are counted in
-	// statecar_http_spin_worker_total{result="hit"|"miss"}. Meant for stores across the network,
-	// where every request is blocking and a parked worker's wake-up is on
-	// the critical path. At most MaxSpinWorker.
+	// parking (see spinSlot); 0 = off, at most MaxSpinWorker. Meant for
+	// stores across the network, where every request is blocking and a
+	// parked worker's wake-up is on the critical path. Outcomes are counted
+	// in statecar_http_spin_worker_total{result="hit"|"miss"}.
 	SpinWorker time.Duration
-	Logger     *slog.Logger // default slog.Default()
 }
 
 const (
@@ -58,8 +58,8 @@ const (
 	workerIdle          = 30 * time.Second       // an idle blocking-task worker exits after this
 	spinMaxScore        = 8                      // spinSlot: hits and misses move the score within these bounds;
 	spinMinScore        = -8                     // at the floor the worker spins only once per spinProbe tries
-	spinProbe           = 64
-	fdReserve           = 256 // file descriptors kept free for the rest of the process
+	spinProbe           = 64                     // (the floor's probe interval)
+	fdReserve           = 256                    // file descriptors kept free for the rest of the process
 	maxTick             = time.Second
 	minTick             = 5 * time.Millisecond
 	shutdownPollInitial = time.Millisecond
