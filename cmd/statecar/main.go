@@ -439,15 +439,16 @@ func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root 
 	}
 	infos = append(infos, state.Components()...)
 
-	var grpcSpin time.Duration
-	httpSpin, err := spinEnv("STATECAR_HTTP_SPIN_WORKER", h1.MaxSpinWorker)
-	if err == nil {
-		rc.HTTPSpinWorker = httpSpin
-		grpcSpin, err = spinEnv("STATECAR_GRPC_SPIN_WORKER", grpcserver.MaxSpinWorker)
-	}
-	if err != nil {
-		_ = state.Close()
-		return fatal(log, "Fatal error from runtime: "+err.Error())
+	if v := os.Getenv("STATECAR_HTTP_SPIN_WORKER"); v != "" {
+		d, perr := time.ParseDuration(v)
+		if perr != nil || d > h1.MaxSpinWorker {
+			_ = state.Close()
+			return fatal(log, fmt.Sprintf("Fatal error from runtime: STATECAR_HTTP_SPIN_WORKER %q: want a duration from 0 (off) to %v", v, h1.MaxSpinWorker))
+		}
+		rc.HTTPSpinWorker = d
+		if d == 0 {
+			rc.HTTPSpinWorker = -1 // "0" here means off, not the default
+		}
 	}
 	rt, err := server.New(rc.Config, state, infos)
 	if err != nil {
@@ -488,8 +489,7 @@ func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root 
 		Logger:            daprlog.Scope(root, "dapr.runtime.grpc.api"),
 		// statecar's own HTTP/2 transport unless STATECAR_GRPC_TRANSPORT
 		// says "grpc-go" (an unknown value fails the start).
-		Transport:  os.Getenv("STATECAR_GRPC_TRANSPORT"),
-		SpinWorker: grpcSpin,
+		Transport: os.Getenv("STATECAR_GRPC_TRANSPORT"),
 	})
 	if err == nil {
 		err = gs.Start()
@@ -625,23 +625,4 @@ func grpcRules(rs []server.APIRule) []grpcserver.APIRule {
 		out = append(out, grpcserver.APIRule{Name: r.Name, Version: r.Version, Protocol: r.Protocol})
 	}
 	return out
-}
-
-// spinEnv reads a spinning-worker budget from the environment variable
-// name: unset gives 0 (the server's default), a duration from 0 to max
-// gives that budget with "0" meaning off (-1 for the servers), anything
-// else an error that fails the start.
-func spinEnv(name string, max time.Duration) (time.Duration, error) {
-	v := os.Getenv(name)
-	if v == "" {
-		return 0, nil
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d < 0 || d > max {
-		return 0, fmt.Errorf("%s %q: want a duration from 0 (off) to %v", name, v, max)
-	}
-	if d == 0 {
-		return -1, nil // "0" here means off, not the default
-	}
-	return d, nil
 }

@@ -7,18 +7,14 @@ import (
 	"net"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
-	"github.com/VictoriaMetrics/metrics"
 	runtimev1pb "github.com/dapr/dapr/pkg/proto/runtime/v1"
 	"golang.org/x/net/http2/hpack"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
-
-	"github.com/statecar/statecar/internal/busypoll"
 )
 
 // h2transport is statecar's own HTTP/2 server transport for the gRPC API.
@@ -57,17 +53,6 @@ type h2transport struct {
 	work     chan *h2stream // worker pool queue, set by start
 	stopOnce sync.Once      // closes work
 
-	// With spinBudget > 0 a pool worker that finished an RPC spins for up
-	// to that long for the next one when no other worker-run RPC is in
-	// flight, and dispatch hands it the stream through spin without a
-	// wake-up (internal/busypoll.Slot; Config.SpinWorker). inflight counts
-	// the worker-run RPCs whose reply is not yet flushed (only maintained
-	// when spinBudget > 0); stopping ends a spin at shutdown.
-	spinBudget time.Duration
-	spin       busypoll.Slot[h2stream]
-	inflight   atomic.Int64
-	stopping   atomic.Bool
-
 	mu struct {
 		sync.Mutex
 		conns   map[*h2conn]struct{}
@@ -101,17 +86,6 @@ func newH2Transport(s *Server) *h2transport {
 	if s.cfg.State.InlineReads() {
 		t.inline["/"+desc.ServiceName+"/GetState"] = true
 	}
-	switch d := s.cfg.SpinWorker; {
-	case d > 0:
-		t.spinBudget = d
-	case d == 0 && !s.cfg.State.InlineReads():
-		// Remote stores: every RPC of theirs runs on a worker.
-		t.spinBudget = busypoll.DefaultBudget
-	}
-	if t.spinBudget > 0 {
-		t.spin.Hits = metrics.GetOrCreateCounter(`statecar_grpc_spin_worker_total{result="hit"}`)
-		t.spin.Misses = metrics.GetOrCreateCounter(`statecar_grpc_spin_worker_total{result="miss"}`)
-	}
 	t.mu.conns = map[*h2conn]struct{}{}
 	return t
 }
@@ -124,7 +98,9 @@ func (t *h2transport) start(lns []net.Listener, workers int) {
 		t.workers.Add(1)
 		go func() {
 			defer t.workers.Done()
-			t.worker(work)
+			for st := range work {
+				t.runUnary(st)
+			}
 		}()
 	}
 	t.mu.Lock()
@@ -200,50 +176,17 @@ func (t *h2transport) forget(c *h2conn) {
 }
 
 // dispatch runs a complete fast-path request: inline when it cannot block,
-// else on a worker: the spinning one when there is one, else a parked one,
-// else a new goroutine when all are busy (as grpc-go).
+// else on a worker (a new goroutine when all are busy, as grpc-go).
 func (t *h2transport) dispatch(st *h2stream) {
 	if t.inline[st.method] {
 		t.runUnary(st)
 		st.c.recycle(st)
 		return
 	}
-	if t.spinBudget > 0 {
-		t.inflight.Add(1)
-		if t.spin.Offer(st) {
-			return
-		}
-	}
 	select {
 	case t.work <- st:
 	default:
-		go t.runBlocking(st)
-	}
-}
-
-// worker is a pool goroutine: it runs the RPCs of work and, with a spin
-// budget, spins for the next one when nothing else is in flight. Under load
-// the dispatching readers find parked workers without a wake-up cost that
-// matters, and a spinning worker would take CPU from the RPCs being served;
-// at one RPC at a time the wake-up of a parked worker (a halted vCPU on a
-// virtual machine) is part of every RPC's latency.
-func (t *h2transport) worker(work <-chan *h2stream) {
-	for st := range work {
-		for st != nil {
-			t.runBlocking(st)
-			st = nil
-			if t.spinBudget > 0 && t.inflight.Load() == 0 {
-				st = t.spin.Wait(t.spinBudget, &t.stopping)
-			}
-		}
-	}
-}
-
-// runBlocking runs a worker-run RPC and ends its in-flight count.
-func (t *h2transport) runBlocking(st *h2stream) {
-	t.runUnary(st)
-	if t.spinBudget > 0 {
-		t.inflight.Add(-1)
+		go t.runUnary(st)
 	}
 }
 
@@ -444,7 +387,6 @@ func (t *h2transport) stop() {
 // dispatch can follow). Safe to call more than once and before start.
 func (t *h2transport) stopWorkers() {
 	t.stopOnce.Do(func() {
-		t.stopping.Store(true) // a spinning worker gives up and sees work closed
 		if t.work != nil {
 			close(t.work)
 		}

@@ -17,15 +17,11 @@ import (
 	"google.golang.org/grpc/reflection"
 
 	"github.com/statecar/statecar/api"
-	"github.com/statecar/statecar/internal/busypoll"
 )
 
 // DefaultMaxMsgSize is daprd's default --max-body-size (4 MiB), used when
 // Config.MaxMsgSize is 0.
 const DefaultMaxMsgSize = 4 << 20
-
-// MaxSpinWorker bounds Config.SpinWorker.
-const MaxSpinWorker = busypoll.MaxSlotSpin
 
 // DefaultStreamWorkers is the default Config.StreamWorkers: enough for a
 // few dozen concurrent callers, cheap when idle.
@@ -97,16 +93,6 @@ type Config struct {
 	// grown avoids a stack copy per RPC (a quarter of the server's CPU on
 	// GetState without it). 0 means DefaultStreamWorkers; < 0 disables.
 	StreamWorkers int
-	// SpinWorker is how long a worker of statecar's transport that
-	// finished a blocking RPC (a write, or any RPC of a remote store) spins
-	// for the next one instead of parking, when no other such RPC is in
-	// flight (internal/busypoll.Slot, as the HTTP server's h1
-	// Config.SpinWorker). 0 means busypoll.DefaultBudget when State has a
-	// remote store (State.InlineReads is false), else off; negative turns
-	// it off; at most MaxSpinWorker. Outcomes are counted in
-	// statecar_grpc_spin_worker_total{result="hit"|"miss"}. grpc-go's
-	// transport (TransportGRPCGo) ignores it.
-	SpinWorker time.Duration
 	// Transport selects the HTTP/2 transport: "" or TransportStatecar for
 	// statecar's own (fast unary path, grpc-go for everything else),
 	// TransportGRPCGo for grpc-go's alone.
@@ -148,9 +134,6 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.MaxMsgSize <= 0 {
 		cfg.MaxMsgSize = DefaultMaxMsgSize
-	}
-	if cfg.SpinWorker > MaxSpinWorker {
-		return nil, fmt.Errorf("cannot create gRPC server: SpinWorker %v is above %v", cfg.SpinWorker, MaxSpinWorker)
 	}
 	log := cfg.Logger
 	if log == nil {

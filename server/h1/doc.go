@@ -14,9 +14,9 @@
 //     loop with Conn.AsyncWrite, whose callback resumes the connection; it
 //     wakes the loop (Conn.Wake) when pipelined requests wait. With
 //     Config.SpinWorker a worker that finished spins briefly for the next
-//     blocking request instead of parking (internal/busypoll.Slot: at most
-//     one spins, and the event loop hands it the task with two atomic
-//     operations, no wake-up).
+//     blocking request instead of parking (spinSlot: at most one spins, and
+//     the event loop hands it the task with two atomic operations, no
+//     wake-up).
 //   - gnet's ticker goroutine runs OnTick: it refreshes the coarse clock and
 //     the cached Date header, and wakes (Conn.Wake) connections whose deadline
 //     passed or that wait for their output to drain.

@@ -163,7 +163,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 		req        []byte
 	}{
 		{"inline-GET", addr, benchGET}, {"inline-POST", addr, benchPOST}, {"blocking-POST", addr, blockingPOST},
-		{"blocking-POST-spin", spinAddr, blockingPOST}, // the worker spins for the next request (busypoll.Slot)
+		{"blocking-POST-spin", spinAddr, blockingPOST}, // the worker spins for the next request (spinSlot)
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			rt := newRoundTripper(b, bc.addr, bc.req)

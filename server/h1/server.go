@@ -36,7 +36,7 @@ type Config struct {
 	Logger            *slog.Logger  // default slog.Default()
 	// SpinWorker, when positive, lets a worker that finished a blocking
 	// request wait up to this long for the next one by spinning instead of
-	// parking (see internal/busypoll Slot); 0 = off, at most MaxSpinWorker. Meant for
+	// parking (see spinSlot); 0 = off, at most MaxSpinWorker. Meant for
 	// stores across the network, where every request is blocking and a
 	// parked worker's wake-up is on the critical path. Outcomes are counted
 	// in statecar_http_spin_worker_total{result="hit"|"miss"}.
@@ -56,6 +56,9 @@ const (
 	maxChunkLine        = 4096                   // Go's maxLineLength for chunk-size lines
 	maxRetainedBuf      = 256 << 10              // larger per-connection/task buffers are dropped after use
 	workerIdle          = 30 * time.Second       // an idle blocking-task worker exits after this
+	spinMaxScore        = 8                      // spinSlot: hits and misses move the score within these bounds;
+	spinMinScore        = -8                     // at the floor the worker spins only once per spinProbe tries
+	spinProbe           = 64                     // (the floor's probe interval)
 	fdReserve           = 256                    // file descriptors kept free for the rest of the process
 	maxTick             = time.Second
 	minTick             = 5 * time.Millisecond
@@ -64,7 +67,7 @@ const (
 
 // MaxSpinWorker bounds Config.SpinWorker: a longer spin costs a core for a
 // request that a parked worker would serve just as well.
-const MaxSpinWorker = busypoll.MaxSlotSpin
+const MaxSpinWorker = 2 * time.Millisecond
 
 // Server is an HTTP/1.1 server on a gnet engine.
 //
@@ -115,7 +118,7 @@ type Server struct {
 	work  chan *task // unbuffered: idle task workers wait here
 	quit  chan struct{}
 
-	spin busypoll.Slot[task] // hands blocking tasks to a spinning worker (Config.SpinWorker)
+	spin spinSlot // hands blocking tasks to a spinning worker (Config.SpinWorker)
 
 	logPanic throttle
 }
@@ -231,8 +234,8 @@ func NewServer(cfg Config) (*Server, error) {
 	s.updateClock(time.Now())
 	s.tasks.New = func() any { t := &task{s: s}; t.cb = t.written; return t }
 	if cfg.SpinWorker > 0 {
-		s.spin.Hits = metrics.GetOrCreateCounter(`statecar_http_spin_worker_total{result="hit"}`)
-		s.spin.Misses = metrics.GetOrCreateCounter(`statecar_http_spin_worker_total{result="miss"}`)
+		s.spin.hits = metrics.GetOrCreateCounter(`statecar_http_spin_worker_total{result="hit"}`)
+		s.spin.misses = metrics.GetOrCreateCounter(`statecar_http_spin_worker_total{result="miss"}`)
 	}
 	return s, nil
 }
@@ -774,7 +777,7 @@ func (s *Server) linger(cs *connState) gnet.Action {
 // reused so that a blocking request costs no goroutine creation and no
 // allocation; one that has been idle for workerIdle exits.
 func (s *Server) dispatch(t *task) {
-	if s.spin.Offer(t) {
+	if s.spin.offer(t) {
 		return
 	}
 	select {
@@ -795,7 +798,7 @@ func (s *Server) worker(t *task) {
 		// the requests being served (−5 to −12 % req/s at 32 connections
 		// on state.redis when every finished worker tried to spin).
 		if s.cfg.SpinWorker > 0 && s.inflight.Load() == 0 {
-			if next := s.spin.Wait(s.cfg.SpinWorker, &s.stopping); next != nil {
+			if next := s.spin.wait(s.cfg.SpinWorker, &s.stopping); next != nil {
 				t = next
 				continue
 			}
@@ -809,6 +812,84 @@ func (s *Server) worker(t *task) {
 			return
 		}
 	}
+}
+
+// spinSlot hands blocking tasks from the event loops to a worker that
+// spins for them (Config.SpinWorker) instead of parking. A parked worker
+// costs its wake-up on every request: the event loop's hand-off makes the
+// runtime wake a thread, on a virtual machine often a halted vCPU, while
+// the request waits; a spinning worker takes the task from the slot with
+// no wake-up at all.
+//
+// Protocol: at most one worker spins (spinning, set while it holds the
+// busypoll token). An offer that sees spinning CASes its task into hot
+// (nil → t), then re-reads
+// spinning: still set means the spinner will take t (it clears spinning
+// before its final Swap of hot, so that Swap comes after the CAS); cleared
+// means the spinner may have left, and the offer takes t back with
+// CAS(t → nil) — if that fails the spinner got it. Either way exactly one
+// of them runs t (TestSpinSlotExactlyOnce).
+//
+// Spinning is bounded like internal/busypoll's reads, whose single
+// process-wide token it shares (at most one goroutine of the process
+// spins): the spin yields the processor between checks, and when the next
+// task keeps arriving after the budget (low load) the slot stops spinning
+// and only probes once every spinProbe waits.
+type spinSlot struct {
+	hot      atomic.Pointer[task]
+	spinning atomic.Bool
+	score    atomic.Int32 // > spinMinScore: spinning pays (tasks came within the budget)
+	tries    atomic.Uint32
+	hits     *metrics.Counter // may be nil
+	misses   *metrics.Counter // may be nil
+}
+
+// offer hands t to the spinning worker and reports whether it took it;
+// false leaves t to the caller. (event loop)
+func (sp *spinSlot) offer(t *task) bool {
+	if !sp.spinning.Load() || !sp.hot.CompareAndSwap(nil, t) {
+		return false
+	}
+	return sp.spinning.Load() || !sp.hot.CompareAndSwap(t, nil)
+}
+
+// wait spins for an offered task for at most budget, or until stop is
+// set, and returns it; nil when none came (or another goroutine holds the
+// spinning token), and the caller parks as usual. (task goroutine)
+func (sp *spinSlot) wait(budget time.Duration, stop *atomic.Bool) *task {
+	n := sp.tries.Add(1)
+	if sp.score.Load() <= spinMinScore && n%spinProbe != 0 {
+		return nil
+	}
+	if !busypoll.TryAcquire() {
+		return nil
+	}
+	// The token makes this goroutine the process's only spinner until its
+	// Release: it alone sets spinning and updates score meanwhile.
+	sp.spinning.Store(true)
+	end := time.Now().Add(budget)
+	for i := 1; sp.hot.Load() == nil; i++ {
+		if i%8 == 0 && (stop.Load() || time.Now().After(end)) {
+			break
+		}
+		runtime.Gosched()
+	}
+	sp.spinning.Store(false)
+	t := sp.hot.Swap(nil) // after the Store: see the protocol above
+	if sc := sp.score.Load(); t != nil {
+		sp.score.Store(min(sc+1, spinMaxScore))
+	} else {
+		sp.score.Store(max(sc-1, spinMinScore))
+	}
+	busypoll.Release()
+	if t != nil {
+		if sp.hits != nil {
+			sp.hits.Inc()
+		}
+	} else if sp.misses != nil {
+		sp.misses.Inc()
+	}
+	return t
 }
 
 // task runs one blocking request on a worker goroutine.
