@@ -153,3 +153,39 @@ func TestSpinWorkerOffByDefault(t *testing.T) {
 		t.Fatal("spin slot used with SpinWorker 0")
 	}
 }
+
+// TestSpinSlotBackOff: a slot whose waits keep missing stops spinning (wait
+// returns at once without taking the token) except once every spinProbe tries,
+// and an offer nobody waits for is refused.
+func TestSpinSlotBackOff(t *testing.T) {
+	var sp spinSlot
+	var stop atomic.Bool
+	if sp.offer(&task{}) {
+		t.Fatal("Offer taken with nobody spinning")
+	}
+	for i := 0; i < -spinMinScore; i++ {
+		if sp.wait(time.Microsecond, &stop) != nil {
+			t.Fatal("Wait returned an item nobody offered")
+		}
+	}
+	if sp.score.Load() != spinMinScore {
+		t.Fatalf("score %d after %d misses, want %d", sp.score.Load(), -spinMinScore, spinMinScore)
+	}
+	// At the floor Wait returns without spinning: with a 1 s budget it
+	// would take a second if it spun.
+	start := time.Now()
+	for sp.tries.Load()%spinProbe != spinProbe-1 {
+		sp.wait(time.Second, &stop)
+	}
+	if d := time.Since(start); d > 500*time.Millisecond {
+		t.Fatalf("waits at the floor spun (%v)", d)
+	}
+	// The probe spins; stop ends it early.
+	stop.Store(true)
+	if sp.wait(time.Second, &stop) != nil {
+		t.Fatal("probe returned an item")
+	}
+	if sp.spinning.Load() {
+		t.Fatal("still spinning after Wait returned")
+	}
+}
