@@ -3,7 +3,7 @@
 // and statecar can share one database: see docs/stores.md and
 // ../../../shared/spec/stores.md §3-§5.
 //
-// Versions (spec.version, lower-cased): "" and "v1" select v1 (jsonb value,
+// Versions (spec.version, lower-cased): "", "v0" and "v1" select v1 (jsonb value,
 // isbinary flag, ETag = the row's xmin, query API); "v2" selects v2 (bytea
 // value, ETag = a uuid column). Anything else fails with daprd's text.
 //

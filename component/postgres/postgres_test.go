@@ -662,6 +662,8 @@ func TestConfig(t *testing.T) {
 	})
 	f("", map[string]string{"connectionString": dsn, "useAzureAD": "true"}, "not supported", nil)
 	f("v9", map[string]string{"connectionString": dsn}, "couldn't find state store state.postgresql/v9", nil)
+	// "", "v0" and "v1" all select the initial version (runtime-http.md §7.1).
+	f("V0", map[string]string{"connectionString": dsn}, "", func(c *config) bool { return !c.v2 })
 }
 
 func TestParseUUID(t *testing.T) {
