@@ -90,11 +90,26 @@ func StateTypes() []string {
 	return out
 }
 
-// CheckVersion reports whether a component version selects the initial
-// version of a type ("", "v0" and "v1" do, case-insensitively). Stores with
-// further versions (state.postgresql v2) inspect Spec.Version themselves.
-func CheckVersion(version string, supported ...string) error {
-	v := strings.ToLower(version)
+// VersionError is a component spec.version that its type does not have.
+// The loader reports it as daprd does for an unknown type/version pair: a
+// creation failure (CREATE_COMPONENT_FAILURE, reason "creation"), not an
+// init failure.
+type VersionError struct {
+	Type, Version string // as written in the spec
+}
+
+// Error renders daprd's text: "couldn't find state store TYPE/VERSION"
+// (both lower-cased, as daprd's registry looks them up).
+func (e *VersionError) Error() string {
+	return fmt.Sprintf("couldn't find state store %s/%s", strings.ToLower(e.Type), strings.ToLower(e.Version))
+}
+
+// CheckVersion reports whether spec.Version selects the initial version of
+// the spec's type ("", "v0" and "v1" do, case-insensitively) or one of
+// supported; otherwise it returns a *VersionError. Stores with further
+// versions (state.postgresql v2) inspect Spec.Version themselves.
+func CheckVersion(spec Spec, supported ...string) error {
+	v := strings.ToLower(spec.Version)
 	if v == "" || v == "v0" || v == "v1" {
 		return nil
 	}
@@ -103,5 +118,5 @@ func CheckVersion(version string, supported ...string) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("unsupported version %q", version)
+	return &VersionError{Type: spec.Type, Version: spec.Version}
 }

@@ -65,7 +65,7 @@ func OpenMemory(now func() time.Time) (*Store, error) {
 
 // openFromSpec builds kv.Options from component metadata (see doc.go).
 func openFromSpec(spec component.Spec, env component.Env, memory bool) (*Store, error) {
-	if err := component.CheckVersion(spec.Version); err != nil {
+	if err := component.CheckVersion(spec); err != nil {
 		return nil, err
 	}
 	opts, dir, err := optionsFromSpec(spec, env)

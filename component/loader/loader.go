@@ -572,6 +572,12 @@ func InitState(ctx context.Context, c *Component, env component.Env) (component.
 		}()
 		r.err = ctx.Err()
 	}
+	var ve *component.VersionError
+	if errors.As(r.err, &ve) {
+		// An unknown version of a known type: daprd's registry does not
+		// find it, so the component is never created.
+		return nil, &ProcessError{Name: c.Name, Reason: "creation", Err: &InitError{Kind: "CREATE_COMPONENT_FAILURE", Entity: c.LogName(), Err: ve}}
+	}
 	if r.err != nil {
 		return nil, &ProcessError{Name: c.Name, Reason: "init", Err: &InitError{Kind: "INIT_COMPONENT_FAILURE", Entity: c.LogName(), Err: r.err}}
 	}

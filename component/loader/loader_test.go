@@ -3,6 +3,7 @@ package loader
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -177,6 +178,9 @@ func (nopStore) Close() error { return nil }
 
 func init() {
 	component.RegisterState("state.loadertest", func(ctx context.Context, spec component.Spec, env component.Env) (component.Store, error) {
+		if err := component.CheckVersion(spec); err != nil {
+			return nil, fmt.Errorf("loadertest: %w", err)
+		}
 		if v, _ := spec.Meta("fail"); v != "" {
 			return nil, errors.New(v)
 		}
@@ -196,17 +200,27 @@ func TestInitStateErrors(t *testing.T) {
 	if s, err := InitState(ctx, mk("state.loadertest", nil), component.Env{}); err != nil || s == nil {
 		t.Fatalf("InitState: %v", err)
 	}
-	f := func(c *Component, want string) {
+	f := func(c *Component, reason, want string) {
 		t.Helper()
 		_, err := InitState(ctx, c, component.Env{})
-		if err == nil || err.Error() != want {
-			t.Fatalf("error %v, want %q", err, want)
+		var pe *ProcessError
+		if err == nil || err.Error() != want || !errors.As(err, &pe) || pe.Reason != reason {
+			t.Fatalf("error %v (reason %v), want %q (reason %q)", err, pe, want, reason)
 		}
 	}
-	f(mk("state.nope", nil), "process component s error: [CREATE_COMPONENT_FAILURE]: initialization error occurred for s (state.nope/v1): couldn't find state store state.nope/v1")
-	f(mk("state.loadertest", map[string]string{"fail": "boom"}), "process component s error: [INIT_COMPONENT_FAILURE]: initialization error occurred for s (state.loadertest/v1): boom")
-	f(mk("foo.bar", nil), "process component s error: incorrect type foo.bar")
-	f(mk("state.loadertest", map[string]string{"block": "1"}), "process component s error: [INIT_COMPONENT_FAILURE]: initialization error occurred for s (state.loadertest/v1): context deadline exceeded")
+	f(mk("state.nope", nil), "creation", "process component s error: [CREATE_COMPONENT_FAILURE]: initialization error occurred for s (state.nope/v1): couldn't find state store state.nope/v1")
+	f(mk("state.loadertest", map[string]string{"fail": "boom"}), "init", "process component s error: [INIT_COMPONENT_FAILURE]: initialization error occurred for s (state.loadertest/v1): boom")
+	f(mk("foo.bar", nil), "creation", "process component s error: incorrect type foo.bar")
+	f(mk("state.loadertest", map[string]string{"block": "1"}), "init", "process component s error: [INIT_COMPONENT_FAILURE]: initialization error occurred for s (state.loadertest/v1): context deadline exceeded")
+	// A known type without that version: never created, as in daprd.
+	v2 := mk("state.loadertest", nil)
+	v2.Version = "V2"
+	f(v2, "creation", "process component s error: [CREATE_COMPONENT_FAILURE]: initialization error occurred for s (state.loadertest/V2): couldn't find state store state.loadertest/v2")
+	v0 := mk("state.loadertest", nil)
+	v0.Version = "v0"
+	if s, err := InitState(ctx, v0, component.Env{}); err != nil || s == nil {
+		t.Fatalf("InitState v0: %v", err)
+	}
 }
 
 func TestSecretKeyRef(t *testing.T) {

@@ -61,7 +61,7 @@ func selectVersion(spec component.Spec) (v2 bool, err error) {
 	case "v2":
 		return true, nil
 	default:
-		return false, fmt.Errorf("couldn't find state store %s/%s", strings.ToLower(spec.Type), v)
+		return false, &component.VersionError{Type: spec.Type, Version: spec.Version}
 	}
 }
 

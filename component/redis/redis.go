@@ -47,8 +47,8 @@ type Store struct {
 // New connects to Redis as the component spec says and checks the
 // connection with PING.
 func New(ctx context.Context, spec component.Spec, env component.Env) (*Store, error) {
-	if err := component.CheckVersion(spec.Version); err != nil {
-		return nil, fmt.Errorf("redis store: %w", err)
+	if err := component.CheckVersion(spec); err != nil {
+		return nil, err
 	}
 	cfg, err := parseConfig(spec)
 	if err != nil {

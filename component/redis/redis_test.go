@@ -567,8 +567,9 @@ func TestConfig(t *testing.T) {
 }
 
 func TestInitErrors(t *testing.T) {
-	_, err := New(context.Background(), component.Spec{Name: "x", Version: "v2", Metadata: map[string]string{"redisHost": "127.0.0.1:1"}}, component.Env{})
-	if err == nil || !strings.Contains(err.Error(), "unsupported version") {
+	_, err := New(context.Background(), component.Spec{Name: "x", Type: "state.redis", Version: "V2", Metadata: map[string]string{"redisHost": "127.0.0.1:1"}}, component.Env{})
+	var ve *component.VersionError
+	if !errors.As(err, &ve) || err.Error() != "couldn't find state store state.redis/v2" {
 		t.Fatalf("version v2: %v", err)
 	}
 	_, err = New(context.Background(), component.Spec{Name: "x", Metadata: map[string]string{"redisHost": "127.0.0.1:1", "dialTimeout": "200ms", "redisMaxRetries": "0"}}, component.Env{})
