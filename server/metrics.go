@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -140,8 +141,11 @@ type EngineMetricser interface {
 }
 
 // metricsHandler writes every metric of the default set plus process and
-// Go metrics, and the statecar_* engine figures, on any path.
+// Go metrics, and the statecar_* engine figures, on any path. Every family
+// has its # HELP and # TYPE lines, as daprd's Prometheus exporter writes
+// them (metrics.ExposeMetadata, process-wide).
 func (s *Runtime) metricsHandler(engines map[string]EngineMetricser) http.Handler {
+	metrics.ExposeMetadata(true)
 	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", metricsContentType)
 		metrics.WritePrometheus(w, true)
@@ -149,27 +153,35 @@ func (s *Runtime) metricsHandler(engines map[string]EngineMetricser) http.Handle
 	})
 }
 
+// writeEngineMetrics writes the engines' figures as gauges, one family per
+// name (its samples together, one per store, after its metadata lines).
 func writeEngineMetrics(w io.Writer, engines map[string]EngineMetricser) {
-	names := make([]string, 0, len(engines))
-	for n := range engines {
-		names = append(names, n)
+	type sample struct {
+		name, store string
+		v           float64
 	}
-	sortStrings(names)
-	for _, store := range names {
-		vals := engines[store].EngineMetrics()
-		keys := make([]string, 0, len(vals))
-		for k := range vals {
-			keys = append(keys, k)
-		}
-		sortStrings(keys)
-		for _, k := range keys {
+	var all []sample
+	for store, e := range engines {
+		for k, v := range e.EngineMetrics() {
 			name := "statecar_" + strings.Map(func(r rune) rune {
 				if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' {
 					return r
 				}
 				return '_'
 			}, k)
-			fmt.Fprintf(w, "%s{store=%s} %g\n", name, strconv.Quote(store), vals[k])
+			all = append(all, sample{name, store, v})
 		}
+	}
+	sort.Slice(all, func(i, j int) bool {
+		if all[i].name != all[j].name {
+			return all[i].name < all[j].name
+		}
+		return all[i].store < all[j].store
+	})
+	for i, m := range all {
+		if i == 0 || all[i-1].name != m.name {
+			metrics.WriteMetadataIfNeeded(w, m.name, "gauge")
+		}
+		fmt.Fprintf(w, "%s{store=%s} %g\n", m.name, strconv.Quote(m.store), m.v)
 	}
 }

@@ -6,13 +6,10 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 )
-
-func sortStrings(s []string) { sort.Strings(s) }
 
 // listenAll opens addr:port on each address; it fails only if none could
 // be opened, like daprd, unless the port is in use (always fatal).
