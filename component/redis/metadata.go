@@ -209,6 +209,33 @@ func parseConfig(spec component.Spec) (*config, error) {
 			c.minRetryBackoff = time.Duration(n)
 		}
 	}
+	// daprd's defaults where the metadata gives none (stores.md §2.8), not
+	// go-redis's own; writeTimeout follows readTimeout. A negative value
+	// disables: -1 is go-redis's "none" (no deadline, no backoff), and a
+	// negative dialTimeout means no dial timeout.
+	_, hasWrite := metaLookup(spec, "writeTimeout")
+	for _, d := range []struct {
+		dst *time.Duration
+		def time.Duration
+	}{
+		{&c.dialTimeout, 5 * time.Second},
+		{&c.readTimeout, 3 * time.Second},
+		{&c.minRetryBackoff, 2 * time.Second},
+		{&c.maxRetryBackoff, 512 * time.Millisecond},
+	} {
+		switch {
+		case *d.dst == 0:
+			*d.dst = d.def
+		case *d.dst < 0:
+			*d.dst = -1
+		}
+	}
+	switch {
+	case !hasWrite || c.writeTimeout == 0:
+		c.writeTimeout = c.readTimeout
+	case c.writeTimeout < 0:
+		c.writeTimeout = -1
+	}
 	c.busyPoll = busypoll.DefaultBudget
 	if v, ok := metaLookup(spec, "busyPoll"); ok {
 		if c.busyPoll, err = parseDuration("busyPoll", v); err != nil {

@@ -100,8 +100,7 @@ func New(ctx context.Context, spec component.Spec, env component.Env) (*Store, e
 }
 
 // initStepTimeout bounds one round trip of New: a dial plus a reply, with
-// go-redis's defaults (5 s, 3 s) where the metadata leaves them unset or
-// disabled.
+// the default timeouts (5 s, 3 s) where the metadata disables them.
 func initStepTimeout(c *config) time.Duration {
 	d, r := c.dialTimeout, c.readTimeout
 	if d <= 0 {
@@ -125,7 +124,7 @@ func newClient(c *config) goredis.UniversalClient {
 	// go-redis's own dialer is used (nil).
 	var dial func(ctx context.Context, network, addr string) (net.Conn, error)
 	if c.busyPoll > 0 {
-		dial = pollDialer(c.dialTimeout, c.busyPoll, c.tls)
+		dial = pollDialer(max(c.dialTimeout, 0), c.busyPoll, c.tls) // -1: no dial timeout
 	}
 	if c.cluster {
 		return goredis.NewClusterClient(&goredis.ClusterOptions{

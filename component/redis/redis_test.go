@@ -548,11 +548,22 @@ func TestConfig(t *testing.T) {
 	f(map[string]string{"redisHost": "h", "failover": "true"}, "sentinelMasterName is required", nil)
 	f(map[string]string{"redisHost": "h", "failover": "true", "sentinelMasterName": "m"}, "", func(c *config) bool { return c.failover && c.sentinelMaster == "m" })
 	f(map[string]string{"redisHost": "h", "dialTimeout": "250", "readTimeout": "2s", "writeTimeout": "-1", "idleTimeout": "5m", "maxConnAge": "1h", "poolTimeout": "1s"}, "", func(c *config) bool {
-		return c.dialTimeout == 250*time.Millisecond && c.readTimeout == 2*time.Second && c.writeTimeout == -time.Millisecond &&
+		return c.dialTimeout == 250*time.Millisecond && c.readTimeout == 2*time.Second && c.writeTimeout == -1 &&
 			c.connMaxIdleTime == 5*time.Minute && c.connMaxLifetime == time.Hour && c.poolTimeout == time.Second
 	})
 	f(map[string]string{"redisHost": "h", "redisMaxRetries": "7", "poolSize": "20", "minIdleConns": "2", "redisMinRetryInterval": "10ms", "redisMaxRetryInterval": "1s"}, "", func(c *config) bool {
 		return c.maxRetries == 7 && c.poolSize == 20 && c.minIdleConns == 2 && c.minRetryBackoff == 10*time.Millisecond && c.maxRetryBackoff == time.Second
+	})
+	// daprd's defaults (stores.md §2.8), writeTimeout following readTimeout; negative disables (-1).
+	f(map[string]string{"redisHost": "h"}, "", func(c *config) bool {
+		return c.dialTimeout == 5*time.Second && c.readTimeout == 3*time.Second && c.writeTimeout == 3*time.Second &&
+			c.minRetryBackoff == 2*time.Second && c.maxRetryBackoff == 512*time.Millisecond && c.maxRetries == 3
+	})
+	f(map[string]string{"redisHost": "h", "readTimeout": "1500"}, "", func(c *config) bool {
+		return c.readTimeout == 1500*time.Millisecond && c.writeTimeout == 1500*time.Millisecond
+	})
+	f(map[string]string{"redisHost": "h", "readTimeout": "-1", "dialTimeout": "-5", "redisMinRetryInterval": "-1s", "redisMaxRetryInterval": "-1"}, "", func(c *config) bool {
+		return c.readTimeout == -1 && c.writeTimeout == -1 && c.dialTimeout == -1 && c.minRetryBackoff == -1 && c.maxRetryBackoff == -1
 	})
 	f(map[string]string{"redisHost": "h", "maxRetries": "1", "maxRetryBackoff": "5000000"}, "", func(c *config) bool {
 		return c.maxRetries == 1 && c.minRetryBackoff == 5*time.Millisecond
@@ -776,5 +787,31 @@ func TestMultiSameKeyTwice(t *testing.T) {
 	}
 	if m := hgetall(t, k); m["version"] != "1" || m["data"] != "3" {
 		t.Fatalf("after delete+upsert %v", m)
+	}
+}
+
+// TestClientDefaults checks the client options daprd's metadata defaults
+// give (stores.md §2.8): dialTimeout 5s, readTimeout 3s, writeTimeout =
+// readTimeout, redisMinRetryInterval 2s, redisMaxRetryInterval 512ms; a
+// negative integer disables (go-redis's -1).
+func TestClientDefaults(t *testing.T) {
+	s := newStore(t, map[string]string{"busyPoll": "0"})
+	o := s.Client().(*goredis.Client).Options()
+	if o.DialTimeout != 5*time.Second || o.ReadTimeout != 3*time.Second || o.WriteTimeout != 3*time.Second ||
+		o.MinRetryBackoff != 2*time.Second || o.MaxRetryBackoff != 512*time.Millisecond || o.MaxRetries != 3 {
+		t.Fatalf("defaults: dial %v read %v write %v minRetry %v maxRetry %v retries %d",
+			o.DialTimeout, o.ReadTimeout, o.WriteTimeout, o.MinRetryBackoff, o.MaxRetryBackoff, o.MaxRetries)
+	}
+	s = newStore(t, map[string]string{"readTimeout": "1500"})
+	if o := s.Client().(*goredis.Client).Options(); o.ReadTimeout != 1500*time.Millisecond || o.WriteTimeout != 1500*time.Millisecond {
+		t.Fatalf("readTimeout 1500: read %v write %v", o.ReadTimeout, o.WriteTimeout)
+	}
+	s = newStore(t, map[string]string{"readTimeout": "-1", "writeTimeout": "-5", "redisMinRetryInterval": "-1", "redisMaxRetryInterval": "-1"})
+	if o := s.Client().(*goredis.Client).Options(); o.ReadTimeout != 0 || o.WriteTimeout != 0 || o.MinRetryBackoff != 0 || o.MaxRetryBackoff != 0 {
+		t.Fatalf("negative disables: read %v write %v minRetry %v maxRetry %v", o.ReadTimeout, o.WriteTimeout, o.MinRetryBackoff, o.MaxRetryBackoff)
+	}
+	s = newStore(t, map[string]string{"maxRetryBackoff": "5000000"})
+	if o := s.Client().(*goredis.Client).Options(); o.MinRetryBackoff != 5*time.Millisecond {
+		t.Fatalf("legacy maxRetryBackoff: minRetry %v", o.MinRetryBackoff)
 	}
 }
