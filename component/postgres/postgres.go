@@ -429,11 +429,10 @@ func (s *Store) doSet(ctx context.Context, q querier, r *component.SetRequest) e
 	return nil
 }
 
-// doDelete runs one delete on q.
+// doDelete runs one delete on q. Unknown concurrency and consistency
+// values are ignored, as daprd's PostgreSQL store does (stores.md §1; a
+// save rejects them); first-write is still honoured.
 func (s *Store) doDelete(ctx context.Context, q querier, r *component.DeleteRequest) error {
-	if err := component.CheckOptions(r.Options); err != nil {
-		return err
-	}
 	if r.ETag != nil {
 		etag, err := s.parseETag(*r.ETag)
 		if err != nil {
@@ -573,8 +572,8 @@ func (s *Store) Multi(ctx context.Context, req *component.TransactionRequest) er
 				_, err = s.parseETag(*o.Set.ETag)
 			}
 		case component.OpDelete:
-			err = component.CheckOptions(o.Delete.Options)
-			if err == nil && o.Delete.ETag != nil {
+			// Options are not validated on deletes (doDelete).
+			if o.Delete.ETag != nil {
 				_, err = s.parseETag(*o.Delete.ETag)
 			}
 		default:
