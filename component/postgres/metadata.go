@@ -55,7 +55,7 @@ func parseSeconds(name, v string) (time.Duration, error) {
 
 // selectVersion maps spec.version to v1/v2 like daprd.
 func selectVersion(spec component.Spec) (v2 bool, err error) {
-	switch v := strings.ToLower(spec.Version); v {
+	switch strings.ToLower(spec.Version) {
 	case "", "v0", "v1":
 		return false, nil
 	case "v2":

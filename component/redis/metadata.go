@@ -213,7 +213,6 @@ func parseConfig(spec component.Spec) (*config, error) {
 	// go-redis's own; writeTimeout follows readTimeout. A negative value
 	// disables: -1 is go-redis's "none" (no deadline, no backoff), and a
 	// negative dialTimeout means no dial timeout.
-	_, hasWrite := metaLookup(spec, "writeTimeout")
 	for _, d := range []struct {
 		dst *time.Duration
 		def time.Duration
@@ -231,7 +230,7 @@ func parseConfig(spec component.Spec) (*config, error) {
 		}
 	}
 	switch {
-	case !hasWrite || c.writeTimeout == 0:
+	case c.writeTimeout == 0: // unset (or 0)
 		c.writeTimeout = c.readTimeout
 	case c.writeTimeout < 0:
 		c.writeTimeout = -1

@@ -823,12 +823,11 @@ func (s *Server) worker(t *task) {
 //
 // Protocol: at most one worker spins (spinning, set while it holds the
 // busypoll token). An offer that sees spinning CASes its task into hot
-// (nil → t), then re-reads
-// spinning: still set means the spinner will take t (it clears spinning
-// before its final Swap of hot, so that Swap comes after the CAS); cleared
-// means the spinner may have left, and the offer takes t back with
-// CAS(t → nil) — if that fails the spinner got it. Either way exactly one
-// of them runs t (TestSpinSlotExactlyOnce).
+// (nil → t), then re-reads spinning: still set means the spinner will take
+// t (it clears spinning before its final Swap of hot, so that Swap comes
+// after the CAS); cleared means the spinner may have left, and the offer
+// takes t back with CAS(t → nil) — if that fails the spinner got it.
+// Either way exactly one of them runs t (TestSpinSlotExactlyOnce).
 //
 // Spinning is bounded like internal/busypoll's reads, whose single
 // process-wide token it shares (at most one goroutine of the process

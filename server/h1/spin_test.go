@@ -161,17 +161,17 @@ func TestSpinSlotBackOff(t *testing.T) {
 	var sp spinSlot
 	var stop atomic.Bool
 	if sp.offer(&task{}) {
-		t.Fatal("Offer taken with nobody spinning")
+		t.Fatal("offer taken with nobody spinning")
 	}
 	for i := 0; i < -spinMinScore; i++ {
 		if sp.wait(time.Microsecond, &stop) != nil {
-			t.Fatal("Wait returned an item nobody offered")
+			t.Fatal("wait returned a task nobody offered")
 		}
 	}
 	if sp.score.Load() != spinMinScore {
 		t.Fatalf("score %d after %d misses, want %d", sp.score.Load(), -spinMinScore, spinMinScore)
 	}
-	// At the floor Wait returns without spinning: with a 1 s budget it
+	// At the floor wait returns without spinning: with a 1 s budget it
 	// would take a second if it spun.
 	start := time.Now()
 	for sp.tries.Load()%spinProbe != spinProbe-1 {
@@ -183,9 +183,9 @@ func TestSpinSlotBackOff(t *testing.T) {
 	// The probe spins; stop ends it early.
 	stop.Store(true)
 	if sp.wait(time.Second, &stop) != nil {
-		t.Fatal("probe returned an item")
+		t.Fatal("probe returned a task")
 	}
 	if sp.spinning.Load() {
-		t.Fatal("still spinning after Wait returned")
+		t.Fatal("still spinning after wait returned")
 	}
 }
