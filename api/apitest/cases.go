@@ -491,6 +491,24 @@ func testTTL(t *testing.T, newStore func(t *testing.T) component.Store, opts Opt
 	if len(e.get("ttl3").TTLExpireTime) != 0 {
 		t.Fatal("ttlInSeconds=-1 set an expiry")
 	}
+	// An empty ttlInSeconds is no ttlInSeconds (every daprd store reads
+	// it with `found && val != ""`): the save succeeds, sets no expiry, and
+	// a rewrite with it removes one, in a transaction too.
+	noErr(t, e.save(`[{"key":"ttl4","value":1,"metadata":{"ttlInSeconds":"5"}}]`, nil))
+	noErr(t, e.save(`[{"key":"ttl4","value":2,"metadata":{"ttlInSeconds":""}}]`, nil))
+	if r := e.get("ttl4"); !r.Found || len(r.TTLExpireTime) != 0 {
+		t.Fatalf("empty item ttlInSeconds: found %v, ttlExpireTime %q", r.Found, r.TTLExpireTime)
+	}
+	noErr(t, e.save(`[{"key":"ttl5","value":1}]`, api.Metadata{"ttlInSeconds": ""}))
+	if r := e.get("ttl5"); !r.Found || len(r.TTLExpireTime) != 0 {
+		t.Fatalf("empty URL ttlInSeconds: found %v, ttlExpireTime %q", r.Found, r.TTLExpireTime)
+	}
+	if has(e.store, component.FeatureTransactional) {
+		noErr(t, e.tx(`{"operations":[{"operation":"upsert","request":{"key":"ttl6","value":1,"metadata":{"ttlInSeconds":""}}}]}`, nil))
+		if r := e.get("ttl6"); !r.Found || len(r.TTLExpireTime) != 0 {
+			t.Fatalf("empty transaction ttlInSeconds: found %v, ttlExpireTime %q", r.Found, r.TTLExpireTime)
+		}
+	}
 	err2 := e.save(`[{"key":"k3","value":1}]`, api.Metadata{"ttlInSeconds": "abc"})
 	wantErr(t, err2, 500, "ERR_STATE_SAVE", "failed saving state in state store statestore: ")
 	if opts.InMemoryTexts {

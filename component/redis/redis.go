@@ -366,7 +366,8 @@ type op struct {
 const maxTTL = 1<<31 - 1
 
 // ttlFor returns the TTL in seconds a save applies: the request's
-// ttlInSeconds, else the component default, else 0 (no expiry).
+// ttlInSeconds, else the component default, else 0 (no expiry). An empty
+// ttlInSeconds is no ttlInSeconds, as in daprd's parseTTL.
 func (s *Store) ttlFor(md map[string]string) (int64, error) {
 	v, ok := md["ttlInSeconds"]
 	if !ok {
@@ -377,7 +378,7 @@ func (s *Store) ttlFor(md map[string]string) (int64, error) {
 			}
 		}
 	}
-	if ok {
+	if ok && v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
 			return 0, fmt.Errorf("failed to parse ttl from metadata: %w", err)
