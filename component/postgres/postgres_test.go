@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -863,5 +864,62 @@ WHERE key = $1 AND xmin = $4 AND (expiredate IS NULL OR expiredate > CURRENT_TIM
 	e2 := string(r.ETag)
 	if err := set(s, "k", `{"by":"statecar2"}`, &e2, nil, component.StateOptions{}); err != nil {
 		t.Fatalf("statecar with daprd's ETag: %v", err)
+	}
+}
+
+// TestTLS runs the store against a server with ssl on and a private CA:
+// sslmode=verify-full or verify-ca with sslRootCert (PEM text or a file)
+// connects and round-trips a value over TLS, without sslRootCert the
+// server's certificate is refused, and sslRootCert without TLS in the
+// connection string is an init error.
+func TestTLS(t *testing.T) {
+	pg, err := testsrv.StartPostgresWith(testsrv.PostgresOptions{TLS: true})
+	testsrv.Require(t, err)
+	defer pg.Close()
+	ctx := context.Background()
+	dsn := func(mode string) string {
+		return fmt.Sprintf("host=127.0.0.1 port=%d user=postgres dbname=postgres sslmode=%s connect_timeout=5", pg.Port, mode)
+	}
+	openTLS := func(md map[string]string) (*Store, error) {
+		m := map[string]string{"tableName": "tls_state", "metadataTableName": "tls_meta", "cleanupInterval": "0", "timeout": "5"}
+		for k, v := range md {
+			m[k] = v
+		}
+		return Open(ctx, component.Spec{Name: "pgtls", Type: "state.postgresql", Metadata: m}, component.Env{})
+	}
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(caFile, []byte(pg.PKI.CAPEM), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for i, tc := range []struct{ mode, root string }{
+		{"verify-full", pg.PKI.CAPEM},
+		{"verify-ca", pg.PKI.CAPEM},
+		{"verify-full", caFile},
+	} {
+		s, err := openTLS(map[string]string{"connectionString": dsn(tc.mode), "sslRootCert": tc.root})
+		if err != nil {
+			t.Fatalf("%s with sslRootCert %.20q: %v", tc.mode, tc.root, err)
+		}
+		k := fmt.Sprintf("tls||%d", i)
+		if err := set(s, k, `{"a":1}`, nil, nil, component.StateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if g := get(t, s, k); string(g.Data) != `{"a": 1}` {
+			t.Fatalf("%s: read back %q", tc.mode, g.Data)
+		}
+		// The store's connections are TLS ones.
+		var inUse int
+		if err := s.db.QueryRow(ctx, `SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) WHERE s.ssl AND a.datname = 'postgres' AND s.pid = pg_backend_pid()`).Scan(&inUse); err != nil || inUse != 1 {
+			t.Fatalf("%s: connection not TLS (%d, %v)", tc.mode, inUse, err)
+		}
+		s.Close()
+	}
+	for _, mode := range []string{"verify-full", "verify-ca"} {
+		if _, err := openTLS(map[string]string{"connectionString": dsn(mode)}); err == nil || !strings.Contains(err.Error(), "certificate") {
+			t.Fatalf("%s without sslRootCert: %v", mode, err)
+		}
+	}
+	if _, err := openTLS(map[string]string{"connectionString": dsn("disable"), "sslRootCert": pg.PKI.CAPEM}); err == nil || !strings.Contains(err.Error(), "does not enable TLS") {
+		t.Fatalf("sslRootCert with sslmode=disable: %v", err)
 	}
 }

@@ -815,3 +815,69 @@ func TestClientDefaults(t *testing.T) {
 		t.Fatalf("legacy maxRetryBackoff: minRetry %v", o.MinRetryBackoff)
 	}
 }
+
+// TestTLS runs the store against a TLS-only redis-server with a private CA:
+// enableTLS with insecureSkipTLSVerify works (with statecar's busy-polling
+// dialer and with go-redis's own), certificates are verified otherwise,
+// plain text fails, and a server that requires client certificates takes
+// clientCert/clientKey and refuses a client without them.
+func TestTLS(t *testing.T) {
+	r, err := testsrv.StartRedis(testsrv.RedisOptions{TLS: true})
+	testsrv.Require(t, err)
+	defer r.Close()
+	ctx := context.Background()
+	open := func(md map[string]string) (*Store, error) {
+		meta := map[string]string{"redisHost": r.Addr, "redisMaxRetries": "-1", "dialTimeout": "2s"}
+		for k, v := range md {
+			meta[k] = v
+		}
+		return New(ctx, component.Spec{Name: "tls", Type: "state.redis", Metadata: meta}, component.Env{})
+	}
+	for _, busy := range []string{"", "0"} {
+		md := map[string]string{"enableTLS": "true", "insecureSkipTLSVerify": "true"}
+		if busy != "" {
+			md["busyPoll"] = busy
+		}
+		s, err := open(md)
+		if err != nil {
+			t.Fatalf("busyPoll %q: TLS init: %v", busy, err)
+		}
+		k := key(t)
+		if err := set(s, k, `{"a":1}`, nil, nil, component.StateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if g := get(t, s, k); string(g.Data) != `{"a":1}` || string(g.ETag) != "1" {
+			t.Fatalf("busyPoll %q: read back %+v", busy, g)
+		}
+		s.Close()
+	}
+	// The server's certificate is signed by a CA the system does not trust.
+	if _, err := open(map[string]string{"enableTLS": "true"}); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("unverified certificate accepted: %v", err)
+	}
+	// Plain text to a TLS port fails at init.
+	if _, err := open(map[string]string{"readTimeout": "1s"}); err == nil {
+		t.Fatal("plain-text client initialised against a TLS-only server")
+	}
+
+	m, err := testsrv.StartRedis(testsrv.RedisOptions{TLS: true, ClientAuth: true})
+	testsrv.Require(t, err)
+	defer m.Close()
+	r = m
+	if _, err := open(map[string]string{"enableTLS": "true", "insecureSkipTLSVerify": "true"}); err == nil {
+		t.Fatal("client without a certificate initialised against tls-auth-clients yes")
+	}
+	s, err := open(map[string]string{"enableTLS": "true", "insecureSkipTLSVerify": "true",
+		"clientCert": m.PKI.ClientCertPEM, "clientKey": m.PKI.ClientKeyPEM})
+	if err != nil {
+		t.Fatalf("mutual TLS init: %v", err)
+	}
+	defer s.Close()
+	k := key(t)
+	if err := set(s, k, "2", nil, nil, component.StateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if g := get(t, s, k); string(g.Data) != "2" {
+		t.Fatalf("mutual TLS read back %+v", g)
+	}
+}

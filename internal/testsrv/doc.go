@@ -5,7 +5,10 @@
 //
 // StartSentinel adds a Redis Sentinel in front of a Redis server;
 // RedisOptions.Cluster makes a one-node Redis Cluster and
-// RedisOptions.ReplicaOf a replica.
+// RedisOptions.ReplicaOf a replica. RedisOptions.TLS (a TLS-only Redis,
+// optionally requiring client certificates) and PostgresOptions.TLS (ssl
+// on) use a throwaway certificate authority (NewPKI) whose CA and client
+// certificate the tests hand to the stores.
 //
 // A server can be stopped (gracefully with Stop, or like a crash with Kill)
 // and started again on the same data and port with Start, which is what the

@@ -37,16 +37,30 @@ type Postgres struct {
 	// Port is the TCP port on 127.0.0.1.
 	Port int
 
+	// PKI holds the certificates when PostgresOptions.TLS is set, else nil.
+	PKI *PKI
+
 	binDir string
 	root   string // temp dir holding data/ and the log
 	cred   *syscall.Credential
 	p      *proc
 }
 
-// StartPostgres runs initdb in a new temporary directory, starts the server
-// and waits until it accepts connections. When running as root, the server
-// runs as the "postgres" OS user.
-func StartPostgres() (*Postgres, error) {
+// PostgresOptions configure a PostgreSQL test server.
+type PostgresOptions struct {
+	// TLS turns ssl on with the server certificate of a new PKI
+	// (Postgres.PKI). Clients may still connect without TLS (DSN keeps
+	// sslmode=disable); they choose with sslmode.
+	TLS bool
+}
+
+// StartPostgres starts a server with the default options.
+func StartPostgres() (*Postgres, error) { return StartPostgresWith(PostgresOptions{}) }
+
+// StartPostgresWith runs initdb in a new temporary directory, starts the
+// server and waits until it accepts connections. When running as root, the
+// server runs as the "postgres" OS user.
+func StartPostgresWith(opts PostgresOptions) (*Postgres, error) {
 	bin, err := findBinary("postgres", postgresCandidates()...)
 	if err != nil {
 		return nil, err
@@ -83,6 +97,19 @@ func StartPostgres() (*Postgres, error) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fail(fmt.Errorf("cannot initdb: %w: %s", err, out))
 	}
+	if opts.TLS {
+		if pg.PKI, err = NewPKI(root); err != nil {
+			return fail(fmt.Errorf("cannot create certificates: %w", err))
+		}
+		if pg.cred != nil {
+			// The server reads its key as the postgres user.
+			for _, f := range []string{pg.PKI.CAFile, pg.PKI.CertFile, pg.PKI.KeyFile} {
+				if err := os.Chown(f, int(pg.cred.Uid), int(pg.cred.Gid)); err != nil {
+					return fail(fmt.Errorf("cannot chown %s: %w", f, err))
+				}
+			}
+		}
+	}
 	for attempt := 1; ; attempt++ {
 		port, err := pickPort()
 		if err != nil {
@@ -114,6 +141,10 @@ func (pg *Postgres) Start() error {
 		// every committed write, so fsync only costs time here.
 		"-c", "fsync=off", "-c", "full_page_writes=off",
 		"-c", "max_connections=200", "-c", "shared_buffers=32MB")
+	if pg.PKI != nil {
+		cmd.Args = append(cmd.Args, "-c", "ssl=on", "-c", "ssl_cert_file="+pg.PKI.CertFile,
+			"-c", "ssl_key_file="+pg.PKI.KeyFile, "-c", "ssl_ca_file="+pg.PKI.CAFile)
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: pg.cred, Pdeathsig: syscall.SIGKILL}
 	logPath := filepath.Join(pg.root, "postgres.log")
 	p, err := startProc(cmd, logPath)

@@ -2,6 +2,7 @@ package testsrv
 
 import (
 	"bufio"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -29,12 +30,20 @@ type RedisOptions struct {
 	// ReplicaOf, when set ("host:port"), starts the server as a replica of
 	// that master; Start waits until the initial sync is done.
 	ReplicaOf string
+	// TLS makes the server speak TLS only (no plain-text port), with the
+	// certificates of a new PKI (Redis.PKI).
+	TLS bool
+	// ClientAuth, with TLS, requires every client to present a
+	// certificate signed by the PKI's CA (tls-auth-clients yes).
+	ClientAuth bool
 }
 
 // Redis is a redis-server process on a loopback port.
 type Redis struct {
 	// Addr is "127.0.0.1:<port>".
 	Addr string
+	// PKI holds the certificates when RedisOptions.TLS is set, else nil.
+	PKI *PKI
 
 	bin  string
 	dir  string
@@ -54,6 +63,12 @@ func StartRedis(opts RedisOptions) (*Redis, error) {
 		return nil, fmt.Errorf("cannot create data dir: %w", err)
 	}
 	r := &Redis{bin: bin, dir: dir, opts: opts}
+	if opts.TLS {
+		if r.PKI, err = NewPKI(dir); err != nil {
+			os.RemoveAll(dir)
+			return nil, fmt.Errorf("cannot create certificates: %w", err)
+		}
+	}
 	for attempt := 1; ; attempt++ {
 		port, err := pickPort()
 		if err != nil {
@@ -82,6 +97,16 @@ func (r *Redis) Start() error {
 		"--port", port, "--bind", "127.0.0.1", "--dir", r.dir,
 		"--save", "", "--daemonize", "no", "--protected-mode", "no",
 		"--logfile", "", "--repl-diskless-sync-delay", "0",
+	}
+	if r.PKI != nil {
+		auth := "no"
+		if r.opts.ClientAuth {
+			auth = "yes"
+		}
+		args[1] = "0"
+		args = append(args, "--tls-port", port, "--tls-cert-file", r.PKI.CertFile,
+			"--tls-key-file", r.PKI.KeyFile, "--tls-ca-cert-file", r.PKI.CAFile,
+			"--tls-auth-clients", auth)
 	}
 	if r.opts.AppendOnly {
 		args = append(args, "--appendonly", "yes", "--appendfsync", "always")
@@ -151,7 +176,7 @@ func (r *Redis) clusterReady() error {
 // command sends one inline command and returns its reply (simple string,
 // error or one bulk string) as text.
 func (r *Redis) command(cmd string) (string, error) {
-	c, err := net.DialTimeout("tcp", r.Addr, time.Second)
+	c, err := r.dial()
 	if err != nil {
 		return "", err
 	}
@@ -207,9 +232,19 @@ func (r *Redis) isProcess(p *proc) error {
 	return nil
 }
 
+// dial opens a raw connection to the server: TLS with the PKI's client
+// certificate when the server speaks TLS.
+func (r *Redis) dial() (net.Conn, error) {
+	d := &net.Dialer{Timeout: time.Second}
+	if r.PKI != nil {
+		return tls.DialWithDialer(d, "tcp", r.Addr, r.PKI.ClientConfig())
+	}
+	return d.Dial("tcp", r.Addr)
+}
+
 // ping sends PING (after AUTH when a password is set) over a raw connection.
 func (r *Redis) ping() error {
-	c, err := net.DialTimeout("tcp", r.Addr, time.Second)
+	c, err := r.dial()
 	if err != nil {
 		return err
 	}
