@@ -643,6 +643,26 @@ func TestAuth(t *testing.T) {
 	if r := get(t, s, k); string(r.Data) != "1" {
 		t.Fatalf("read %q", r.Data)
 	}
+	// An ACL user (redisUsername) who may only touch keys under "app||u:".
+	admin := goredis.NewClient(&goredis.Options{Addr: r.Addr, Password: "s3cret"})
+	defer admin.Close()
+	if err := admin.Do(context.Background(), "ACL", "SETUSER", "alice", "on", ">pw", "~app||u:*", "+@all").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(context.Background(), component.Spec{Name: "x", Metadata: map[string]string{"redisHost": r.Addr, "redisUsername": "alice", "redisPassword": "nope"}}, component.Env{}); err == nil || !strings.Contains(err.Error(), "WRONGPASS") {
+		t.Fatalf("wrong ACL password: %v", err)
+	}
+	u := newStoreAt(t, r.Addr, map[string]string{"redisUsername": "alice", "redisPassword": "pw"})
+	if err := set(u, "app||u:1", "2", nil, nil, component.StateOptions{}); err != nil {
+		t.Fatalf("ACL user save: %v", err)
+	}
+	if r := get(t, u, "app||u:1"); string(r.Data) != "2" {
+		t.Fatalf("ACL user read %q", r.Data)
+	}
+	// The server enforces the user's key pattern: the store talks as alice.
+	if err := set(u, k, "3", nil, nil, component.StateOptions{}); err == nil || !strings.Contains(err.Error(), "NOPERM") {
+		t.Fatalf("ACL user wrote outside its keys: %v", err)
+	}
 }
 
 // TestWrongType: a key of another Redis type is a per-item error in bulk
