@@ -4,8 +4,10 @@
 // directories that are removed by Close.
 //
 // StartSentinel adds a Redis Sentinel in front of a Redis server;
-// RedisOptions.Cluster makes a one-node Redis Cluster and
-// RedisOptions.ReplicaOf a replica. RedisOptions.TLS (a TLS-only Redis,
+// RedisOptions.Cluster makes a one-node Redis Cluster, StartRedisCluster a
+// cluster of several masters (each node's bus port is a free port of its
+// own, not port+10000, which can pass 65535), and RedisOptions.ReplicaOf a
+// replica. RedisOptions.TLS (a TLS-only Redis,
 // optionally requiring client certificates) and PostgresOptions.TLS (ssl
 // on) use a throwaway certificate authority (NewPKI) whose CA and client
 // certificate the tests hand to the stores.

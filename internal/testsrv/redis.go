@@ -36,6 +36,10 @@ type RedisOptions struct {
 	// ClientAuth, with TLS, requires every client to present a
 	// certificate signed by the PKI's CA (tls-auth-clients yes).
 	ClientAuth bool
+
+	// noSlots, with Cluster, starts a node that assigns itself no slots
+	// (StartRedisCluster assigns them and joins the nodes).
+	noSlots bool
 }
 
 // Redis is a redis-server process on a loopback port.
@@ -45,10 +49,11 @@ type Redis struct {
 	// PKI holds the certificates when RedisOptions.TLS is set, else nil.
 	PKI *PKI
 
-	bin  string
-	dir  string
-	opts RedisOptions
-	p    *proc // nil while stopped
+	bin     string
+	dir     string
+	opts    RedisOptions
+	busPort int   // cluster bus port (a free port of its own; 0 without Cluster)
+	p       *proc // nil while stopped
 }
 
 // StartRedis starts redis-server in a new temporary directory and waits until
@@ -76,6 +81,14 @@ func StartRedis(opts RedisOptions) (*Redis, error) {
 			return nil, err
 		}
 		r.Addr = "127.0.0.1:" + itoa(port)
+		if opts.Cluster {
+			// Redis's default bus port is port+10000, past 65535 for a
+			// quarter of the ephemeral range, and maybe taken.
+			if r.busPort, err = pickPort(); err != nil {
+				os.RemoveAll(dir)
+				return nil, err
+			}
+		}
 		err = r.Start()
 		if err == nil {
 			return r, nil
@@ -115,7 +128,8 @@ func (r *Redis) Start() error {
 		args = append(args, "--requirepass", r.opts.Password)
 	}
 	if r.opts.Cluster {
-		args = append(args, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf")
+		args = append(args, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+			"--cluster-port", itoa(r.busPort))
 	}
 	if r.opts.ReplicaOf != "" {
 		mh, mp, err := net.SplitHostPort(r.opts.ReplicaOf)
@@ -132,7 +146,7 @@ func (r *Redis) Start() error {
 		return err
 	}
 	err = waitReady("redis-server", p, logPath, func() error { return r.isProcess(p) })
-	if err == nil && r.opts.Cluster {
+	if err == nil && r.opts.Cluster && !r.opts.noSlots {
 		err = waitReady("redis-server cluster", p, logPath, r.clusterReady)
 	}
 	if err == nil && r.opts.ReplicaOf != "" {
@@ -295,5 +309,79 @@ func (r *Redis) Close() {
 	if r.dir != "" {
 		os.RemoveAll(r.dir)
 		r.dir = ""
+	}
+}
+
+// RedisCluster is a Redis Cluster of several master nodes on loopback
+// ports, the 16384 slots split evenly between them.
+type RedisCluster struct {
+	// Nodes are the masters, in slot order: Nodes[0] owns the first range.
+	Nodes []*Redis
+}
+
+// StartRedisCluster starts n cluster-enabled servers, gives each an equal
+// range of slots, joins them with CLUSTER MEET and waits until every node
+// reports cluster_state:ok and knows all n nodes.
+func StartRedisCluster(n int) (*RedisCluster, error) {
+	c := &RedisCluster{}
+	fail := func(err error) (*RedisCluster, error) {
+		c.Close()
+		return nil, err
+	}
+	for i := 0; i < n; i++ {
+		r, err := StartRedis(RedisOptions{Cluster: true, noSlots: true})
+		if err != nil {
+			return fail(err)
+		}
+		c.Nodes = append(c.Nodes, r)
+	}
+	for i, r := range c.Nodes {
+		lo, hi := i*16384/n, (i+1)*16384/n-1
+		if _, err := r.command("CLUSTER ADDSLOTSRANGE " + itoa(lo) + " " + itoa(hi)); err != nil {
+			return fail(fmt.Errorf("node %d: %w", i, err))
+		}
+		if i > 0 {
+			host, port, _ := net.SplitHostPort(c.Nodes[0].Addr)
+			// The bus port is not port+10000, so MEET must name it.
+			if _, err := r.command("CLUSTER MEET " + host + " " + port + " " + itoa(c.Nodes[0].busPort)); err != nil {
+				return fail(fmt.Errorf("node %d: %w", i, err))
+			}
+		}
+	}
+	for i, r := range c.Nodes {
+		err := waitReady("redis cluster node", r.p, filepath.Join(r.dir, "redis.log"), func() error {
+			info, err := r.command("CLUSTER INFO")
+			if err != nil {
+				return err
+			}
+			if !strings.Contains(info, "cluster_state:ok") || !strings.Contains(info, "cluster_known_nodes:"+itoa(n)+"\r") {
+				return fmt.Errorf("cluster not ready: %q", info)
+			}
+			return nil
+		})
+		if err != nil {
+			return fail(fmt.Errorf("node %d: %w", i, err))
+		}
+	}
+	return c, nil
+}
+
+// Addrs is the comma-separated list of the nodes' addresses (the form of
+// redisHost for a cluster).
+func (c *RedisCluster) Addrs() string {
+	var a []string
+	for _, r := range c.Nodes {
+		a = append(a, r.Addr)
+	}
+	return strings.Join(a, ",")
+}
+
+// Close stops every node and removes its data.
+func (c *RedisCluster) Close() {
+	if c == nil {
+		return
+	}
+	for _, r := range c.Nodes {
+		r.Close()
 	}
 }
