@@ -70,6 +70,8 @@ func (s *State) Save(ctx context.Context, store string, items []Item) *Error {
 	if len(items) == 0 {
 		return nil
 	}
+	// One pass, item by item as daprd: empty key, illegal key, then the
+	// JSON value; the first failure wins and nothing is written.
 	reqs := make([]component.SetRequest, len(items))
 	for i, it := range items {
 		if it.Key == "" {
@@ -83,8 +85,6 @@ func (s *State) Save(ctx context.Context, store string, items []Item) *Error {
 			Key: e.prefix + it.Key, Value: it.Value, ETag: etagPtr(it.ETag), Metadata: it.Metadata,
 			Options: component.StateOptions{Concurrency: it.Concurrency, Consistency: it.Consistency},
 		}
-	}
-	for i, it := range items {
 		if it.Metadata["contentType"] != contentTypeJSON {
 			continue
 		}
