@@ -161,18 +161,16 @@ func (s *State) Transaction(ctx context.Context, store string, ops []TxOp, meta 
 	cops := make([]component.Operation, len(ops))
 	for i, o := range ops {
 		it := o.Item
+		// daprd checks the key before the operation type.
+		if hasSep(it.Key) {
+			return errIllegalKey(e.name, it.Key, "")
+		}
 		switch o.Operation {
 		case opUpsert:
-			if hasSep(it.Key) {
-				return errIllegalKey(e.name, it.Key, "")
-			}
 			cops[i] = component.Operation{Kind: component.OpUpsert, Set: component.SetRequest{
 				Key: e.prefix + it.Key, Value: it.Value, ETag: etagPtr(it.ETag), Metadata: it.Metadata,
 				Options: component.StateOptions{Concurrency: it.Concurrency, Consistency: it.Consistency}}}
 		case opDeleteName:
-			if hasSep(it.Key) {
-				return errIllegalKey(e.name, it.Key, "")
-			}
 			cops[i] = component.Operation{Kind: component.OpDelete, Delete: deleteReq(e, it)}
 		default:
 			return errNotSupportedOp(o.Operation)

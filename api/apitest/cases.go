@@ -901,6 +901,10 @@ func testTypedErrors(t *testing.T, newStore func(t *testing.T) component.Store, 
 	if has(e.store, component.FeatureTransactional) {
 		f(e.s.Transaction(ctx, storeName, []api.TxOp{{Operation: "bogus"}}, nil), codes.Unimplemented, "operation type bogus not supported")
 		f(e.s.Transaction(ctx, storeName, []api.TxOp{{Operation: "delete", Item: api.Item{Key: "a||b"}}}, nil), codes.InvalidArgument, "input key/keyPrefix 'a||b' can't contain '||'")
+		// Per operation the key is checked before the operation type
+		// (state-grpc.md §4), operations in order.
+		f(e.s.Transaction(ctx, storeName, []api.TxOp{{Operation: "bogus", Item: api.Item{Key: "a||b"}}}, nil), codes.InvalidArgument, "input key/keyPrefix 'a||b' can't contain '||'")
+		f(e.s.Transaction(ctx, storeName, []api.TxOp{{Operation: "bogus", Item: api.Item{Key: "k"}}, {Operation: "upsert", Item: api.Item{Key: "a||b"}}}, nil), codes.Unimplemented, "operation type bogus not supported")
 	}
 	e2 := newEnvOver(t, restricted{Store: e.store, noTx: true}, opts, storeName, nil)
 	f(e2.s.Transaction(ctx, storeName, nil, nil), codes.Unimplemented, "state store statestore doesn't support transactions")
