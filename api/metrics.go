@@ -35,6 +35,18 @@ func CountError(e *Error) {
 	CountErrorCode(e.Category(), e.tag)
 }
 
+// CountGRPCError is CountError for a gRPC reply. daprd's gRPC metrics
+// interceptor counts only errors that carry an error code; the errors its
+// gRPC handlers return as they are (a SaveState JSON decode error, a
+// GetBulkState store failure: status Unknown without details) are not
+// counted.
+func CountGRPCError(e *Error) {
+	if e == nil || e.noGRPCEI {
+		return
+	}
+	CountError(e)
+}
+
 // CountErrorCode is CountError for an error code produced outside api.
 func CountErrorCode(category, code string) {
 	t := telemetry.Load()

@@ -70,6 +70,8 @@ func (s *State) Save(ctx context.Context, store string, items []Item) *Error {
 	if len(items) == 0 {
 		return nil
 	}
+	// One pass, item by item as daprd: empty key, illegal key, then the
+	// JSON value; the first failure wins and nothing is written.
 	reqs := make([]component.SetRequest, len(items))
 	for i, it := range items {
 		if it.Key == "" {
@@ -83,8 +85,6 @@ func (s *State) Save(ctx context.Context, store string, items []Item) *Error {
 			Key: e.prefix + it.Key, Value: it.Value, ETag: etagPtr(it.ETag), Metadata: it.Metadata,
 			Options: component.StateOptions{Concurrency: it.Concurrency, Consistency: it.Consistency},
 		}
-	}
-	for i, it := range items {
 		if it.Metadata["contentType"] != contentTypeJSON {
 			continue
 		}
@@ -161,18 +161,16 @@ func (s *State) Transaction(ctx context.Context, store string, ops []TxOp, meta 
 	cops := make([]component.Operation, len(ops))
 	for i, o := range ops {
 		it := o.Item
+		// daprd checks the key before the operation type.
+		if hasSep(it.Key) {
+			return errIllegalKey(e.name, it.Key, "")
+		}
 		switch o.Operation {
 		case opUpsert:
-			if hasSep(it.Key) {
-				return errIllegalKey(e.name, it.Key, "")
-			}
 			cops[i] = component.Operation{Kind: component.OpUpsert, Set: component.SetRequest{
 				Key: e.prefix + it.Key, Value: it.Value, ETag: etagPtr(it.ETag), Metadata: it.Metadata,
 				Options: component.StateOptions{Concurrency: it.Concurrency, Consistency: it.Consistency}}}
 		case opDeleteName:
-			if hasSep(it.Key) {
-				return errIllegalKey(e.name, it.Key, "")
-			}
 			cops[i] = component.Operation{Kind: component.OpDelete, Delete: deleteReq(e, it)}
 		default:
 			return errNotSupportedOp(o.Operation)

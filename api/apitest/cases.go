@@ -886,6 +886,14 @@ func testTypedErrors(t *testing.T, newStore func(t *testing.T) component.Store, 
 		t.Fatal("raw JSON error carries details")
 	}
 	f(e.s.Save(ctx, storeName, []api.Item{{Key: "j", Value: []byte("no"), Metadata: api.Metadata{"contentType": "application/json"}}}), codes.Unknown, "invalid character 'o' in literal null (expecting 'u')")
+	// Items are checked one at a time (key, then value; daprd's one loop):
+	// an earlier item's bad JSON wins over a later item's bad key, and an
+	// earlier bad key over a later bad value.
+	badJSON := api.Item{Key: "j", Value: []byte("no"), Metadata: api.Metadata{"contentType": "application/json"}}
+	f(e.s.Save(ctx, storeName, []api.Item{badJSON, {Key: ""}}), codes.Unknown, "invalid character 'o' in literal null (expecting 'u')")
+	f(e.s.Save(ctx, storeName, []api.Item{badJSON, {Key: "a||b"}}), codes.Unknown, "invalid character 'o' in literal null (expecting 'u')")
+	f(e.s.Save(ctx, storeName, []api.Item{{Key: ""}, badJSON}), codes.InvalidArgument, "state key cannot be empty")
+	f(e.s.Save(ctx, storeName, []api.Item{{Key: "a||b"}, badJSON}), codes.InvalidArgument, "input key/keyPrefix 'a||b' can't contain '||'")
 	if etagRules(e.store, opts) {
 		noErr(t, e.s.Save(ctx, storeName, []api.Item{{Key: "g1", Value: []byte("x")}}))
 		bad := wrong(opts, "bad")
@@ -911,6 +919,10 @@ func testTypedErrors(t *testing.T, newStore func(t *testing.T) component.Store, 
 	if has(e.store, component.FeatureTransactional) {
 		f(e.s.Transaction(ctx, storeName, []api.TxOp{{Operation: "bogus"}}, nil), codes.Unimplemented, "operation type bogus not supported")
 		f(e.s.Transaction(ctx, storeName, []api.TxOp{{Operation: "delete", Item: api.Item{Key: "a||b"}}}, nil), codes.InvalidArgument, "input key/keyPrefix 'a||b' can't contain '||'")
+		// Per operation the key is checked before the operation type
+		// (state-grpc.md §4), operations in order.
+		f(e.s.Transaction(ctx, storeName, []api.TxOp{{Operation: "bogus", Item: api.Item{Key: "a||b"}}}, nil), codes.InvalidArgument, "input key/keyPrefix 'a||b' can't contain '||'")
+		f(e.s.Transaction(ctx, storeName, []api.TxOp{{Operation: "bogus", Item: api.Item{Key: "k"}}, {Operation: "upsert", Item: api.Item{Key: "a||b"}}}, nil), codes.Unimplemented, "operation type bogus not supported")
 	}
 	e2 := newEnvOver(t, restricted{Store: e.store, noTx: true}, opts, storeName, nil)
 	f(e2.s.Transaction(ctx, storeName, nil, nil), codes.Unimplemented, "state store statestore doesn't support transactions")

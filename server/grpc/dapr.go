@@ -35,9 +35,9 @@ func newDaprAPI(cfg *Config) *daprAPI {
 }
 
 // fail converts an api error to its gRPC status error and counts it in
-// dapr_error_code_total (when enabled).
+// dapr_error_code_total (when enabled and the status has an error code).
 func fail(e *api.Error) error {
-	api.CountError(e)
+	api.CountGRPCError(e)
 	return e.GRPCStatus().Err()
 }
 

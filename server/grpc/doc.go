@@ -43,7 +43,8 @@
 //     auth, metrics).
 //
 //  3. Every error a state handler returns is an *api.Error converted with
-//     GRPCStatus and counted once with api.CountError.
+//     GRPCStatus and counted once with api.CountGRPCError (not at all when
+//     the status has no error code, as daprd).
 //
 //  4. A handler never keeps a reference to its request or response after
 //     it returns; responses may alias request bytes and values returned by

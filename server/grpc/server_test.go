@@ -926,6 +926,24 @@ func TestErrorCodeMetric(t *testing.T) {
 	if d := metrics.GetOrCreateCounter(name).Get() - before; d != 2 {
 		t.Fatalf("%s grew by %d, want 2", name, d)
 	}
+
+	// The errors daprd returns as they are (no error code: SaveState's JSON
+	// decode error, GetBulkState's store failure) are not counted: daprd's
+	// interceptor records only errors that carry one.
+	env = startEnv(t, "", entry("statestore", openStore(t, "statestore")), entry("broken", broken{openStore(t, "broken")}))
+	counted := map[string]uint64{}
+	for _, code := range []string{"ERR_STATE_SAVE", "ERR_STATE_BULK_GET"} {
+		counted[code] = metrics.GetOrCreateCounter(`dapr_error_code_total{app_id="errapp",category="state",error_code="` + code + `"}`).Get()
+	}
+	err := save(t, env, &commonv1pb.StateItem{Key: "j", Value: []byte("no"), Metadata: map[string]string{"contentType": "application/json"}})
+	wantStatus(t, err, codes.Unknown, "invalid character 'o' in literal null (expecting 'u')")
+	_, err = env.client.GetBulkState(context.Background(), &runtimev1pb.GetBulkStateRequest{StoreName: "broken", Keys: []string{"k"}})
+	wantStatus(t, err, codes.Unknown, "disk on fire")
+	for code, n := range counted {
+		if d := metrics.GetOrCreateCounter(`dapr_error_code_total{app_id="errapp",category="state",error_code="`+code+`"}`).Get() - n; d != 0 {
+			t.Fatalf("%s counted %d times for an error without an error code", code, d)
+		}
+	}
 }
 
 // blocking holds every Get until release is closed or the call's context
