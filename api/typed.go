@@ -161,9 +161,11 @@ func (s *State) Transaction(ctx context.Context, store string, ops []TxOp, meta 
 	cops := make([]component.Operation, len(ops))
 	for i, o := range ops {
 		it := o.Item
-		// daprd checks the key before the operation type.
+		// daprd checks the key before the operation type, and its gRPC
+		// handler keeps the key as the BadRequest field (only the HTTP
+		// one blanks it).
 		if hasSep(it.Key) {
-			return errIllegalKey(e.name, it.Key, "")
+			return errIllegalKey(e.name, it.Key, it.Key)
 		}
 		switch o.Operation {
 		case opUpsert:
