@@ -116,16 +116,6 @@ type State struct {
 	order  []*storeEntry
 }
 
-type prefixKind uint8
-
-const (
-	prefixAppID prefixKind = iota
-	prefixName
-	prefixNamespace
-	prefixNone
-	prefixCustom
-)
-
 // storeEntry is one store with its derived, read-only settings.
 type storeEntry struct {
 	name     string

@@ -48,11 +48,10 @@ type Batch struct {
 	buf []byte // copies of keys and values
 
 	// Used by Apply; owned by the goroutine calling Apply.
-	rec     []byte     // WAL payload
-	fails   []Failure  // scratch for condition checks
-	skip    []bool     // soft-failed ops (sweeper)
-	done    chan error // completion of the current Apply; cap 1
-	applied int        // ops written by the last Apply (sweeper metric)
+	rec   []byte     // WAL payload
+	fails []Failure  // scratch for condition checks
+	skip  []bool     // soft-failed ops (sweeper)
+	done  chan error // completion of the current Apply; cap 1
 }
 
 // Put sets key to value, under condition c, expiring at expireAt (unix

@@ -126,11 +126,7 @@ func (s *scriptState) run(t *testing.T, line string) string {
 		}
 		return fmt.Sprintf("removed=%d", n)
 	case "segments":
-		var out []string
-		for _, n := range segNames(t, s.fs) {
-			out = append(out, n)
-		}
-		return strings.Join(out, "\n")
+		return strings.Join(segNames(t, s.fs), "\n")
 	}
 	return "unknown command " + f[0]
 }

@@ -331,7 +331,6 @@ func TestErrorRows(t *testing.T) {
 	)
 	ctx := context.Background()
 	mustSave(t, env, &commonv1pb.StateItem{Key: "k", Value: []byte("v")})
-	etag := get(t, env, "k").Etag
 
 	illegal := []string{"BadRequest{a||b: input key/keyPrefix 'a||b' can't contain '||'}", "ResourceInfo{state statestore}", basicInfo("DAPR_STATE_ILLEGAL_KEY")}
 	_, err := env.client.GetState(ctx, &runtimev1pb.GetStateRequest{StoreName: "statestore", Key: "a||b"})
@@ -373,7 +372,7 @@ func TestErrorRows(t *testing.T) {
 	if err != nil {
 		t.Fatalf("unknown concurrency enum values map to \"\" as in daprd: %v", err)
 	}
-	etag = get(t, env, "k").Etag
+	etag := get(t, env, "k").Etag
 
 	_, err = env.client.DeleteState(ctx, &runtimev1pb.DeleteStateRequest{StoreName: "statestore", Key: "k", Etag: &commonv1pb.Etag{Value: "bad"}})
 	wantStatus(t, err, codes.Aborted,

@@ -447,14 +447,6 @@ func queryNotSupportedErr(store string) string {
 		resourceInfo(store) + `,` + errInfo + `null,"reason":"DAPR_STATE_QUERYING_NOT_SUPPORTED"}]}`
 }
 
-// txNotSupportedErr is the rich 500 for a transaction on a store without
-// TRANSACTIONAL.
-func txNotSupportedErr(store string) string {
-	return `{"errorCode":"ERR_STATE_STORE_NOT_SUPPORTED","message":` + js("state store "+store+" doesn't support transactions") +
-		`,"details":[{"@type":"type.googleapis.com/google.rpc.Help","links":[{"description":"Check the list of state stores and the features they support","url":"https://docs.dapr.io/reference/components-reference/supported-state-stores/"}]},` +
-		resourceInfo(store) + `,` + errInfo + `null,"reason":"DAPR_STATE_TRANSACTIONS_NOT_SUPPORTED"}]}`
-}
-
 // directInvokeErr is the service-invocation fallback body (404).
 var directInvokeErr = legacyErr("ERR_DIRECT_INVOKE", "failed getting app id either from the URL path or the header dapr-app-id")
 
