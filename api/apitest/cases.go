@@ -276,10 +276,19 @@ func testOptions(t *testing.T, newStore func(t *testing.T) component.Store, opts
 		`{"errorCode":"ERR_STATE_SAVE","message":"failed saving state in state store statestore: unrecognized concurrency model 'bogus'"}`)
 	wantBody(t, e.save(`[{"key":"k3","value":1,"options":{"consistency":"bogus"}}]`, nil), 500,
 		`{"errorCode":"ERR_STATE_SAVE","message":"failed saving state in state store statestore: unrecognized consistency model 'bogus'"}`)
+	// Both bad: state.CheckRequestOptions checks consistency first.
+	wantBody(t, e.save(`[{"key":"k3","value":1,"options":{"concurrency":"bogus","consistency":"bogus2"}}]`, nil), 500,
+		`{"errorCode":"ERR_STATE_SAVE","message":"failed saving state in state store statestore: unrecognized consistency model 'bogus2'"}`)
 	e.mustSave(`[{"key":"k9","value":1,"options":{"consistency":"strong","concurrency":"last-write"}}]`)
 	if opts.InMemoryTexts {
 		wantBody(t, e.del("k9", "", "", "bogus"), 500,
 			`{"errorCode":"ERR_STATE_DELETE","message":"failed deleting state with key k9: unrecognized consistency model 'bogus'"}`)
+		wantBody(t, e.del("k9", "", "bogus", "bogus2"), 500,
+			`{"errorCode":"ERR_STATE_DELETE","message":"failed deleting state with key k9: unrecognized consistency model 'bogus2'"}`)
+	}
+	if has(e.store, component.FeatureTransactional) {
+		wantBody(t, e.tx(`{"operations":[{"operation":"upsert","request":{"key":"k9","options":{"concurrency":"bogus","consistency":"bogus2"}}}]}`, nil), 500,
+			`{"errorCode":"ERR_STATE_TRANSACTION","message":"error while executing state transaction: unrecognized consistency model 'bogus2'"}`)
 	}
 	var out api.GetResult
 	noErr(t, e.s.HTTPGet(e.ctx, []byte(storeName), []byte("k9"), []byte("bogus"), nil, &out))
