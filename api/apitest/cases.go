@@ -500,6 +500,23 @@ func testTTL(t *testing.T, newStore func(t *testing.T) component.Store, opts Opt
 	if len(e.get("ttl3").TTLExpireTime) != 0 {
 		t.Fatal("ttlInSeconds=-1 set an expiry")
 	}
+	// An empty ttlInSeconds is no TTL, as an absent one (the stores all
+	// test val != "" first): ?metadata.ttlInSeconds= or "ttlInSeconds":"".
+	noErr(t, e.save(`[{"key":"ttl4","value":1,"metadata":{"ttlInSeconds":"5"}}]`, nil))
+	noErr(t, e.save(`[{"key":"ttl4","value":1}]`, api.Metadata{"ttlInSeconds": ""}))
+	if len(e.get("ttl4").TTLExpireTime) != 0 {
+		t.Fatal("empty ttlInSeconds (URL) kept or set an expiry")
+	}
+	noErr(t, e.save(`[{"key":"ttl4","value":1,"metadata":{"ttlInSeconds":""}}]`, nil))
+	if len(e.get("ttl4").TTLExpireTime) != 0 {
+		t.Fatal("empty ttlInSeconds (item) set an expiry")
+	}
+	if has(e.store, component.FeatureTransactional) {
+		noErr(t, e.tx(`{"operations":[{"operation":"upsert","request":{"key":"ttl4","value":1,"metadata":{"ttlInSeconds":""}}}]}`, nil))
+		if len(e.get("ttl4").TTLExpireTime) != 0 {
+			t.Fatal("empty ttlInSeconds (transaction) set an expiry")
+		}
+	}
 	err2 := e.save(`[{"key":"k3","value":1}]`, api.Metadata{"ttlInSeconds": "abc"})
 	wantErr(t, err2, 500, "ERR_STATE_SAVE", "failed saving state in state store statestore: ")
 	if opts.InMemoryTexts {

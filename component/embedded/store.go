@@ -213,10 +213,10 @@ func (s *Store) BulkGet(_ context.Context, keys []string, _ map[string]string, _
 }
 
 // expireAt parses ttlInSeconds like daprd's in-memory store: strconv.Atoi,
-// values <= 0 mean no expiry.
+// an absent or empty value and values <= 0 mean no expiry.
 func (s *Store) expireAt(md map[string]string) (int64, error) {
-	v, ok := md["ttlInSeconds"]
-	if !ok {
+	v := md["ttlInSeconds"]
+	if v == "" {
 		return 0, nil
 	}
 	n, err := strconv.Atoi(v)

@@ -304,7 +304,7 @@ func (s *Store) BulkGet(ctx context.Context, keys []string, _ map[string]string,
 }
 
 // parseTTL reads ttlInSeconds like components-contrib's utils.ParseTTL:
-// an integer in [-1, 2^31-1]; nil when absent or <= 0 (no expiry).
+// an integer in [-1, 2^31-1]; nil when absent, empty or <= 0 (no expiry).
 func parseTTL(md map[string]string) (*int64, error) {
 	v, ok := md["ttlInSeconds"]
 	if !ok {
@@ -315,7 +315,7 @@ func parseTTL(md map[string]string) (*int64, error) {
 			}
 		}
 	}
-	if !ok {
+	if !ok || v == "" {
 		return nil, nil
 	}
 	n, err := strconv.ParseInt(v, 10, 64)

@@ -377,7 +377,7 @@ func (s *Store) ttlFor(md map[string]string) (int64, error) {
 			}
 		}
 	}
-	if ok {
+	if ok && v != "" { // daprd: an empty value is no value
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
 			return 0, fmt.Errorf("failed to parse ttl from metadata: %w", err)
