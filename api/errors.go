@@ -14,6 +14,7 @@ import (
 // Error codes (daprd pkg/messages/errorcodes) used by the State API.
 const (
 	CodeMalformedRequest       = "ERR_MALFORMED_REQUEST"
+	CodeBodyRead               = "ERR_BODY_READ"
 	CodeStateStoreNotConfig    = "ERR_STATE_STORE_NOT_CONFIGURED"
 	CodeStateStoreNotFound     = "ERR_STATE_STORE_NOT_FOUND"
 	CodeStateStoreNotSupported = "ERR_STATE_STORE_NOT_SUPPORTED"
@@ -246,6 +247,12 @@ func basic(httpStatus int, code codes.Code, tag, msg string) *Error {
 // NewMalformedRequest returns 400 ERR_MALFORMED_REQUEST with msg (legacy).
 func NewMalformedRequest(msg string) *Error {
 	return basic(http.StatusBadRequest, codes.InvalidArgument, CodeMalformedRequest, msg)
+}
+
+// errBodyRead: the request body could not be read (daprd's
+// messages.ErrBodyRead, legacy shape), e.g. "stream too large".
+func errBodyRead(err string) *Error {
+	return basic(http.StatusBadRequest, codes.InvalidArgument, CodeBodyRead, "failed to read request body: "+err)
 }
 
 // NewPlainTextError returns an error rendered as Go's http.Error does

@@ -329,7 +329,13 @@ func (s *State) multi(ctx context.Context, e *storeEntry, ops []component.Operat
 // HTTPQuery runs a query (POST|PUT /v1.0-alpha1/state/{store}/query) and
 // appends the JSON response (ending in "\n") to dst. noResults reports that
 // the answer must be 204 with an empty body (resp is then dst unchanged).
-func (s *State) HTTPQuery(ctx context.Context, store []byte, body []byte, meta Metadata, dst []byte) (resp []byte, noResults bool, err *Error) {
+// bodyTooLarge reports that the body exceeded --max-body-size: daprd reads
+// the whole body before it looks the store up, and answers 400
+// ERR_BODY_READ.
+func (s *State) HTTPQuery(ctx context.Context, store []byte, body []byte, bodyTooLarge bool, meta Metadata, dst []byte) (resp []byte, noResults bool, err *Error) {
+	if bodyTooLarge {
+		return dst, false, errBodyRead(msgTooLarge)
+	}
 	e, aerr := s.lookup(store, false)
 	if aerr != nil {
 		return dst, false, aerr

@@ -134,7 +134,7 @@ func FuzzHTTPQuery(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		out, _, err := s.HTTPQuery(context.Background(), fuzzStore, body, nil, nil)
+		out, _, err := s.HTTPQuery(context.Background(), fuzzStore, body, false, nil, nil)
 		checkErr(t, err)
 		if err == nil && len(out) > 0 && !json.Valid(out) {
 			t.Fatalf("query answer %q is not JSON", out)

@@ -105,17 +105,18 @@ func (e *BulkError) As(target any) bool {
 }
 
 // CheckOptions validates concurrency and consistency values the way
-// components-contrib's state.CheckRequestOptions does.
+// components-contrib's state.CheckRequestOptions does, in its order:
+// consistency first, so that with both bad the consistency error wins.
 func CheckOptions(o StateOptions) error {
-	switch o.Concurrency {
-	case "", FirstWrite, LastWrite:
-	default:
-		return fmt.Errorf("unrecognized concurrency model '%s'", o.Concurrency)
-	}
 	switch o.Consistency {
 	case "", Strong, Eventual:
 	default:
 		return fmt.Errorf("unrecognized consistency model '%s'", o.Consistency)
+	}
+	switch o.Concurrency {
+	case "", FirstWrite, LastWrite:
+	default:
+		return fmt.Errorf("unrecognized concurrency model '%s'", o.Concurrency)
 	}
 	return nil
 }

@@ -445,7 +445,7 @@ func (s *Runtime) handleTx(w response, r request) {
 func (s *Runtime) handleQuery(w response, r request) {
 	sc := getScratch()
 	defer putScratch(sc)
-	out, none, e := s.state.HTTPQuery(r.context(), r.param(0), r.body(), queryMeta(r, sc.meta), sc.buf[:0])
+	out, none, e := s.state.HTTPQuery(r.context(), r.param(0), r.body(), r.bodyTooLarge(), queryMeta(r, sc.meta), sc.buf[:0])
 	if e != nil {
 		s.writeError(w, e, sc)
 		return

@@ -276,10 +276,19 @@ func testOptions(t *testing.T, newStore func(t *testing.T) component.Store, opts
 		`{"errorCode":"ERR_STATE_SAVE","message":"failed saving state in state store statestore: unrecognized concurrency model 'bogus'"}`)
 	wantBody(t, e.save(`[{"key":"k3","value":1,"options":{"consistency":"bogus"}}]`, nil), 500,
 		`{"errorCode":"ERR_STATE_SAVE","message":"failed saving state in state store statestore: unrecognized consistency model 'bogus'"}`)
+	// Both bad: state.CheckRequestOptions checks consistency first.
+	wantBody(t, e.save(`[{"key":"k3","value":1,"options":{"concurrency":"bogus","consistency":"bogus2"}}]`, nil), 500,
+		`{"errorCode":"ERR_STATE_SAVE","message":"failed saving state in state store statestore: unrecognized consistency model 'bogus2'"}`)
 	e.mustSave(`[{"key":"k9","value":1,"options":{"consistency":"strong","concurrency":"last-write"}}]`)
 	if opts.InMemoryTexts {
 		wantBody(t, e.del("k9", "", "", "bogus"), 500,
 			`{"errorCode":"ERR_STATE_DELETE","message":"failed deleting state with key k9: unrecognized consistency model 'bogus'"}`)
+		wantBody(t, e.del("k9", "", "bogus", "bogus2"), 500,
+			`{"errorCode":"ERR_STATE_DELETE","message":"failed deleting state with key k9: unrecognized consistency model 'bogus2'"}`)
+	}
+	if has(e.store, component.FeatureTransactional) {
+		wantBody(t, e.tx(`{"operations":[{"operation":"upsert","request":{"key":"k9","options":{"concurrency":"bogus","consistency":"bogus2"}}}]}`, nil), 500,
+			`{"errorCode":"ERR_STATE_TRANSACTION","message":"error while executing state transaction: unrecognized consistency model 'bogus2'"}`)
 	}
 	var out api.GetResult
 	noErr(t, e.s.HTTPGet(e.ctx, []byte(storeName), []byte("k9"), []byte("bogus"), nil, &out))
@@ -598,7 +607,7 @@ func testStoreLookup(t *testing.T, newStore func(t *testing.T) component.Store, 
 		wantBody(t, err, status, body)
 		wantBody(t, s.HTTPDelete(ctx, n, []byte("a||b"), nil, nil, nil, nil), status, body)
 		wantBody(t, s.HTTPTransaction(ctx, n, nil, false, nil), status, body)
-		_, _, err = s.HTTPQuery(ctx, n, nil, nil, nil)
+		_, _, err = s.HTTPQuery(ctx, n, nil, false, nil, nil)
 		wantBody(t, err, status, queryBody)
 		_, err = s.Get(ctx, "nostore", "k", "", nil)
 		wantBody(t, err, status, body)
@@ -633,7 +642,7 @@ func testQuery(t *testing.T, newStore func(t *testing.T) component.Store, opts O
 	e := newEnvOver(t, st, opts, storeName, nil)
 	ctx := context.Background()
 	q := func(body string) (string, bool, *api.Error) {
-		out, none, err := e.s.HTTPQuery(ctx, []byte(storeName), []byte(body), nil, nil)
+		out, none, err := e.s.HTTPQuery(ctx, []byte(storeName), []byte(body), false, nil, nil)
 		return string(out), none, err
 	}
 	if _, ok := st.(component.Querier); !ok || !has(st, component.FeatureQueryAPI) {
@@ -642,7 +651,7 @@ func testQuery(t *testing.T, newStore func(t *testing.T) component.Store, opts O
 		t.Skip("store has no QUERY_API")
 	}
 	e2 := newEnvOver(t, restricted{Store: st}, opts, storeName, nil)
-	_, _, err := e2.s.HTTPQuery(ctx, []byte(storeName), []byte(`{}`), nil, nil)
+	_, _, err := e2.s.HTTPQuery(ctx, []byte(storeName), []byte(`{}`), false, nil, nil)
 	wantBody(t, err, 500, `{"errorCode":"ERR_STATE_STORE_NOT_SUPPORTED","message":"state store does not support querying","details":[{"@type":"type.googleapis.com/google.rpc.ResourceInfo","description":"","owner":"","resource_name":"statestore","resource_type":"state"},{"@type":"type.googleapis.com/google.rpc.ErrorInfo","domain":"dapr.io","metadata":null,"reason":"DAPR_STATE_QUERYING_NOT_SUPPORTED"}]}`)
 	_, _, err = q(`{"filter":{"AND":[{"EQ":{"a":1}}]}}`)
 	wantBody(t, err, 500, `{"errorCode":"ERR_STATE_QUERY","message":"state store statestore query failed: failed to parse JSON query body: AND filter must contain at least two entries","details":[{"@type":"type.googleapis.com/google.rpc.ResourceInfo","description":"","owner":"","resource_name":"statestore","resource_type":"state"},{"@type":"type.googleapis.com/google.rpc.ErrorInfo","domain":"dapr.io","metadata":null,"reason":"DAPR_STATE_QUERY_FAILED"}]}`)
@@ -744,6 +753,14 @@ func testBodyTooLarge(t *testing.T, newStore func(t *testing.T) component.Store,
 	if has(e.store, component.FeatureTransactional) {
 		wantBody(t, e.s.HTTPTransaction(ctx, n, nil, true, nil), 400, malformed("failed deserializing HTTP body: stream too large"))
 	}
+	// Query: daprd's handler reads the body (io.ReadAll) before anything
+	// else, even for a store that is unknown or cannot query, and answers
+	// messages.ErrBodyRead.
+	const bodyRead = `{"errorCode":"ERR_BODY_READ","message":"failed to read request body: stream too large"}`
+	for _, st := range []string{storeName, "nostore"} {
+		_, _, err = e.s.HTTPQuery(ctx, []byte(st), nil, true, nil, nil)
+		wantBody(t, err, 400, bodyRead)
+	}
 }
 
 // §3.2: generic store failures on every route.
@@ -758,7 +775,7 @@ func testStoreFailures(t *testing.T, _ func(t *testing.T) component.Store, opts 
 	wantBody(t, err, 500, `{"errorCode":"ERR_STATE_BULK_GET","message":"boom"}`)
 	wantBody(t, e.del("k", "", "", ""), 500, `{"errorCode":"ERR_STATE_DELETE","message":"failed deleting state with key k: boom"}`)
 	wantBody(t, e.tx(`{"operations":[{"operation":"delete","request":{"key":"k"}}]}`, nil), 500, `{"errorCode":"ERR_STATE_TRANSACTION","message":"error while executing state transaction: boom"}`)
-	_, _, err = e.s.HTTPQuery(ctx, n, []byte(`{}`), nil, nil)
+	_, _, err = e.s.HTTPQuery(ctx, n, []byte(`{}`), false, nil, nil)
 	wantBody(t, err, 500, `{"errorCode":"ERR_STATE_QUERY","message":"state store statestore query failed: boom","details":[{"@type":"type.googleapis.com/google.rpc.ResourceInfo","description":"","owner":"","resource_name":"statestore","resource_type":"state"},{"@type":"type.googleapis.com/google.rpc.ErrorInfo","domain":"dapr.io","metadata":null,"reason":"DAPR_STATE_QUERY_FAILED"}]}`)
 	// gRPC codes.
 	for _, c := range []struct {

@@ -12,9 +12,9 @@
 //     live key (save and delete): "item already exists and no etag was
 //     passed".
 //   - TTL: metadata ttlInSeconds parsed with strconv.Atoi (bad value →
-//     plain error `strconv.Atoi: parsing "abc": invalid syntax`); <= 0 means
-//     no expiry; every write replaces the expiry. Expired keys are hidden at
-//     once and swept in the background.
+//     plain error `strconv.Atoi: parsing "abc": invalid syntax`); empty or
+//     <= 0 means no expiry; every write replaces the expiry. Expired keys
+//     are hidden at once and swept in the background.
 //   - BulkSet, BulkDelete and Multi are one atomic kv batch: every condition
 //     is checked against the state before the batch, and nothing is written
 //     if any fails (daprd's multi-item save is not atomic).

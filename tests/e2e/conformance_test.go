@@ -322,6 +322,8 @@ func rows(p storeProfile) []row {
 		{name: "§13.12 bad option values are store errors (save/delete 500), ignored on get", steps: []step{
 			saveErr(`[{"key":"{{k}}x","value":1,"options":{"concurrency":"bogus"}}]`, 500, "unrecognized concurrency model 'bogus'"),
 			saveErr(`[{"key":"{{k}}x","value":1,"options":{"consistency":"bogus"}}]`, 500, "unrecognized consistency model 'bogus'"),
+			saveErr(`[{"key":"{{k}}x","value":1,"options":{"concurrency":"bogus","consistency":"bogus2"}}]`, 500, "unrecognized consistency model 'bogus2'").
+				note("state.CheckRequestOptions checks consistency first"),
 			miss("{{k}}x"),
 			save(`[{"key":"{{k}}x","value":1,"options":{"concurrency":"last-write","consistency":"eventual"}}]`),
 			gv("{{k}}x", `1`),
@@ -335,6 +337,8 @@ func rows(p storeProfile) []row {
 			save(`[{"key":"{{k}}x","value":1}]`),
 			delErr("{{k}}x", "?consistency=bogus", nil, 500, "unrecognized consistency model 'bogus'"),
 			delErr("{{k}}x", "?concurrency=bogus", nil, 500, "unrecognized concurrency model 'bogus'"),
+			delErr("{{k}}x", "?concurrency=bogus&consistency=bogus2", nil, 500, "unrecognized consistency model 'bogus2'").
+				note("state.CheckRequestOptions checks consistency first"),
 			get("{{k}}x?consistency=bogus", 200, `1`, "Etag"),
 			get("{{k}}x?consistency=strong", 200, `1`, "Etag"),
 			delWith("{{k}}x", "?consistency=strong&concurrency=last-write", nil, 204, ""),
@@ -477,6 +481,12 @@ func rows(p storeProfile) []row {
 			get("{{k}}h", 200, `1`, "!Metadata.ttlexpiretime"),
 			save(`[{"key":"{{k}}z","value":1,"metadata":{"ttlInSeconds":"0"}}]`).note("0 means no expiry"),
 			get("{{k}}z", 200, `1`, "!Metadata.ttlexpiretime"),
+			save(`[{"key":"{{k}}e","value":1,"metadata":{"ttlInSeconds":"100"}}]`),
+			req("POST", "/v1.0/state/{{store}}?metadata.ttlInSeconds=", `[{"key":"{{k}}e","value":2}]`, 204, "").
+				note("an empty ttlInSeconds is no TTL: every store parser tests val != \"\" first"),
+			get("{{k}}e", 200, `2`, "!Metadata.ttlexpiretime"),
+			save(`[{"key":"{{k}}e","value":3,"metadata":{"ttlInSeconds":""}}]`).note("an empty ttlInSeconds is no TTL"),
+			get("{{k}}e", 200, `3`, "!Metadata.ttlexpiretime"),
 		}},
 		{name: "§13.18 a non-integer ttlInSeconds is 500 ERR_STATE_SAVE", need: []string{capTTL}, steps: []step{
 			req("POST", "/v1.0/state/{{store}}?metadata.ttlInSeconds=abc", `[{"key":"{{k}}x","value":1}]`, 500,

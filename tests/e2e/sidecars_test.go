@@ -158,6 +158,11 @@ func bodyLimitSteps(t *testing.T, tg target, big, fits string) {
 		req("POST", "/v1.0/state/statestore/transaction", `{"operations":[{"operation":"upsert","request":{"key":"big","value":"`+big+`"}}]}`, 400,
 			legacyErr("ERR_MALFORMED_REQUEST", "failed deserializing HTTP body: stream too large")),
 		miss("big"),
+		// Query reads the body before the store lookup: ERR_BODY_READ.
+		req("POST", "/v1.0-alpha1/state/statestore/query", `{"filter":{"EQ":{"v":"`+big+`"}}}`, 400,
+			legacyErr("ERR_BODY_READ", "failed to read request body: stream too large")),
+		req("PUT", "/v1.0-alpha1/state/nostore/query", `{"filter":{"EQ":{"v":"`+big+`"}}}`, 400,
+			legacyErr("ERR_BODY_READ", "failed to read request body: stream too large")),
 		save(`[{"key":"fits","value":"` + fits + `"}]`),
 		getv("fits", `"`+fits+`"`),
 	})
