@@ -68,6 +68,12 @@ type Config struct {
 	// GracefulShutdown bounds the drain of in-flight requests.
 	GracefulShutdown time.Duration
 
+	// ForceShutdown is daprd 1.18's immediate exit, asked for by POST
+	// /v1.0/shutdown with header dapr-force-shutdown: true (any case): the
+	// route answers 204 and calls it ForceExitDelay later on a new
+	// goroutine. nil = such a request shuts down gracefully.
+	ForceShutdown func()
+
 	// HTTPEventLoops is the number of h1 event loops (0 = h1's default).
 	HTTPEventLoops int
 

@@ -309,8 +309,20 @@ func (s *Runtime) handleMetadataPut(w response, r request) {
 	w.setStatus(http.StatusNoContent)
 }
 
-func (s *Runtime) handleShutdown(w response, _ request) {
+// ForceExitDelay is how long a forced shutdown waits before exiting, so that
+// the answer reaches the client first (daprd's forceExitDelay).
+const ForceExitDelay = 100 * time.Millisecond
+
+func (s *Runtime) handleShutdown(w response, r request) {
 	w.setStatus(http.StatusNoContent)
+	if v, ok := r.header("dapr-force-shutdown"); ok && s.cfg.ForceShutdown != nil && strings.EqualFold(string(v), "true") {
+		// daprd 1.18 (pkg/api/http/shutdown.go): exit at once, no drain.
+		go func() {
+			time.Sleep(ForceExitDelay)
+			s.cfg.ForceShutdown()
+		}()
+		return
+	}
 	// daprd starts the shutdown when the request context ends; the reply
 	// is written by the transport right after this handler returns.
 	s.log.Info("Received shutdown request via API")

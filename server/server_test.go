@@ -339,6 +339,33 @@ func TestShutdownRoute(t *testing.T) {
 	rt.Shutdown()            // idempotent
 }
 
+// TestShutdownRouteForced: dapr-force-shutdown: true (any case) calls
+// ForceShutdown instead of the graceful shutdown (daprd 1.18); another value
+// shuts down gracefully.
+func TestShutdownRouteForced(t *testing.T) {
+	forced := make(chan struct{})
+	rt := newTestRuntime(t, Config{ForceShutdown: func() { close(forced) }})
+	if w := do(rt, "POST", "/v1.0/shutdown", "", map[string]string{"Dapr-Force-Shutdown": "TRUE"}); w.code != 204 || len(w.out) != 0 {
+		t.Fatalf("forced shutdown: %d %q", w.code, w.out)
+	}
+	select {
+	case <-forced:
+	case <-time.After(5 * time.Second):
+		t.Fatal("ForceShutdown not called")
+	}
+	select {
+	case <-rt.ShutdownRequested():
+		t.Fatal("a forced shutdown also requested the graceful one")
+	default:
+	}
+	rt2 := newTestRuntime(t, Config{ForceShutdown: func() { t.Error("ForceShutdown called for dapr-force-shutdown: no") }})
+	if w := do(rt2, "POST", "/v1.0/shutdown", "", map[string]string{"dapr-force-shutdown": "no"}); w.code != 204 {
+		t.Fatalf("shutdown: %d", w.code)
+	}
+	<-rt2.ShutdownRequested()
+	time.Sleep(2 * ForceExitDelay) // a wrong ForceShutdown call would come by now
+}
+
 func TestGetAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("sync.Pool drops items at random under the race detector")

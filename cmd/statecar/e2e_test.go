@@ -813,3 +813,24 @@ func TestGRPCForcedShutdown(t *testing.T) {
 		t.Fatalf("after forced exit: %d %q", code, b)
 	}
 }
+
+// TestHTTPForcedShutdown: POST /v1.0/shutdown with dapr-force-shutdown: true
+// answers 204 and the process exits 1 at once (daprd 1.18,
+// pkg/api/http/shutdown.go), keeping what was acknowledged before.
+func TestHTTPForcedShutdown(t *testing.T) {
+	dir := t.TempDir()
+	s := testutil.Start(t, testutil.Options{AppID: "forcehttp", DataDir: dir})
+	if code, _, b := httpDo(t, "POST", s.URL("/v1.0/state/statestore"), `[{"key":"kept","value":7}]`); code != 204 {
+		t.Fatalf("save: %d %s", code, b)
+	}
+	if code, _, b := httpDo(t, "POST", s.URL("/v1.0/shutdown"), "", "dapr-force-shutdown", "True"); code != 204 || b != "" {
+		t.Fatalf("forced shutdown: %d %q", code, b)
+	}
+	if code := s.Wait(10 * time.Second); code != 1 {
+		t.Fatalf("exit %d after forced shutdown, want 1", code)
+	}
+	s2 := testutil.Start(t, testutil.Options{AppID: "forcehttp", DataDir: dir})
+	if code, _, b := httpDo(t, "GET", s2.URL("/v1.0/state/statestore/kept"), ""); code != 200 || b != "7" {
+		t.Fatalf("after forced exit: %d %q", code, b)
+	}
+}

@@ -47,12 +47,13 @@ func commit() string {
 	return ""
 }
 
-// forceExit is daprd 1.18's forced shutdown (a gRPC Shutdown with metadata
-// dapr-force-shutdown: true): exit with status 1 at once. The stores get a
+// forceExit is daprd 1.18's forced shutdown (a gRPC Shutdown with metadata,
+// or a POST /v1.0/shutdown with header, dapr-force-shutdown: true): exit
+// with status 1 at once. The stores get a
 // short chance to close so that relaxed-durability stores fsync what they
 // acknowledged; sync stores have nothing to lose.
 func forceExit(log *slog.Logger, state interface{ Close() error }) {
-	log.Warn("Forced shutdown requested: exiting now")
+	log.Warn("Force shutdown requested, exiting immediately without graceful shutdown") // daprd's line
 	done := make(chan struct{})
 	go func() { _ = state.Close(); close(done) }()
 	select {
@@ -450,6 +451,7 @@ func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root 
 			rc.HTTPSpinWorker = -1 // "0" here means off, not the default
 		}
 	}
+	rc.ForceShutdown = func() { forceExit(log, state) }
 	rt, err := server.New(rc.Config, state, infos)
 	if err != nil {
 		_ = state.Close()
@@ -480,7 +482,7 @@ func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root 
 		Metadata:          rt.MetadataProto,
 		SetMetadata:       rt.SetExtended,
 		Shutdown:          rt.Shutdown,
-		ForceShutdown:     func() { forceExit(log, state) },
+		ForceShutdown:     rc.ForceShutdown,
 		DisableMetrics:    !c.MetricsEnabled,
 		APIAllowed:        grpcRules(c.APIAllowed),
 		APIDenied:         grpcRules(c.APIDenied),
