@@ -65,7 +65,9 @@ type Config struct {
 	APILogging         bool
 	APILogHealthChecks bool
 
-	// GracefulShutdown bounds the drain of in-flight requests.
+	// GracefulShutdown bounds the drain of in-flight requests; 0 means no
+	// bound (daprd: --dapr-graceful-shutdown-seconds 0 is an infinite grace
+	// period). The HTTP listeners drain at most HTTPDrainLimit either way.
 	GracefulShutdown time.Duration
 
 	// ForceShutdown is daprd 1.18's immediate exit, asked for by POST

@@ -688,6 +688,33 @@ func TestGracefulShutdownBudget(t *testing.T) {
 	}
 }
 
+// TestGracefulShutdownZeroSeconds: --dapr-graceful-shutdown-seconds 0 is no
+// time limit (daprd: an infinite grace period, with its warning), not a
+// drain cut at once; the HTTP listeners still give up after 10 s, as
+// daprd's HTTP server.
+func TestGracefulShutdownZeroSeconds(t *testing.T) {
+	p, port := startReady(t, nil, "--app-id", "zero", "--data-dir", t.TempDir(), "--dapr-graceful-shutdown-seconds", "0")
+	if !strings.Contains(p.out.String(), "Graceful shutdown timeout is infinite, will wait indefinitely to shutdown") {
+		t.Fatalf("no infinite-grace warning:\n%s", p.out.String())
+	}
+	finish := startSlowSave(t, port)
+	stuck := startSlowSave(t, port) // never completed
+	defer stuck()
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	waitOutput(t, p, "beginning shutdown")
+	time.Sleep(1500 * time.Millisecond)
+	if status := finish(); status != "HTTP/1.1 204 No Content" {
+		t.Fatalf("in-flight save 1.5 s into the shutdown got %q", status)
+	}
+	start := time.Now()
+	if code := p.wait(t); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	if d := time.Since(start); d > 12*time.Second {
+		t.Fatalf("a stuck HTTP request held the shutdown for %v (daprd's HTTP server drains at most 10 s)", d)
+	}
+}
+
 // TestStateRoutesSmoke drives each state route once through the binary.
 func TestStateRoutesSmoke(t *testing.T) {
 	s := testutil.Start(t, testutil.Options{})

@@ -507,6 +507,10 @@ func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root 
 		log.Info(fmt.Sprintf("API gRPC server is running on port %d", c.GRPCPort))
 	}
 
+	if c.GracefulShutdown == 0 {
+		// daprd (dapr/kit NewRunnerCloserManager without a grace period).
+		log.Warn("Graceful shutdown timeout is infinite, will wait indefinitely to shutdown")
+	}
 	rt.MarkReady()
 	log.Info(fmt.Sprintf("dapr initialized. Status: Running. Init Elapsed %vms", time.Since(start).Milliseconds()))
 
@@ -540,8 +544,14 @@ func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root 
 	}()
 
 	// Invariant 1: stop accepting and drain, then close the stores.
-	sctx, cancel := context.WithTimeout(context.Background(), c.GracefulShutdown)
+	// --dapr-graceful-shutdown-seconds 0: no time limit, as daprd.
+	sctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	if c.GracefulShutdown > 0 {
+		var tcancel context.CancelFunc
+		sctx, tcancel = context.WithTimeout(sctx, c.GracefulShutdown)
+		defer tcancel()
+	}
 	done := make(chan error, 2)
 	go func() { done <- rt.Stop(sctx) }()
 	go func() { done <- gs.GracefulStop(sctx) }()
