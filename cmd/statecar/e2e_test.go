@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -672,6 +673,71 @@ func TestUnixDomainSocket(t *testing.T) {
 	}
 	if !strings.Contains(p.out.String(), "HTTP server is running on a Unix Domain Socket") {
 		t.Fatalf("log line missing:\n%s", p.out.String())
+	}
+}
+
+// TestUnixDomainSocketInUse: a second sidecar with the same app id and
+// --unix-domain-socket directory fails to start (exit 1, address already in
+// use, as daprd) instead of taking the first one's sockets; a socket file
+// left by a killed sidecar does not stop a restart.
+func TestUnixDomainSocketInUse(t *testing.T) {
+	dir, err := os.MkdirTemp("", "uds") // short path: sun_path is 108 bytes
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	sock := filepath.Join(dir, "dapr-twice-http.socket")
+	c := &http.Client{Timeout: time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", sock)
+		},
+	}}
+	healthy := func() bool {
+		r, err := c.Get("http://uds/v1.0/healthz")
+		if err != nil {
+			return false
+		}
+		r.Body.Close()
+		return r.StatusCode == 204
+	}
+	start := func() *proc {
+		args, _ := portArgs()
+		return startProc(t, append(args, "--app-id", "twice", "--data-dir", t.TempDir(), "--unix-domain-socket", dir), nil)
+	}
+	first := start()
+	for deadline := time.Now().Add(30 * time.Second); !healthy(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) || first.exited() {
+			t.Fatalf("first sidecar not ready:\n%s", first.out.String())
+		}
+	}
+	second := start()
+	if code := second.wait(t); code != 1 || !strings.Contains(second.out.String(), "address already in use") {
+		t.Fatalf("second sidecar on the same sockets: exit %d, want 1 with address already in use:\n%s", code, second.out.String())
+	}
+	if !healthy() {
+		t.Fatal("the first sidecar lost its HTTP socket")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "dapr-twice-grpc.socket")); err != nil {
+		t.Fatalf("the first sidecar lost its gRPC socket: %v", err)
+	}
+	// Killed: its socket files stay behind, and a restart replaces them.
+	_ = first.cmd.Process.Kill()
+	<-first.done
+	third := start()
+	for deadline := time.Now().Add(30 * time.Second); !healthy(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) || third.exited() {
+			t.Fatalf("restart over stale sockets not ready:\n%s", third.out.String())
+		}
+	}
+	_ = third.cmd.Process.Signal(syscall.SIGTERM)
+	if code := third.wait(t); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	for _, kind := range []string{"http", "grpc"} {
+		if _, err := os.Stat(filepath.Join(dir, "dapr-twice-"+kind+".socket")); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("%s socket left after a graceful exit: %v", kind, err)
+		}
 	}
 }
 
