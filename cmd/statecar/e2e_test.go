@@ -209,6 +209,8 @@ func TestStartupFailures(t *testing.T) {
 	f([]string{"--no-such-flag"}, 2, "unknown flag: --no-such-flag")
 	f([]string{"--app-health-threshold", "x"}, 2, `invalid argument "x" for "--app-health-threshold" flag`)
 	f([]string{"--app-id", "a", "--dapr-http-port", "abc"}, 1, `level=fatal msg="Fatal error from runtime: error parsing dapr-http-port flag: strconv.Atoi: parsing \"abc\": invalid syntax"`)
+	f([]string{"--app-id", "a", "--dapr-internal-grpc-port", "x"}, 1, `Fatal error from runtime: error parsing dapr-internal-grpc-port: strconv.Atoi: parsing \"x\": invalid syntax`)
+	f([]string{"--app-id", "a", "--metrics-port", "x"}, 1, `Fatal error from runtime: failed to parse metrics port: strconv.Atoi: parsing \"x\": invalid syntax`)
 	f([]string{"--app-id", "a.b"}, 1, "parameter app-id cannot contain dots")
 	f([]string{"--app-id", "a", "--config", "/nonexistent/config.yaml"}, 1, "error loading configuration: stat /nonexistent/config.yaml: no such file or directory")
 	f([]string{"--app-id", "a", "--max-body-size", "4MB"}, 1, "invalid value for 'max-body-size' option")
@@ -233,6 +235,20 @@ func TestStartupFailures(t *testing.T) {
 	testutil.WriteComponent(t, dir, "bad", "state.nosuchstore", nil)
 	f([]string{"--app-id", "a", "--resources-path", dir}, 1,
 		"Error processing component, daprd will exit gracefully: process component bad error: [CREATE_COMPONENT_FAILURE]: initialization error occurred for bad (state.nosuchstore/v1): couldn't find state store state.nosuchstore/v1")
+}
+
+// TestMetricsPortUnparsedWhenDisabled: daprd's metrics exporter parses
+// --metrics-port only when metrics are on, so a bad value does not stop a
+// sidecar started with --enable-metrics=false.
+func TestMetricsPortUnparsedWhenDisabled(t *testing.T) {
+	args, port := portArgs()
+	for i := range args {
+		if args[i] == "--metrics-port" {
+			args[i+1] = "x"
+		}
+	}
+	p := startProc(t, append(args, "--app-id", "nometrics", "--data-dir", t.TempDir(), "--enable-metrics=false"), nil)
+	waitReady(t, p, port)
 }
 
 func TestAcceptsDaprFlagsAndEmptyEnvironment(t *testing.T) {

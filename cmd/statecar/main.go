@@ -154,6 +154,12 @@ func buildConfig(fs *flagSet, log, root *slog.Logger) (*runtimeConfig, []*loader
 	if c.ProfilePort, err = strconv.Atoi(fs.String("profile-port")); err != nil {
 		return nil, nil, fatal(log, "Fatal error from runtime: error parsing profile-port flag: "+err.Error())
 	}
+	// Ignored, but parsed as daprd does ("" and "0" pick a port there).
+	if p := fs.String("dapr-internal-grpc-port"); p != "" && p != "0" {
+		if _, err := strconv.Atoi(p); err != nil {
+			return nil, nil, fatal(log, "Fatal error from runtime: error parsing dapr-internal-grpc-port: "+err.Error())
+		}
+	}
 	if p := fs.String("dapr-public-port"); p != "" {
 		if c.PublicPort, err = strconv.Atoi(p); err != nil {
 			return nil, nil, fatal(log, "Fatal error from runtime: error parsing dapr-public-port: "+err.Error())
@@ -172,9 +178,6 @@ func buildConfig(fs *flagSet, log, root *slog.Logger) (*runtimeConfig, []*loader
 		if c.AppPort < 0 {
 			c.AppPort = 0
 		}
-	}
-	if c.MetricsPort, err = strconv.Atoi(fs.String("metrics-port")); err != nil {
-		return nil, nil, fatal(log, "Fatal error from runtime: error parsing metrics-port: "+err.Error())
 	}
 	c.MetricsListenAddress = fs.String("metrics-listen-address")
 	c.PublicListenAddress = fs.String("dapr-public-listen-address")
@@ -281,6 +284,11 @@ func buildConfig(fs *flagSet, log, root *slog.Logger) (*runtimeConfig, []*loader
 	c.MetricsEnabled = fs.Bool("enable-metrics")
 	if ms.Enabled != nil && !*ms.Enabled {
 		c.MetricsEnabled = false
+	}
+	if c.MetricsEnabled { // daprd's exporter parses the port only when it runs
+		if c.MetricsPort, err = strconv.Atoi(fs.String("metrics-port")); err != nil {
+			return nil, nil, fatal(log, "Fatal error from runtime: failed to parse metrics port: "+err.Error())
+		}
 	}
 	c.Metrics.RecordErrorCodes = ms.RecordErrorCodes
 	c.Metrics.IncreasedCardinality = ms.HTTP.IncreasedCardinality == nil || *ms.HTTP.IncreasedCardinality
