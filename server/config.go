@@ -48,7 +48,7 @@ type Config struct {
 	APIToken string
 
 	// App channel (reported in metadata; AppPort also gates readiness).
-	AppPort           int // 0 = none
+	AppPort           int // <= 0 = none (a negative value is shown in metadata as given, as daprd)
 	AppProtocol       string
 	AppChannelAddress string
 	AppMaxConcurrency int // 0 = unlimited

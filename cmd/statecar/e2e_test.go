@@ -269,6 +269,11 @@ func TestAcceptsDaprFlagsAndEmptyEnvironment(t *testing.T) {
 	if code, _, body := httpDo(t, "GET", base+"/v1.0/state/statestore/k", ""); code != 200 || body != "1" {
 		t.Fatalf("get: %d %s", code, body)
 	}
+	// daprd keeps --app-port -1 as given (only 0 is omitted) and turns
+	// --app-max-concurrency -1 into 0 (omitted).
+	if _, _, body := httpDo(t, "GET", base+"/v1.0/metadata", ""); !strings.Contains(body, `"appConnectionProperties":{"port":-1,"protocol":"http","channelAddress":"127.0.0.1"}`) {
+		t.Fatalf("metadata: %s", body)
+	}
 	out := p.out.String()
 	for _, want := range []string{
 		"Flag --control-plane-address is accepted for compatibility and ignored by statecar",

@@ -175,9 +175,8 @@ func buildConfig(fs *flagSet, log, root *slog.Logger) (*runtimeConfig, []*loader
 		if c.AppPort == c.GRPCPort {
 			return nil, nil, fatal(log, fmt.Sprintf("Fatal error from runtime: the 'dapr-grpc-port' argument value %d conflicts with 'app-port'", c.GRPCPort))
 		}
-		if c.AppPort < 0 {
-			c.AppPort = 0
-		}
+		// A negative port (launchers pass -1 for "unset") means no app, as
+		// 0; daprd keeps the value, so /v1.0/metadata shows "port":-1.
 	}
 	c.MetricsListenAddress = fs.String("metrics-listen-address")
 	c.PublicListenAddress = fs.String("dapr-public-listen-address")
