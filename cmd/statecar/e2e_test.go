@@ -211,6 +211,8 @@ func TestStartupFailures(t *testing.T) {
 	f([]string{"--app-id", "a", "--dapr-http-port", "abc"}, 1, `level=fatal msg="Fatal error from runtime: error parsing dapr-http-port flag: strconv.Atoi: parsing \"abc\": invalid syntax"`)
 	f([]string{"--app-id", "a", "--dapr-internal-grpc-port", "x"}, 1, `Fatal error from runtime: error parsing dapr-internal-grpc-port: strconv.Atoi: parsing \"x\": invalid syntax`)
 	f([]string{"--app-id", "a", "--metrics-port", "x"}, 1, `Fatal error from runtime: failed to parse metrics port: strconv.Atoi: parsing \"x\": invalid syntax`)
+	f([]string{"--app-id", "a", "--app-health-probe-timeout", "5001"}, 1, `level=fatal msg="Fatal error from runtime: value for 'health-probe-timeout' must be smaller than 'health-probe-interval'"`)
+	f([]string{"--app-id", "a", "--app-health-probe-interval", "1", "--app-health-probe-timeout", "1500", "--enable-app-health-check"}, 1, "must be smaller than 'health-probe-interval'")
 	f([]string{"--app-id", "a.b"}, 1, "parameter app-id cannot contain dots")
 	f([]string{"--app-id", "a", "--config", "/nonexistent/config.yaml"}, 1, "error loading configuration: stat /nonexistent/config.yaml: no such file or directory")
 	f([]string{"--app-id", "a", "--max-body-size", "4MB"}, 1, "invalid value for 'max-body-size' option")

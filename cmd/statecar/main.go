@@ -234,15 +234,20 @@ func buildConfig(fs *flagSet, log, root *slog.Logger) (*runtimeConfig, []*loader
 	if n := fs.Int("app-max-concurrency"); n > 0 {
 		c.AppMaxConcurrency = n
 	}
+	// App health probe settings: checked even without
+	// --enable-app-health-check, as daprd (pkg/runtime/config.go).
+	iv := time.Duration(fs.Int("app-health-probe-interval")) * time.Second
+	if iv <= 0 {
+		iv = 5 * time.Second
+	}
+	to := time.Duration(fs.Int("app-health-probe-timeout")) * time.Millisecond
+	if to <= 0 {
+		to = 500 * time.Millisecond
+	}
+	if to > iv {
+		return nil, nil, fatal(log, "Fatal error from runtime: value for 'health-probe-timeout' must be smaller than 'health-probe-interval'")
+	}
 	if fs.Bool("enable-app-health-check") {
-		iv := time.Duration(fs.Int("app-health-probe-interval")) * time.Second
-		if iv <= 0 {
-			iv = 5 * time.Second
-		}
-		to := time.Duration(fs.Int("app-health-probe-timeout")) * time.Millisecond
-		if to <= 0 {
-			to = 500 * time.Millisecond
-		}
 		th := fs.Int("app-health-threshold")
 		if th <= 0 {
 			th = 3
