@@ -1,14 +1,12 @@
 package server
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
-	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/statecar/statecar/internal/udsock"
 )
 
 // UnixSocketPath is daprd's socket file name for a listener kind ("http"
@@ -20,13 +18,11 @@ func UnixSocketPath(dir, appID, kind string) string {
 // startAPIUnix serves the HTTP API with net/http on the unix socket.
 func (s *Runtime) startAPIUnix() error {
 	path := UnixSocketPath(s.cfg.UnixDomainSocket, s.cfg.AppID, "http")
-	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("cannot remove stale socket %s: %w", path, err)
-	}
-	ln, err := net.Listen("unix", path)
+	ln, err := udsock.Listen(path) // a socket in use is an error, a stale one is replaced
 	if err != nil {
 		return err
 	}
+	s.log.Info("HTTP server listening on UNIX socket: " + path) // daprd's line
 	s.apiUnixSrv = &http.Server{Handler: s.netHTTPHandler(false), ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: s.maxHeaderBytes()}
 	go s.serveHTTP(s.apiUnixSrv, ln, "HTTP API")
 	return nil

@@ -48,7 +48,7 @@ type Config struct {
 	APIToken string
 
 	// App channel (reported in metadata; AppPort also gates readiness).
-	AppPort           int // 0 = none
+	AppPort           int // <= 0 = none (a negative value is shown in metadata as given, as daprd)
 	AppProtocol       string
 	AppChannelAddress string
 	AppMaxConcurrency int // 0 = unlimited
@@ -65,8 +65,16 @@ type Config struct {
 	APILogging         bool
 	APILogHealthChecks bool
 
-	// GracefulShutdown bounds the drain of in-flight requests.
+	// GracefulShutdown bounds the drain of in-flight requests; 0 means no
+	// bound (daprd: --dapr-graceful-shutdown-seconds 0 is an infinite grace
+	// period). The HTTP listeners drain at most HTTPDrainLimit either way.
 	GracefulShutdown time.Duration
+
+	// ForceShutdown is daprd 1.18's immediate exit, asked for by POST
+	// /v1.0/shutdown with header dapr-force-shutdown: true (any case): the
+	// route answers 204 and calls it ForceExitDelay later on a new
+	// goroutine. nil = such a request shuts down gracefully.
+	ForceShutdown func()
 
 	// HTTPEventLoops is the number of h1 event loops (0 = h1's default).
 	HTTPEventLoops int

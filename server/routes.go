@@ -309,8 +309,20 @@ func (s *Runtime) handleMetadataPut(w response, r request) {
 	w.setStatus(http.StatusNoContent)
 }
 
-func (s *Runtime) handleShutdown(w response, _ request) {
+// ForceExitDelay is how long a forced shutdown waits before exiting, so that
+// the answer reaches the client first (daprd's forceExitDelay).
+const ForceExitDelay = 100 * time.Millisecond
+
+func (s *Runtime) handleShutdown(w response, r request) {
 	w.setStatus(http.StatusNoContent)
+	if v, ok := r.header("dapr-force-shutdown"); ok && s.cfg.ForceShutdown != nil && strings.EqualFold(string(v), "true") {
+		// daprd 1.18 (pkg/api/http/shutdown.go): exit at once, no drain.
+		go func() {
+			time.Sleep(ForceExitDelay)
+			s.cfg.ForceShutdown()
+		}()
+		return
+	}
 	// daprd starts the shutdown when the request context ends; the reply
 	// is written by the transport right after this handler returns.
 	s.log.Info("Received shutdown request via API")
@@ -488,6 +500,7 @@ func (s *Runtime) serve(w response, r request, public bool) {
 		switch {
 		case unescErr != nil:
 			writeUnescapeError(w, badParam, unescErr)
+		case id == routeNone && s.publicMethodNotAllowed(w, r.method(), p):
 		case id == routeNone:
 			w.addHeader("Content-Type", ctPlainText)
 			w.addHeader("X-Content-Type-Options", "nosniff")
@@ -506,6 +519,39 @@ func (s *Runtime) serve(w response, r request, public bool) {
 		}
 	}
 	s.post(w, r, id, p, start)
+}
+
+// chiMethods are the methods daprd's router (chi) knows; any other method
+// is refused with 405 before routing.
+var chiMethods = [...]string{http.MethodConnect, http.MethodDelete, http.MethodGet, http.MethodHead,
+	http.MethodOptions, http.MethodPatch, http.MethodPost, http.MethodPut, http.MethodTrace}
+
+// publicMethodNotAllowed writes chi's answer on the public port, which has
+// no fallback route (runtime-http.md §1 says unknown paths get 404): 405
+// with an empty body for a method chi does not know, and 405 with an Allow
+// header per method when the path is a served public route's but the method
+// is not. It reports whether it answered.
+func (s *Runtime) publicMethodNotAllowed(w response, method, p string) bool {
+	known := false
+	for _, m := range chiMethods {
+		known = known || m == method
+	}
+	var allow []string
+	if known {
+		for _, m := range [...]string{http.MethodGet, http.MethodPut} { // the public routes' methods
+			if id, _ := match(m, p); id != routeNone && routes[id].public && s.allowed(id) {
+				allow = append(allow, m)
+			}
+		}
+		if len(allow) == 0 {
+			return false
+		}
+	}
+	for _, m := range allow {
+		w.addHeader("Allow", m)
+	}
+	w.setStatus(http.StatusMethodNotAllowed)
+	return true
 }
 
 func writeUnescapeError(w response, param string, err error) {

@@ -377,15 +377,22 @@ func (r *Runtime) healthzOutbound() (int, []byte) {
 	return http.StatusNoContent, nil
 }
 
+// HTTPDrainLimit bounds how long the HTTP listeners wait for in-flight
+// requests on Stop, whatever the grace period: daprd's HTTP server gives its
+// servers' Shutdown 10 s (pkg/api/http/server.go, Close).
+const HTTPDrainLimit = 10 * time.Second
+
 // Stop stops every listener: the HTTP API and the public port drain their
-// in-flight requests until ctx ends (Invariant 5), then metrics and pprof
-// close.
+// in-flight requests until ctx ends or HTTPDrainLimit passes (Invariant 5),
+// then metrics and pprof close.
 func (r *Runtime) Stop(ctx context.Context) error {
 	select {
 	case <-r.stopProbe:
 	default:
 		close(r.stopProbe)
 	}
+	ctx, cancel := context.WithTimeout(ctx, HTTPDrainLimit)
+	defer cancel()
 	var errs []error
 	if r.h1Srv != nil {
 		if err := r.h1Srv.Shutdown(ctx); err != nil {

@@ -330,6 +330,55 @@ func TestPublicPortRoutes(t *testing.T) {
 	}
 }
 
+// TestPublicPortMethodNotAllowed: the public port has no fallback route, so
+// daprd's router (chi) answers a served path with another method 405, one
+// Allow header per method and no body; a method chi does not know gets 405
+// without Allow on any path; other paths stay 404 page not found.
+func TestPublicPortMethodNotAllowed(t *testing.T) {
+	rt := newTestRuntime(t, Config{APIDenied: []APIRule{{Name: "metadata", Version: "v1", Protocol: "http"}}})
+	rtAll := newTestRuntime(t, Config{})
+	for _, rt := range []*Runtime{rt, rtAll} {
+		rt.MarkReady()
+	}
+	pub := func(rt *Runtime, meth, path string) *fakeResp {
+		w := &fakeResp{}
+		rt.serve(w, &fakeReq{meth: meth, path: cleanPath(path)}, true)
+		return w
+	}
+	for _, c := range []struct {
+		rt         *Runtime
+		meth, path string
+		code       int
+		allow      string
+	}{
+		{rtAll, "POST", "/v1.0/healthz", 405, "GET"},
+		{rtAll, "HEAD", "/v1.0/healthz/outbound", 405, "GET"},
+		{rtAll, "POST", "/v1.0//healthz/", 405, "GET"},
+		{rtAll, "PUT", "/v1.0/metadata", 405, "GET"},
+		{rtAll, "GET", "/v1.0/metadata/k", 405, "PUT"},
+		{rtAll, "FOO", "/v1.0/healthz", 405, ""},
+		{rtAll, "FOO", "/nope", 405, ""},
+		{rtAll, "POST", "/v1.0/state/statestore", 404, ""},
+		{rtAll, "GET", "/v1.0/healthz/outbound/x", 404, ""},
+		{rt, "PUT", "/v1.0/metadata", 404, ""}, // denied: not served at all
+		{rt, "POST", "/v1.0/healthz", 405, "GET"},
+	} {
+		w := pub(c.rt, c.meth, c.path)
+		var allow []string
+		for _, h := range w.hdr {
+			if h[0] == "Allow" {
+				allow = append(allow, h[1])
+			}
+		}
+		if w.code != c.code || strings.Join(allow, ",") != c.allow {
+			t.Errorf("public %s %s: %d Allow %q, want %d %q", c.meth, c.path, w.code, allow, c.code, c.allow)
+		}
+		if c.code == 405 && (len(w.out) != 0 || w.get("Content-Type") != "") {
+			t.Errorf("public %s %s: 405 with body %q / Content-Type %q", c.meth, c.path, w.out, w.get("Content-Type"))
+		}
+	}
+}
+
 func TestShutdownRoute(t *testing.T) {
 	rt := newTestRuntime(t, Config{})
 	if w := do(rt, "POST", "/v1.0/shutdown", "", nil); w.code != 204 {
@@ -337,6 +386,33 @@ func TestShutdownRoute(t *testing.T) {
 	}
 	<-rt.ShutdownRequested() // fails by timeout if never requested
 	rt.Shutdown()            // idempotent
+}
+
+// TestShutdownRouteForced: dapr-force-shutdown: true (any case) calls
+// ForceShutdown instead of the graceful shutdown (daprd 1.18); another value
+// shuts down gracefully.
+func TestShutdownRouteForced(t *testing.T) {
+	forced := make(chan struct{})
+	rt := newTestRuntime(t, Config{ForceShutdown: func() { close(forced) }})
+	if w := do(rt, "POST", "/v1.0/shutdown", "", map[string]string{"Dapr-Force-Shutdown": "TRUE"}); w.code != 204 || len(w.out) != 0 {
+		t.Fatalf("forced shutdown: %d %q", w.code, w.out)
+	}
+	select {
+	case <-forced:
+	case <-time.After(5 * time.Second):
+		t.Fatal("ForceShutdown not called")
+	}
+	select {
+	case <-rt.ShutdownRequested():
+		t.Fatal("a forced shutdown also requested the graceful one")
+	default:
+	}
+	rt2 := newTestRuntime(t, Config{ForceShutdown: func() { t.Error("ForceShutdown called for dapr-force-shutdown: no") }})
+	if w := do(rt2, "POST", "/v1.0/shutdown", "", map[string]string{"dapr-force-shutdown": "no"}); w.code != 204 {
+		t.Fatalf("shutdown: %d", w.code)
+	}
+	<-rt2.ShutdownRequested()
+	time.Sleep(2 * ForceExitDelay) // a wrong ForceShutdown call would come by now
 }
 
 func TestGetAllocs(t *testing.T) {

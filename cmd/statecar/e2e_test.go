@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -208,6 +209,10 @@ func TestStartupFailures(t *testing.T) {
 	f([]string{"--no-such-flag"}, 2, "unknown flag: --no-such-flag")
 	f([]string{"--app-health-threshold", "x"}, 2, `invalid argument "x" for "--app-health-threshold" flag`)
 	f([]string{"--app-id", "a", "--dapr-http-port", "abc"}, 1, `level=fatal msg="Fatal error from runtime: error parsing dapr-http-port flag: strconv.Atoi: parsing \"abc\": invalid syntax"`)
+	f([]string{"--app-id", "a", "--dapr-internal-grpc-port", "x"}, 1, `Fatal error from runtime: error parsing dapr-internal-grpc-port: strconv.Atoi: parsing \"x\": invalid syntax`)
+	f([]string{"--app-id", "a", "--metrics-port", "x"}, 1, `Fatal error from runtime: failed to parse metrics port: strconv.Atoi: parsing \"x\": invalid syntax`)
+	f([]string{"--app-id", "a", "--app-health-probe-timeout", "5001"}, 1, `level=fatal msg="Fatal error from runtime: value for 'health-probe-timeout' must be smaller than 'health-probe-interval'"`)
+	f([]string{"--app-id", "a", "--app-health-probe-interval", "1", "--app-health-probe-timeout", "1500", "--enable-app-health-check"}, 1, "must be smaller than 'health-probe-interval'")
 	f([]string{"--app-id", "a.b"}, 1, "parameter app-id cannot contain dots")
 	f([]string{"--app-id", "a", "--config", "/nonexistent/config.yaml"}, 1, "error loading configuration: stat /nonexistent/config.yaml: no such file or directory")
 	f([]string{"--app-id", "a", "--max-body-size", "4MB"}, 1, "invalid value for 'max-body-size' option")
@@ -234,6 +239,20 @@ func TestStartupFailures(t *testing.T) {
 		"Error processing component, daprd will exit gracefully: process component bad error: [CREATE_COMPONENT_FAILURE]: initialization error occurred for bad (state.nosuchstore/v1): couldn't find state store state.nosuchstore/v1")
 }
 
+// TestMetricsPortUnparsedWhenDisabled: daprd's metrics exporter parses
+// --metrics-port only when metrics are on, so a bad value does not stop a
+// sidecar started with --enable-metrics=false.
+func TestMetricsPortUnparsedWhenDisabled(t *testing.T) {
+	args, port := portArgs()
+	for i := range args {
+		if args[i] == "--metrics-port" {
+			args[i+1] = "x"
+		}
+	}
+	p := startProc(t, append(args, "--app-id", "nometrics", "--data-dir", t.TempDir(), "--enable-metrics=false"), nil)
+	waitReady(t, p, port)
+}
+
 func TestAcceptsDaprFlagsAndEmptyEnvironment(t *testing.T) {
 	args, port := portArgs()
 	args = append(args, "--app-id", "envapp", "--data-dir", t.TempDir(),
@@ -251,6 +270,11 @@ func TestAcceptsDaprFlagsAndEmptyEnvironment(t *testing.T) {
 	}
 	if code, _, body := httpDo(t, "GET", base+"/v1.0/state/statestore/k", ""); code != 200 || body != "1" {
 		t.Fatalf("get: %d %s", code, body)
+	}
+	// daprd keeps --app-port -1 as given (only 0 is omitted) and turns
+	// --app-max-concurrency -1 into 0 (omitted).
+	if _, _, body := httpDo(t, "GET", base+"/v1.0/metadata", ""); !strings.Contains(body, `"appConnectionProperties":{"port":-1,"protocol":"http","channelAddress":"127.0.0.1"}`) {
+		t.Fatalf("metadata: %s", body)
 	}
 	out := p.out.String()
 	for _, want := range []string{
@@ -675,6 +699,71 @@ func TestUnixDomainSocket(t *testing.T) {
 	}
 }
 
+// TestUnixDomainSocketInUse: a second sidecar with the same app id and
+// --unix-domain-socket directory fails to start (exit 1, address already in
+// use, as daprd) instead of taking the first one's sockets; a socket file
+// left by a killed sidecar does not stop a restart.
+func TestUnixDomainSocketInUse(t *testing.T) {
+	dir, err := os.MkdirTemp("", "uds") // short path: sun_path is 108 bytes
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	sock := filepath.Join(dir, "dapr-twice-http.socket")
+	c := &http.Client{Timeout: time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", sock)
+		},
+	}}
+	healthy := func() bool {
+		r, err := c.Get("http://uds/v1.0/healthz")
+		if err != nil {
+			return false
+		}
+		r.Body.Close()
+		return r.StatusCode == 204
+	}
+	start := func() *proc {
+		args, _ := portArgs()
+		return startProc(t, append(args, "--app-id", "twice", "--data-dir", t.TempDir(), "--unix-domain-socket", dir), nil)
+	}
+	first := start()
+	for deadline := time.Now().Add(30 * time.Second); !healthy(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) || first.exited() {
+			t.Fatalf("first sidecar not ready:\n%s", first.out.String())
+		}
+	}
+	second := start()
+	if code := second.wait(t); code != 1 || !strings.Contains(second.out.String(), "address already in use") {
+		t.Fatalf("second sidecar on the same sockets: exit %d, want 1 with address already in use:\n%s", code, second.out.String())
+	}
+	if !healthy() {
+		t.Fatal("the first sidecar lost its HTTP socket")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "dapr-twice-grpc.socket")); err != nil {
+		t.Fatalf("the first sidecar lost its gRPC socket: %v", err)
+	}
+	// Killed: its socket files stay behind, and a restart replaces them.
+	_ = first.cmd.Process.Kill()
+	<-first.done
+	third := start()
+	for deadline := time.Now().Add(30 * time.Second); !healthy(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) || third.exited() {
+			t.Fatalf("restart over stale sockets not ready:\n%s", third.out.String())
+		}
+	}
+	_ = third.cmd.Process.Signal(syscall.SIGTERM)
+	if code := third.wait(t); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	for _, kind := range []string{"http", "grpc"} {
+		if _, err := os.Stat(filepath.Join(dir, "dapr-twice-"+kind+".socket")); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("%s socket left after a graceful exit: %v", kind, err)
+		}
+	}
+}
+
 func TestGracefulShutdownBudget(t *testing.T) {
 	p, port := startReady(t, nil, "--app-id", "budget", "--data-dir", t.TempDir(), "--dapr-graceful-shutdown-seconds", "1")
 	finish := startSlowSave(t, port) // never completed before the budget ends
@@ -685,6 +774,33 @@ func TestGracefulShutdownBudget(t *testing.T) {
 	}
 	if !strings.Contains(p.out.String(), "Daprd shutdown gracefully") {
 		t.Fatalf("stores not closed:\n%s", p.out.String())
+	}
+}
+
+// TestGracefulShutdownZeroSeconds: --dapr-graceful-shutdown-seconds 0 is no
+// time limit (daprd: an infinite grace period, with its warning), not a
+// drain cut at once; the HTTP listeners still give up after 10 s, as
+// daprd's HTTP server.
+func TestGracefulShutdownZeroSeconds(t *testing.T) {
+	p, port := startReady(t, nil, "--app-id", "zero", "--data-dir", t.TempDir(), "--dapr-graceful-shutdown-seconds", "0")
+	if !strings.Contains(p.out.String(), "Graceful shutdown timeout is infinite, will wait indefinitely to shutdown") {
+		t.Fatalf("no infinite-grace warning:\n%s", p.out.String())
+	}
+	finish := startSlowSave(t, port)
+	stuck := startSlowSave(t, port) // never completed
+	defer stuck()
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	waitOutput(t, p, "beginning shutdown")
+	time.Sleep(1500 * time.Millisecond)
+	if status := finish(); status != "HTTP/1.1 204 No Content" {
+		t.Fatalf("in-flight save 1.5 s into the shutdown got %q", status)
+	}
+	start := time.Now()
+	if code := p.wait(t); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	if d := time.Since(start); d > 12*time.Second {
+		t.Fatalf("a stuck HTTP request held the shutdown for %v (daprd's HTTP server drains at most 10 s)", d)
 	}
 }
 
@@ -809,6 +925,27 @@ func TestGRPCForcedShutdown(t *testing.T) {
 		t.Fatalf("exit %d after forced shutdown, want 1", code)
 	}
 	s2 := testutil.Start(t, testutil.Options{AppID: "forceapp", DataDir: dir})
+	if code, _, b := httpDo(t, "GET", s2.URL("/v1.0/state/statestore/kept"), ""); code != 200 || b != "7" {
+		t.Fatalf("after forced exit: %d %q", code, b)
+	}
+}
+
+// TestHTTPForcedShutdown: POST /v1.0/shutdown with dapr-force-shutdown: true
+// answers 204 and the process exits 1 at once (daprd 1.18,
+// pkg/api/http/shutdown.go), keeping what was acknowledged before.
+func TestHTTPForcedShutdown(t *testing.T) {
+	dir := t.TempDir()
+	s := testutil.Start(t, testutil.Options{AppID: "forcehttp", DataDir: dir})
+	if code, _, b := httpDo(t, "POST", s.URL("/v1.0/state/statestore"), `[{"key":"kept","value":7}]`); code != 204 {
+		t.Fatalf("save: %d %s", code, b)
+	}
+	if code, _, b := httpDo(t, "POST", s.URL("/v1.0/shutdown"), "", "dapr-force-shutdown", "True"); code != 204 || b != "" {
+		t.Fatalf("forced shutdown: %d %q", code, b)
+	}
+	if code := s.Wait(10 * time.Second); code != 1 {
+		t.Fatalf("exit %d after forced shutdown, want 1", code)
+	}
+	s2 := testutil.Start(t, testutil.Options{AppID: "forcehttp", DataDir: dir})
 	if code, _, b := httpDo(t, "GET", s2.URL("/v1.0/state/statestore/kept"), ""); code != 200 || b != "7" {
 		t.Fatalf("after forced exit: %d %q", code, b)
 	}

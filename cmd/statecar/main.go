@@ -47,12 +47,13 @@ func commit() string {
 	return ""
 }
 
-// forceExit is daprd 1.18's forced shutdown (a gRPC Shutdown with metadata
-// dapr-force-shutdown: true): exit with status 1 at once. The stores get a
+// forceExit is daprd 1.18's forced shutdown (a gRPC Shutdown with metadata,
+// or a POST /v1.0/shutdown with header, dapr-force-shutdown: true): exit
+// with status 1 at once. The stores get a
 // short chance to close so that relaxed-durability stores fsync what they
 // acknowledged; sync stores have nothing to lose.
 func forceExit(log *slog.Logger, state interface{ Close() error }) {
-	log.Warn("Forced shutdown requested: exiting now")
+	log.Warn("Force shutdown requested, exiting immediately without graceful shutdown") // daprd's line
 	done := make(chan struct{})
 	go func() { _ = state.Close(); close(done) }()
 	select {
@@ -153,6 +154,12 @@ func buildConfig(fs *flagSet, log, root *slog.Logger) (*runtimeConfig, []*loader
 	if c.ProfilePort, err = strconv.Atoi(fs.String("profile-port")); err != nil {
 		return nil, nil, fatal(log, "Fatal error from runtime: error parsing profile-port flag: "+err.Error())
 	}
+	// Ignored, but parsed as daprd does ("" and "0" pick a port there).
+	if p := fs.String("dapr-internal-grpc-port"); p != "" && p != "0" {
+		if _, err := strconv.Atoi(p); err != nil {
+			return nil, nil, fatal(log, "Fatal error from runtime: error parsing dapr-internal-grpc-port: "+err.Error())
+		}
+	}
 	if p := fs.String("dapr-public-port"); p != "" {
 		if c.PublicPort, err = strconv.Atoi(p); err != nil {
 			return nil, nil, fatal(log, "Fatal error from runtime: error parsing dapr-public-port: "+err.Error())
@@ -168,12 +175,8 @@ func buildConfig(fs *flagSet, log, root *slog.Logger) (*runtimeConfig, []*loader
 		if c.AppPort == c.GRPCPort {
 			return nil, nil, fatal(log, fmt.Sprintf("Fatal error from runtime: the 'dapr-grpc-port' argument value %d conflicts with 'app-port'", c.GRPCPort))
 		}
-		if c.AppPort < 0 {
-			c.AppPort = 0
-		}
-	}
-	if c.MetricsPort, err = strconv.Atoi(fs.String("metrics-port")); err != nil {
-		return nil, nil, fatal(log, "Fatal error from runtime: error parsing metrics-port: "+err.Error())
+		// A negative port (launchers pass -1 for "unset") means no app, as
+		// 0; daprd keeps the value, so /v1.0/metadata shows "port":-1.
 	}
 	c.MetricsListenAddress = fs.String("metrics-listen-address")
 	c.PublicListenAddress = fs.String("dapr-public-listen-address")
@@ -231,15 +234,20 @@ func buildConfig(fs *flagSet, log, root *slog.Logger) (*runtimeConfig, []*loader
 	if n := fs.Int("app-max-concurrency"); n > 0 {
 		c.AppMaxConcurrency = n
 	}
+	// App health probe settings: checked even without
+	// --enable-app-health-check, as daprd (pkg/runtime/config.go).
+	iv := time.Duration(fs.Int("app-health-probe-interval")) * time.Second
+	if iv <= 0 {
+		iv = 5 * time.Second
+	}
+	to := time.Duration(fs.Int("app-health-probe-timeout")) * time.Millisecond
+	if to <= 0 {
+		to = 500 * time.Millisecond
+	}
+	if to > iv {
+		return nil, nil, fatal(log, "Fatal error from runtime: value for 'health-probe-timeout' must be smaller than 'health-probe-interval'")
+	}
 	if fs.Bool("enable-app-health-check") {
-		iv := time.Duration(fs.Int("app-health-probe-interval")) * time.Second
-		if iv <= 0 {
-			iv = 5 * time.Second
-		}
-		to := time.Duration(fs.Int("app-health-probe-timeout")) * time.Millisecond
-		if to <= 0 {
-			to = 500 * time.Millisecond
-		}
 		th := fs.Int("app-health-threshold")
 		if th <= 0 {
 			th = 3
@@ -280,6 +288,11 @@ func buildConfig(fs *flagSet, log, root *slog.Logger) (*runtimeConfig, []*loader
 	c.MetricsEnabled = fs.Bool("enable-metrics")
 	if ms.Enabled != nil && !*ms.Enabled {
 		c.MetricsEnabled = false
+	}
+	if c.MetricsEnabled { // daprd's exporter parses the port only when it runs
+		if c.MetricsPort, err = strconv.Atoi(fs.String("metrics-port")); err != nil {
+			return nil, nil, fatal(log, "Fatal error from runtime: failed to parse metrics port: "+err.Error())
+		}
 	}
 	c.Metrics.RecordErrorCodes = ms.RecordErrorCodes
 	c.Metrics.IncreasedCardinality = ms.HTTP.IncreasedCardinality == nil || *ms.HTTP.IncreasedCardinality
@@ -450,6 +463,7 @@ func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root 
 			rc.HTTPSpinWorker = -1 // "0" here means off, not the default
 		}
 	}
+	rc.ForceShutdown = func() { forceExit(log, state) }
 	rt, err := server.New(rc.Config, state, infos)
 	if err != nil {
 		_ = state.Close()
@@ -480,7 +494,7 @@ func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root 
 		Metadata:          rt.MetadataProto,
 		SetMetadata:       rt.SetExtended,
 		Shutdown:          rt.Shutdown,
-		ForceShutdown:     func() { forceExit(log, state) },
+		ForceShutdown:     rc.ForceShutdown,
 		DisableMetrics:    !c.MetricsEnabled,
 		APIAllowed:        grpcRules(c.APIAllowed),
 		APIDenied:         grpcRules(c.APIDenied),
@@ -505,6 +519,10 @@ func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root 
 		log.Info(fmt.Sprintf("API gRPC server is running on port %d", c.GRPCPort))
 	}
 
+	if c.GracefulShutdown == 0 {
+		// daprd (dapr/kit NewRunnerCloserManager without a grace period).
+		log.Warn("Graceful shutdown timeout is infinite, will wait indefinitely to shutdown")
+	}
 	rt.MarkReady()
 	log.Info(fmt.Sprintf("dapr initialized. Status: Running. Init Elapsed %vms", time.Since(start).Milliseconds()))
 
@@ -538,8 +556,14 @@ func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root 
 	}()
 
 	// Invariant 1: stop accepting and drain, then close the stores.
-	sctx, cancel := context.WithTimeout(context.Background(), c.GracefulShutdown)
+	// --dapr-graceful-shutdown-seconds 0: no time limit, as daprd.
+	sctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	if c.GracefulShutdown > 0 {
+		var tcancel context.CancelFunc
+		sctx, tcancel = context.WithTimeout(sctx, c.GracefulShutdown)
+		defer tcancel()
+	}
 	done := make(chan error, 2)
 	go func() { done <- rt.Stop(sctx) }()
 	go func() { done <- gs.GracefulStop(sctx) }()

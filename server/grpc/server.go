@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"math"
 	"net"
-	"os"
 	"sync"
 	"time"
 
@@ -17,6 +16,7 @@ import (
 	"google.golang.org/grpc/reflection"
 
 	"github.com/statecar/statecar/api"
+	"github.com/statecar/statecar/internal/udsock"
 )
 
 // DefaultMaxMsgSize is daprd's default --max-body-size (4 MiB), used when
@@ -41,7 +41,8 @@ type Config struct {
 	Addrs []string
 	// UnixSocket, when not empty, is a unix socket path to listen on
 	// instead of Addrs (daprd: {dir}/dapr-{appid}-grpc.socket with
-	// --unix-domain-socket). A stale socket file is removed first.
+	// --unix-domain-socket). A socket in use fails Start; a stale socket
+	// file (nothing accepts on it) is removed first (internal/udsock).
 	UnixSocket string
 	// State serves the state RPCs.
 	State *api.State
@@ -213,8 +214,7 @@ func (s *Server) Start() error {
 	var lns []net.Listener
 	var firstErr error
 	if s.cfg.UnixSocket != "" {
-		_ = os.Remove(s.cfg.UnixSocket) // a stale socket from a previous run
-		l, err := net.Listen("unix", s.cfg.UnixSocket)
+		l, err := udsock.Listen(s.cfg.UnixSocket) // a socket in use is an error, a stale one is replaced
 		if err != nil {
 			return fmt.Errorf("cannot listen on unix socket %s: %w", s.cfg.UnixSocket, err)
 		}
