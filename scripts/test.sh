@@ -3,7 +3,7 @@
 # "Run all tests"). It installs what the tests need (Debian packages for the
 # real Redis and PostgreSQL servers, npm packages for the JavaScript SDK
 # tests), then runs, in order:
-#   1. lint: gofmt and go vet over the whole module;
+#   1. lint: gofmt, go vet and staticcheck over the whole module;
 #   2. go test over the main module (unit, model, crash, fault-injection,
 #      fuzz-seed, end-to-end, torture and conformance tests), then all of
 #      it again under the race detector;
@@ -44,9 +44,14 @@ if [ -n "$bad" ]; then echo "gofmt needed:"; echo "$bad"; exit 1; fi
 step "lint: go vet"
 go vet ./...
 
-step "build the statecar binary"
 bindir=$(mktemp -d)
 trap 'rm -rf "$bindir"' EXIT
+step "lint: staticcheck"
+# Pinned: the module proxy here serves exact versions.
+GOBIN="$bindir" go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
+"$bindir/staticcheck" ./...
+
+step "build the statecar binary"
 go build -o "$bindir/statecar" ./cmd/statecar
 export STATECAR_BIN="$bindir/statecar"
 

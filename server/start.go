@@ -7,37 +7,8 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"strconv"
-	"strings"
 	"time"
 )
-
-// listenAll opens addr:port on each address; it fails only if none could
-// be opened, like daprd, unless the port is in use (always fatal).
-func listenAll(addrs []string, port int) ([]net.Listener, error) {
-	if len(addrs) == 0 {
-		addrs = []string{""}
-	}
-	var lns []net.Listener
-	var errs []error
-	for _, a := range addrs {
-		ln, err := net.Listen("tcp", net.JoinHostPort(strings.TrimSpace(a), strconv.Itoa(port)))
-		if err != nil {
-			if strings.Contains(err.Error(), "address already in use") {
-				for _, l := range lns {
-					_ = l.Close()
-				}
-				return nil, err
-			}
-			errs = append(errs, err)
-			continue
-		}
-		lns = append(lns, ln)
-	}
-	if len(lns) == 0 {
-		return nil, fmt.Errorf("could not listen on any endpoint: %w", errors.Join(errs...))
-	}
-	return lns, nil
-}
 
 // Start opens the HTTP API, public, metrics and profiling listeners and
 // logs daprd's "HTTP server is running on port" line. engines are the

@@ -60,21 +60,19 @@ func (w *Response) AddHeader(name, value string) {
 		return
 	}
 	w.hdr = append(w.hdr, ':', ' ')
-	for i, j := 0, len(value); ; {
-		for i < j && (value[i] == ' ' || value[i] == '\t') {
-			i++
+	i, j := 0, len(value)
+	for i < j && (value[i] == ' ' || value[i] == '\t') {
+		i++
+	}
+	for j > i && (value[j-1] == ' ' || value[j-1] == '\t') {
+		j--
+	}
+	for ; i < j; i++ {
+		c := value[i]
+		if c == '\r' || c == '\n' {
+			c = ' '
 		}
-		for j > i && (value[j-1] == ' ' || value[j-1] == '\t') {
-			j--
-		}
-		for ; i < j; i++ {
-			c := value[i]
-			if c == '\r' || c == '\n' {
-				c = ' '
-			}
-			w.hdr = append(w.hdr, c)
-		}
-		break
+		w.hdr = append(w.hdr, c)
 	}
 	w.hdr = append(w.hdr, '\r', '\n')
 	w.entries = append(w.entries, respHeader{start, nameEnd, len(w.hdr)})
