@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -226,7 +227,14 @@ func (s *Store) expireAt(md map[string]string) (int64, error) {
 	if n <= 0 {
 		return 0, nil
 	}
-	return s.now().Add(time.Duration(n) * time.Second).UnixNano(), nil
+	// Expiry is kept in Unix nanoseconds, which end in April 2262: a TTL
+	// past that is held at the last representable instant instead of
+	// wrapping into the past (docs/compatibility.md).
+	now := s.now().UnixNano()
+	if int64(n) > (math.MaxInt64-now)/int64(time.Second) {
+		return math.MaxInt64, nil
+	}
+	return now + int64(n)*int64(time.Second), nil
 }
 
 // cond builds the kv condition for an ETag / concurrency pair. A

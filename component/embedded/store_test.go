@@ -1,6 +1,9 @@
 package embedded
 
 import (
+	"context"
+	"math"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -50,4 +53,29 @@ func TestConformancePebble(t *testing.T) {
 		}
 		return s
 	}, apitest.Options{InMemoryTexts: true, ConsistentBulkGet: true, Advance: clk.Advance, Now: clk.Now})
+}
+
+// TestTTLPastNanosecondRange: a TTL whose expiry lies beyond what Unix
+// nanoseconds hold (April 2262) keeps the item, expiring at the last
+// representable instant, instead of wrapping into the past (a save that
+// would read back as missing). daprd's in-memory store accepts any int.
+func TestTTLPastNanosecondRange(t *testing.T) {
+	s, err := OpenMemory(newClock().Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	for _, ttl := range []string{"8000000000", "99999999999", strconv.Itoa(math.MaxInt)} {
+		if err := s.BulkSet(ctx, []component.SetRequest{{Key: "k", Value: []byte("1"), Metadata: map[string]string{"ttlInSeconds": ttl}}}); err != nil {
+			t.Fatalf("ttl %s: %v", ttl, err)
+		}
+		var resp component.GetResponse
+		if err := s.Get(ctx, &component.GetRequest{Key: []byte("k")}, &resp); err != nil {
+			t.Fatal(err)
+		}
+		if !resp.Found || resp.Expiry.Year() != 2262 {
+			t.Fatalf("ttl %s: found %v, expiry %v", ttl, resp.Found, resp.Expiry)
+		}
+	}
 }
