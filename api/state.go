@@ -163,8 +163,14 @@ func New(cfg Config) (*State, error) {
 // keyPrefixFor derives the stored-key prefix from the keyPrefix metadata
 // (state-http.md §4).
 func keyPrefixFor(spec component.Spec, appID, namespace string) (string, error) {
-	v, _ := spec.Meta("keyPrefix")
+	v, given := spec.Meta("keyPrefix")
 	v = strings.ToLower(v)
+	if given && v == "" {
+		// Present but empty is daprd's custom prefix "" (its
+		// SaveStateConfiguration keeps the value; GetModifiedStateKey then
+		// writes "||key"), not the default.
+		return "||", nil
+	}
 	switch v {
 	case "", "appid":
 		if appID == "" {

@@ -559,7 +559,7 @@ func testKeyPrefix(t *testing.T, newStore func(t *testing.T) component.Store, op
 	st := newStore(t)
 	t.Cleanup(func() { _ = st.Close() })
 	for _, tc := range []struct{ prefix, stored string }{
-		{"", "myapp||kp"}, {"appid", "myapp||kp"}, {"AppID", "myapp||kp"}, {"name", "byname||kp"},
+		{"", "||kp"}, {"appid", "myapp||kp"}, {"AppID", "myapp||kp"}, {"name", "byname||kp"},
 		{"namespace", "myapp||kp"}, {"none", "kp"}, {"MyPrefix", "myprefix||kp"},
 	} {
 		meta := map[string]string{"KEYPREFIX": tc.prefix}
