@@ -86,6 +86,7 @@ type Error struct {
 	rich     bool   // HTTP body carries details (dapr/kit shape)
 	plain    bool   // HTTP body is text/plain (Go http.Error)
 	noGRPCEI bool   // gRPC status carries no details at all
+	category string // dapr_error_code_total category when not derived from tag
 	details  []detail
 }
 
@@ -113,6 +114,9 @@ func (e *Error) GRPCMessage() string { return e.grpcMsg }
 // the legacy ERR_MALFORMED_REQUEST of a bad body is "common"
 // (runtime-http.md §5).
 func (e *Error) Category() string {
+	if e.category != "" {
+		return e.category
+	}
 	if e.rich || len(e.tag) >= 9 && e.tag[:9] == "ERR_STATE" || e.tag == CodeNotSupportedStateOp {
 		return "state"
 	}
@@ -254,6 +258,10 @@ func NewMalformedRequest(msg string) *Error {
 func errBodyRead(err string) *Error {
 	return basic(http.StatusBadRequest, codes.InvalidArgument, CodeBodyRead, "failed to read request body: "+err)
 }
+
+// NewBodyTooLarge returns 400 ERR_BODY_READ for a request body larger than
+// --max-body-size, as every daprd route that reads its body answers it.
+func NewBodyTooLarge() *Error { return errBodyRead(msgTooLarge) }
 
 // NewPlainTextError returns an error rendered as Go's http.Error does
 // (text/plain body ending in "\n"), e.g. daprd's

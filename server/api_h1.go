@@ -87,6 +87,8 @@ var h1Routes = []struct {
 	{"PUT", "/v1.0/state/{storeName}/transaction", routeStateTx},
 	{"POST", "/v1.0-alpha1/state/{storeName}/query", routeStateQuery},
 	{"PUT", "/v1.0-alpha1/state/{storeName}/query", routeStateQuery},
+	{"GET", "/v1.0/secrets/{secretStoreName}/bulk", routeSecretBulk},
+	{"GET", "/v1.0/secrets/{secretStoreName}/{key}", routeSecretGet},
 }
 
 // DefaultSpinWorker is the HTTP server's spin budget (Config.HTTPSpinWorker)

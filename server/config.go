@@ -3,6 +3,8 @@ package server
 import (
 	"log/slog"
 	"time"
+
+	"github.com/statecar/statecar/api"
 )
 
 // Version is the daprd version statecar is compatible with; it is what
@@ -14,6 +16,10 @@ const Version = "1.18.3"
 type Config struct {
 	AppID     string
 	Namespace string // env NAMESPACE
+
+	// Secrets serves the Secrets API; nil answers it as daprd does without
+	// a secret store (ERR_SECRET_STORES_NOT_CONFIGURED).
+	Secrets *api.Secrets
 
 	// HTTPPort and GRPCPort are --dapr-http-port and --dapr-grpc-port.
 	HTTPPort int

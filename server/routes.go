@@ -9,6 +9,10 @@ import (
 	"sync"
 	"time"
 
+	runtimev1pb "github.com/dapr/dapr/pkg/proto/runtime/v1"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
 	"github.com/statecar/statecar/api"
 )
 
@@ -62,6 +66,8 @@ const (
 	routeStateBulk
 	routeStateTx
 	routeStateQuery
+	routeSecretGet
+	routeSecretBulk
 )
 
 type routeInfo struct {
@@ -85,6 +91,8 @@ var routes = [...]routeInfo{
 	routeStateBulk:       {h: (*Runtime).handleBulk, group: "state", version: "v1", blocking: true},
 	routeStateTx:         {h: (*Runtime).handleTx, group: "state", version: "v1", blocking: true},
 	routeStateQuery:      {h: (*Runtime).handleQuery, group: "state", version: "v1alpha1", blocking: true},
+	routeSecretGet:       {h: (*Runtime).handleSecretGet, group: "secrets", version: "v1", blocking: true},
+	routeSecretBulk:      {h: (*Runtime).handleSecretBulk, group: "secrets", version: "v1", blocking: true},
 }
 
 // match finds the route of method and escaped path p (already cleaned) and
@@ -137,6 +145,15 @@ func match(method, p string) (id routeID, params [2]string) {
 			case method == http.MethodDelete:
 				return routeStateDelete, params
 			}
+		}
+	case len(segs) == 4 && segs[0] == "v1.0" && segs[1] == "secrets":
+		if method == http.MethodGet {
+			params[0] = segs[2]
+			if segs[3] == "bulk" {
+				return routeSecretBulk, params
+			}
+			params[1] = segs[3]
+			return routeSecretGet, params
 		}
 	case len(segs) == 4 && segs[0] == "v1.0-alpha1" && segs[1] == "state" && segs[3] == "query":
 		if method == http.MethodPost || method == http.MethodPut {
@@ -211,6 +228,8 @@ var legacyRoutes = [...]string{
 	routeStateBulk:   "v1.0/state/{storeName}/bulk",
 	routeStateTx:     "v1.0/state/{storeName}/transaction",
 	routeStateQuery:  "v1.0-alpha1/state/{storeName}/query",
+	routeSecretGet:   "v1.0/secrets/{secretStoreName}/{key}",
+	routeSecretBulk:  "v1.0/secrets/{secretStoreName}/bulk",
 }
 
 // allowed applies the Configuration API lists to a route as daprd does
@@ -252,6 +271,8 @@ var paramNames = [...][2]string{
 	routeStateBulk:   {"storeName"},
 	routeStateTx:     {"storeName"},
 	routeStateQuery:  {"storeName"},
+	routeSecretGet:   {"secretStoreName", "key"},
+	routeSecretBulk:  {"secretStoreName"},
 }
 
 var epoch = time.Now()
@@ -624,3 +645,80 @@ func unescapePath(p string) string {
 }
 
 func urlQueryUnescape(s string) (string, error) { return url.QueryUnescape(s) }
+
+// secretBody checks the body of a Secrets API GET as daprd's universal
+// handler does: a non-empty body must be a protojson request (its fields are
+// then overridden by the path and query, so only its validity matters).
+func secretBody(r request, into proto.Message) *api.Error {
+	if r.bodyTooLarge() {
+		return api.NewBodyTooLarge()
+	}
+	b := r.body()
+	if len(b) == 0 {
+		return nil
+	}
+	if err := (protojson.UnmarshalOptions{DiscardUnknown: true, AllowPartial: true}).Unmarshal(b, into); err != nil {
+		return api.NewMalformedRequest("failed deserializing HTTP body: " + err.Error())
+	}
+	return nil
+}
+
+// handleSecretGet is GET /v1.0/secrets/{store}/{key}: 200 with the secret's
+// pairs as a JSON object, 204 when the store returns none.
+func (s *Runtime) handleSecretGet(w response, r request) {
+	sc := getScratch()
+	defer putScratch(sc)
+	if e := secretBody(r, &runtimev1pb.GetSecretRequest{}); e != nil {
+		s.writeError(w, e, sc)
+		return
+	}
+	data, e := s.cfg.Secrets.Get(r.context(), string(r.param(0)), string(r.param(1)), copyMeta(queryMeta(r, sc.meta)))
+	if e != nil {
+		s.writeError(w, e, sc)
+		return
+	}
+	if data == nil {
+		w.setStatus(http.StatusNoContent)
+		return
+	}
+	sc.buf = api.AppendSecretJSON(sc.buf[:0], data)
+	w.addHeader("Content-Type", ctJSON)
+	w.setStatus(http.StatusOK)
+	w.write(sc.buf)
+}
+
+// handleSecretBulk is GET /v1.0/secrets/{store}/bulk: 200 with
+// {"<secret>":{"<key>":"<value>"}} of every secret the scope allows.
+func (s *Runtime) handleSecretBulk(w response, r request) {
+	sc := getScratch()
+	defer putScratch(sc)
+	if e := secretBody(r, &runtimev1pb.GetBulkSecretRequest{}); e != nil {
+		s.writeError(w, e, sc)
+		return
+	}
+	data, e := s.cfg.Secrets.BulkGet(r.context(), string(r.param(0)), copyMeta(queryMeta(r, sc.meta)))
+	if e != nil {
+		s.writeError(w, e, sc)
+		return
+	}
+	if data == nil {
+		w.setStatus(http.StatusNoContent)
+		return
+	}
+	sc.buf = api.AppendSecretJSON(sc.buf[:0], data)
+	w.addHeader("Content-Type", ctJSON)
+	w.setStatus(http.StatusOK)
+	w.write(sc.buf)
+}
+
+// copyMeta copies the pooled query metadata for a store that may keep it.
+func copyMeta(m map[string]string) map[string]string {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}

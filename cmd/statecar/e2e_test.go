@@ -237,6 +237,16 @@ func TestStartupFailures(t *testing.T) {
 	testutil.WriteComponent(t, dir, "bad", "state.nosuchstore", nil)
 	f([]string{"--app-id", "a", "--resources-path", dir}, 1,
 		"Error processing component, daprd will exit gracefully: process component bad error: [CREATE_COMPONENT_FAILURE]: initialization error occurred for bad (state.nosuchstore/v1): couldn't find state store state.nosuchstore/v1")
+	dir = t.TempDir()
+	testutil.WriteComponent(t, dir, "vault", "secretstores.hashicorp.vault", nil)
+	f([]string{"--app-id", "a", "--resources-path", dir}, 1,
+		"process component vault error: [CREATE_COMPONENT_FAILURE]: initialization error occurred for vault (secretstores.hashicorp.vault/v1): couldn't find secret store secretstores.hashicorp.vault/v1")
+	dir = t.TempDir()
+	testutil.WriteComponent(t, dir, "files", "secretstores.local.file", nil)
+	f([]string{"--app-id", "a", "--resources-path", dir}, 1,
+		"process component files error: [INIT_COMPONENT_FAILURE]: initialization error occurred for files (secretstores.local.file/v1): missing local secrets file in metadata")
+	conf := testutil.WriteConfiguration(t, t.TempDir(), "c", "secrets:\n  scopes:\n  - storeName: s\n  - storeName: s")
+	f([]string{"--app-id", "a", "--config", conf}, 1, "error loading configuration: s storeName is repeated in secrets configuration")
 }
 
 // TestMetricsPortUnparsedWhenDisabled: daprd's metrics exporter parses

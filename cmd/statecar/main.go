@@ -23,6 +23,7 @@ import (
 	"github.com/statecar/statecar/component/loader"
 	_ "github.com/statecar/statecar/component/postgres" // state.postgresql
 	_ "github.com/statecar/statecar/component/redis"    // state.redis
+	"github.com/statecar/statecar/component/secretstore"
 	"github.com/statecar/statecar/internal/daprlog"
 	"github.com/statecar/statecar/internal/quantity"
 	"github.com/statecar/statecar/kv"
@@ -390,12 +391,17 @@ func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root 
 		}
 	}
 	// Secret stores first (daprd's order), then the others.
+	var secretStores []api.SecretStore
+	scopes := rc.configuration.SecretsScopes()
 	for _, comp := range comps {
 		if comp.Category() != "secretstores" {
 			continue
 		}
 		if err := loader.ResolveErr(comp); err != nil {
 			perr := &loader.ProcessError{Name: comp.Name, Reason: "init", Err: &loader.InitError{Kind: "INIT_COMPONENT_FAILURE", Entity: comp.LogName(), Err: err}}
+			if errors.Is(err, secretstore.ErrUnknownType) { // daprd: the registry has no such type
+				perr = &loader.ProcessError{Name: comp.Name, Reason: "creation", Err: &loader.InitError{Kind: "CREATE_COMPONENT_FAILURE", Entity: comp.LogName(), Err: err}}
+			}
 			if code := componentFailed(log, c.AppID, comp, perr); code >= 0 {
 				closeAll()
 				return code
@@ -404,7 +410,13 @@ func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root 
 		}
 		log.Info("Component loaded: " + comp.LogName())
 		server.RecordComponentLoaded(c.AppID, comp.Type)
-		infos = append(infos, api.ComponentInfo{Name: comp.Name, Type: comp.Type, Version: comp.Version})
+		ss := loader.SecretStore(comp)
+		infos = append(infos, api.ComponentInfo{Name: comp.Name, Type: comp.Type, Version: comp.Version, Capabilities: ss.Features()})
+		sec := api.SecretStore{Name: comp.Name, Store: ss}
+		if scope, ok := scopes[comp.Name]; ok {
+			sec.Allowed = scope.IsSecretAllowed
+		}
+		secretStores = append(secretStores, sec)
 	}
 	for _, comp := range comps {
 		switch comp.Category() {
@@ -464,6 +476,12 @@ func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root 
 		}
 	}
 	rc.ForceShutdown = func() { forceExit(log, state) }
+	var secrets *api.Secrets
+	if len(secretStores) > 0 {
+		secrets = api.NewSecrets(api.SecretsConfig{AppID: c.AppID, Namespace: c.Namespace, Stores: secretStores,
+			LatencyBuckets: c.Metrics.LatencyBuckets, DisableMetrics: !c.MetricsEnabled})
+	}
+	rc.Secrets = secrets
 	rt, err := server.New(rc.Config, state, infos)
 	if err != nil {
 		_ = state.Close()
@@ -487,6 +505,7 @@ func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root 
 		Addrs:             rc.grpcAddrs,
 		UnixSocket:        grpcSocket,
 		State:             state,
+		Secrets:           secrets,
 		AppID:             c.AppID,
 		APIToken:          c.APIToken,
 		MaxMsgSize:        int(c.MaxBodySize),

@@ -3,6 +3,8 @@ package loader
 import (
 	"fmt"
 	"os"
+	"slices"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 )
@@ -20,7 +22,10 @@ type ConfigurationSpec struct {
 	Metric   MetricsSpec `yaml:"metric"` // accepted alias of metrics
 	Features []Feature   `yaml:"features"`
 	API      APISpec     `yaml:"api"`
-	Logging  struct {
+	Secrets  struct {
+		Scopes []SecretsScope `yaml:"scopes"`
+	} `yaml:"secrets"`
+	Logging struct {
 		APILogging struct {
 			Enabled          bool `yaml:"enabled"`
 			ObfuscateURLs    bool `yaml:"obfuscateURLs"`
@@ -39,6 +44,54 @@ type MetricsSpec struct {
 		PathMatching         []string `yaml:"pathMatching"`
 		ExcludeVerbs         bool     `yaml:"excludeVerbs"`
 	} `yaml:"http"`
+}
+
+// SecretsScope is one entry of spec.secrets.scopes: which secrets of store
+// StoreName the Secrets API may return.
+type SecretsScope struct {
+	StoreName      string   `yaml:"storeName"`
+	DefaultAccess  string   `yaml:"defaultAccess"` // "allow" (default) or "deny", case-insensitive
+	AllowedSecrets []string `yaml:"allowedSecrets"`
+	DeniedSecrets  []string `yaml:"deniedSecrets"`
+}
+
+// IsSecretAllowed is daprd's rule: a non-empty allowedSecrets list admits
+// exactly its names; otherwise a name in deniedSecrets is refused, and any
+// other name follows defaultAccess.
+func (s *SecretsScope) IsSecretAllowed(name string) bool {
+	if len(s.AllowedSecrets) != 0 {
+		return slices.Contains(s.AllowedSecrets, name)
+	}
+	if slices.Contains(s.DeniedSecrets, name) {
+		return false
+	}
+	return !strings.EqualFold(s.DefaultAccess, "deny")
+}
+
+// SecretsScopes returns spec.secrets.scopes by store name.
+func (c *Configuration) SecretsScopes() map[string]*SecretsScope {
+	out := make(map[string]*SecretsScope, len(c.Spec.Secrets.Scopes))
+	for i := range c.Spec.Secrets.Scopes {
+		sc := &c.Spec.Secrets.Scopes[i]
+		out[sc.StoreName] = sc
+	}
+	return out
+}
+
+// validateSecrets is daprd's sortAndValidateSecretsConfiguration check:
+// each store at most once, defaultAccess allow, deny or empty.
+func (c *Configuration) validateSecrets() error {
+	seen := map[string]bool{}
+	for _, sc := range c.Spec.Secrets.Scopes {
+		if seen[sc.StoreName] {
+			return fmt.Errorf("%s storeName is repeated in secrets configuration", sc.StoreName)
+		}
+		if sc.DefaultAccess != "" && !strings.EqualFold(sc.DefaultAccess, "allow") && !strings.EqualFold(sc.DefaultAccess, "deny") {
+			return fmt.Errorf("defaultAccess %s can be either allow or deny", sc.DefaultAccess)
+		}
+		seen[sc.StoreName] = true
+	}
+	return nil
 }
 
 // Feature is one entry of spec.features.
@@ -83,6 +136,9 @@ func LoadConfiguration(paths []string) (*Configuration, error) {
 		if err := yaml.Unmarshal(b, c); err != nil {
 			return nil, fmt.Errorf("error loading configuration: %s", err)
 		}
+	}
+	if err := c.validateSecrets(); err != nil {
+		return nil, fmt.Errorf("error loading configuration: %s", err)
 	}
 	return c, nil
 }

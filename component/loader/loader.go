@@ -16,6 +16,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/statecar/statecar/component"
+	"github.com/statecar/statecar/component/secretstore"
 )
 
 // DefaultInitTimeout is daprd's per-component init timeout.
@@ -37,6 +38,8 @@ type Component struct {
 	// resolveErr is set by Resolve when a value could not be resolved
 	// (Invariant 4).
 	resolveErr error
+	// secrets is the opened store of a secretstores component (Resolve).
+	secrets secretstore.Store
 }
 
 type secretRef struct {
@@ -82,6 +85,9 @@ type Options struct {
 	// LookupEnv reads environment variables (envRef, DAPR_ENV_KEYS,
 	// secretstores.local.env); nil means os.LookupEnv.
 	LookupEnv func(string) (string, bool)
+	// Environ lists the environment for the bulk reads of
+	// secretstores.local.env; nil means os.Environ.
+	Environ func() []string
 	// Logger receives daprd's warnings; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -388,23 +394,27 @@ func splitYAMLDoc(data []byte, atEOF bool) (advance int, token []byte, err error
 	return 0, nil, nil
 }
 
-// Resolve resolves the secretKeyRef entries of the non-secret-store
-// components through the secret stores among comps
-// (secretstores.local.env, secretstores.local.file). A failure is kept in
-// the component and reported by InitState (Invariant 4).
+// Resolve opens the secret stores among comps (secretstores.local.env,
+// secretstores.local.file; see SecretStore) and resolves the secretKeyRef
+// entries of the other components through them, as daprd does: the value of
+// {name, key} is pair key (default: name) of secret name. A failure is kept
+// in the component and reported by InitState (Invariant 4).
 func Resolve(o Options, comps []*Component) {
-	stores := map[string]secretStore{}
+	stores := map[string]secretstore.Store{}
+	so := secretstore.Options{Lookup: o.lookup, Environ: o.Environ}
 	for _, c := range comps {
 		if c.Category() != "secretstores" {
 			continue
 		}
-		s, err := newSecretStore(&o, c)
+		s, err := secretstore.Open(c.Type, c.Version, c.Metadata, so)
 		if err != nil {
 			c.resolveErr = err
 			continue
 		}
+		c.secrets = s
 		stores[c.Name] = s
 	}
+	ctx := context.Background()
 	for _, c := range comps {
 		if len(c.refs) == 0 || c.Category() == "secretstores" {
 			continue
@@ -415,8 +425,9 @@ func Resolve(o Options, comps []*Component) {
 			continue
 		}
 		for _, r := range c.refs {
-			v, ok := s.get(r.secret, r.key)
-			if !ok {
+			data, err := s.Get(ctx, r.secret, map[string]string{"namespace": c.Namespace})
+			v, ok := data[r.key]
+			if err != nil || !ok {
 				c.resolveErr = fmt.Errorf("secret %s/%s not found in secret store %s", r.secret, r.key, c.SecretStore)
 				break
 			}
@@ -425,85 +436,10 @@ func Resolve(o Options, comps []*Component) {
 	}
 }
 
-// secretStore is a built-in local secret store.
-type secretStore interface {
-	get(name, key string) (string, bool)
-}
-
-type envSecrets struct{ o *Options }
-
-func (e envSecrets) get(name, key string) (string, bool) {
-	if key != name {
-		return "", false // single-valued: the key is the secret name
-	}
-	return e.o.lookup(name)
-}
-
-// fileSecrets are the secrets of a secretstores.local.file store: values by
-// flattened name (nested names joined with sep).
-type fileSecrets struct {
-	sep    string
-	values map[string]string
-}
-
-// get returns secret name; a key other than the name selects a nested
-// value (name + sep + key) first.
-func (f fileSecrets) get(name, key string) (string, bool) {
-	if key != name {
-		v, ok := f.values[name+f.sep+key]
-		if ok {
-			return v, true
-		}
-	}
-	v, ok := f.values[name]
-	return v, ok
-}
-
-func newSecretStore(o *Options, c *Component) (secretStore, error) {
-	switch strings.ToLower(c.Type) {
-	case "secretstores.local.env":
-		return envSecrets{o: o}, nil
-	case "secretstores.local.file":
-		path, _ := c.Meta("secretsFile")
-		sep, ok := c.Meta("nestedSeparator")
-		if !ok || sep == "" {
-			sep = ":"
-		}
-		if path == "" {
-			return nil, errors.New("missing local secrets file in metadata")
-		}
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return nil, err
-		}
-		var raw map[string]any
-		if err := json.Unmarshal(data, &raw); err != nil {
-			return nil, err
-		}
-		out := fileSecrets{sep: sep, values: map[string]string{}}
-		flatten(out.values, "", sep, raw)
-		return out, nil
-	}
-	return nil, fmt.Errorf("couldn't find secret store %s/%s", c.Type, c.Version)
-}
-
-func flatten(out map[string]string, prefix, sep string, v any) {
-	switch x := v.(type) {
-	case map[string]any:
-		for k, e := range x {
-			p := k
-			if prefix != "" {
-				p = prefix + sep + k
-			}
-			flatten(out, p, sep, e)
-		}
-	case string:
-		out[prefix] = x
-	default:
-		b, _ := json.Marshal(x)
-		out[prefix] = string(b)
-	}
-}
+// SecretStore returns the store Resolve opened for a secretstores
+// component, nil for any other component or one that failed to open
+// (ResolveErr tells why).
+func SecretStore(c *Component) secretstore.Store { return c.secrets }
 
 // InitError is daprd's rterrors.InitError text.
 type InitError struct {

@@ -236,6 +236,8 @@ spec:
   metadata:
   - name: secretsFile
     value: `+secrets+`
+  - name: multiValued
+    value: "true"
 ---
 apiVersion: dapr.io/v1alpha1
 kind: Component
@@ -281,6 +283,18 @@ spec:
     secretKeyRef: {name: x}
 auth:
   secretStore: nowhere
+---
+apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata:
+  name: s4
+spec:
+  type: state.loadertest
+  metadata:
+  - name: c
+    secretKeyRef: {name: db, key: nope}
+auth:
+  secretStore: files
 `)
 	o := Options{Paths: []string{dir}, LookupEnv: envOf(map[string]string{"MYSECRET": "p3"})}
 	comps, err := Load(o)
@@ -294,6 +308,13 @@ auth:
 	_, err = InitState(context.Background(), comps[4], component.Env{})
 	if err == nil || !strings.Contains(err.Error(), "references a secret store that isn't loaded: nowhere") {
 		t.Fatalf("unresolvable secret: %v", err)
+	}
+	_, err = InitState(context.Background(), comps[5], component.Env{})
+	if err == nil || !strings.Contains(err.Error(), "secret db/nope not found in secret store files") {
+		t.Fatalf("missing key of a secret: %v", err)
+	}
+	if SecretStore(comps[0]) == nil || SecretStore(comps[1]) == nil || SecretStore(comps[2]) != nil {
+		t.Fatal("SecretStore: want the opened stores of the secretstores components only")
 	}
 }
 
@@ -343,22 +364,86 @@ spec:
 	}
 }
 
-// TestFileSecretsNestedSeparator: a secretKeyRef {name, key} into a nested
-// secret of secretstores.local.file follows the store's nestedSeparator,
-// like the flattened names do.
+// TestFileSecretsNestedSeparator: secretKeyRef {name, key} is pair key of
+// secret name, as daprd resolves it. Without multiValued a nested value is
+// its own secret under the flattened name (joined with nestedSeparator), so
+// {db, password} does not resolve; with multiValued it does.
 func TestFileSecretsNestedSeparator(t *testing.T) {
 	dir := t.TempDir()
 	write(t, dir, "secrets.json", `{"db":{"password":"p1"}}`)
-	c := &Component{Spec: component.Spec{Name: "files", Type: "secretstores.local.file", Version: "v1",
-		Metadata: map[string]string{"secretsFile": filepath.Join(dir, "secrets.json"), "nestedSeparator": "."}}}
-	s, err := newSecretStore(&Options{}, c)
+	for _, c := range []struct {
+		multi, name, key, want string
+	}{
+		{"false", "db.password", "db.password", "p1"},
+		{"false", "db", "password", ""},
+		{"true", "db", "password", "p1"},
+		{"true", "db.password", "db.password", ""},
+	} {
+		files := &Component{Spec: component.Spec{Name: "files", Type: "secretstores.local.file", Version: "v1",
+			Metadata: map[string]string{"secretsFile": filepath.Join(dir, "secrets.json"), "nestedSeparator": ".", "multiValued": c.multi}}}
+		user := &Component{Spec: component.Spec{Name: "s", Type: "state.loadertest", Metadata: map[string]string{}}, SecretStore: "files",
+			refs: []secretRef{{name: "v", secret: c.name, key: c.key}}}
+		Resolve(Options{}, []*Component{files, user})
+		if ResolveErr(files) != nil {
+			t.Fatal(ResolveErr(files))
+		}
+		got, err := user.Metadata["v"], ResolveErr(user)
+		if c.want == "" && err == nil || c.want != "" && (err != nil || got != c.want) {
+			t.Errorf("multiValued %s, {%s, %s}: %q, %v; want %q", c.multi, c.name, c.key, got, err, c.want)
+		}
+	}
+}
+
+// TestSecretsScopes: spec.secrets.scopes with daprd's rules (an allow list
+// admits exactly its names and overrides the rest; else a denied name is
+// refused and the others follow defaultAccess) and its start-up errors.
+func TestSecretsScopes(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "c.yaml")
+	write(t, dir, "c.yaml", `apiVersion: dapr.io/v1alpha1
+kind: Configuration
+metadata:
+  name: c
+spec:
+  secrets:
+    scopes:
+    - storeName: allowlist
+      defaultAccess: allow
+      allowedSecrets: ["a"]
+      deniedSecrets: ["a", "b"]
+    - storeName: denylist
+      deniedSecrets: ["b"]
+    - storeName: closed
+      defaultAccess: DENY
+`)
+	c, err := LoadConfiguration([]string{p})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v, ok := s.get("db.password", "db.password"); !ok || v != "p1" {
-		t.Fatalf("flattened name: %q %v", v, ok)
+	sc := c.SecretsScopes()
+	for _, r := range []struct {
+		store, name string
+		want        bool
+	}{
+		{"allowlist", "a", true}, {"allowlist", "b", false}, {"allowlist", "c", false},
+		{"denylist", "a", true}, {"denylist", "b", false},
+		{"closed", "a", false},
+	} {
+		if got := sc[r.store].IsSecretAllowed(r.name); got != r.want {
+			t.Errorf("%s: IsSecretAllowed(%s) = %v, want %v", r.store, r.name, got, r.want)
+		}
 	}
-	if v, ok := s.get("db", "password"); !ok || v != "p1" {
-		t.Fatalf("name and key with separator \".\": %q %v, want p1", v, ok)
+	if _, ok := sc["other"]; ok {
+		t.Error("a store without a scope has one")
+	}
+	for spec, want := range map[string]string{
+		"    - storeName: s\n    - storeName: s\n":         "error loading configuration: s storeName is repeated in secrets configuration",
+		"    - storeName: s\n      defaultAccess: maybe\n": "error loading configuration: defaultAccess maybe can be either allow or deny",
+	} {
+		p := filepath.Join(t.TempDir(), "c.yaml")
+		write(t, filepath.Dir(p), "c.yaml", "apiVersion: dapr.io/v1alpha1\nkind: Configuration\nmetadata:\n  name: c\nspec:\n  secrets:\n    scopes:\n"+spec)
+		if _, err := LoadConfiguration([]string{p}); err == nil || err.Error() != want {
+			t.Errorf("LoadConfiguration(%q) err = %v, want %q", spec, err, want)
+		}
 	}
 }

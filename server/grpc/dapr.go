@@ -16,8 +16,8 @@ import (
 // ttlExpireTimeKey is the response metadata name of an item's expiry.
 const ttlExpireTimeKey = "ttlExpireTime"
 
-// daprAPI implements runtimev1pb.DaprServer: the state RPCs and
-// GetMetadata/SetMetadata/Shutdown. Every other RPC is answered by the
+// daprAPI implements runtimev1pb.DaprServer: the state RPCs, the secret
+// RPCs and GetMetadata/SetMetadata/Shutdown. Every other RPC is answered by the
 // embedded UnimplementedDaprServer with codes.Unimplemented and the message
 // "method <Name> not implemented".
 //
@@ -217,6 +217,31 @@ func (d *daprAPI) QueryStateAlpha1(ctx context.Context, in *runtimev1pb.QuerySta
 		b.Etag = r.ETag
 		b.Error = r.Error
 		out.Results[i] = b
+	}
+	return out, nil
+}
+
+// GetSecret returns the pairs of one secret (daprd's universal GetSecret).
+func (d *daprAPI) GetSecret(ctx context.Context, in *runtimev1pb.GetSecretRequest) (*runtimev1pb.GetSecretResponse, error) {
+	data, e := d.cfg.Secrets.Get(ctx, in.GetStoreName(), in.GetKey(), in.GetMetadata())
+	if e != nil {
+		return nil, fail(e)
+	}
+	return &runtimev1pb.GetSecretResponse{Data: data}, nil
+}
+
+// GetBulkSecret returns every secret of a store that its scope allows.
+func (d *daprAPI) GetBulkSecret(ctx context.Context, in *runtimev1pb.GetBulkSecretRequest) (*runtimev1pb.GetBulkSecretResponse, error) {
+	data, e := d.cfg.Secrets.BulkGet(ctx, in.GetStoreName(), in.GetMetadata())
+	if e != nil {
+		return nil, fail(e)
+	}
+	out := &runtimev1pb.GetBulkSecretResponse{}
+	if data != nil {
+		out.Data = make(map[string]*runtimev1pb.SecretResponse, len(data))
+		for name, pairs := range data {
+			out.Data[name] = &runtimev1pb.SecretResponse{Secrets: pairs}
+		}
 	}
 	return out, nil
 }

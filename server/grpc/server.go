@@ -46,6 +46,9 @@ type Config struct {
 	UnixSocket string
 	// State serves the state RPCs.
 	State *api.State
+	// Secrets serves GetSecret and GetBulkSecret; nil answers them as
+	// daprd does without a secret store.
+	Secrets *api.Secrets
 	// AppID labels the metrics (app_id) and is the fallback GetMetadata id.
 	AppID string
 	// APIToken, when not empty, is required in the dapr-api-token metadata

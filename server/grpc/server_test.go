@@ -31,6 +31,7 @@ import (
 	"github.com/statecar/statecar/api"
 	"github.com/statecar/statecar/component"
 	_ "github.com/statecar/statecar/component/embedded" // registers state.in-memory
+	"github.com/statecar/statecar/component/secretstore"
 )
 
 const testApp = "myapp"
@@ -131,6 +132,12 @@ type testEnv struct {
 // startEnv serves stores (name -> store) on 127.0.0.1:0.
 func startEnv(t *testing.T, token string, stores ...api.StoreEntry) *testEnv {
 	t.Helper()
+	return startEnvWith(t, token, nil, stores...)
+}
+
+// startEnvWith is startEnv with a Secrets API.
+func startEnvWith(t *testing.T, token string, secrets *api.Secrets, stores ...api.StoreEntry) *testEnv {
+	t.Helper()
 	st, err := api.New(api.Config{AppID: testApp, Stores: stores, DisableMetrics: true})
 	if err != nil {
 		t.Fatal(err)
@@ -139,6 +146,7 @@ func startEnv(t *testing.T, token string, stores ...api.StoreEntry) *testEnv {
 	cfg := Config{
 		Addrs:      []string{"127.0.0.1:0"},
 		State:      st,
+		Secrets:    secrets,
 		AppID:      testApp,
 		APIToken:   token,
 		MaxMsgSize: 64 << 10,
@@ -555,8 +563,43 @@ func TestUnimplemented(t *testing.T) {
 	env := startEnv(t, "")
 	_, err := env.client.PublishEvent(context.Background(), &runtimev1pb.PublishEventRequest{PubsubName: "p", Topic: "t"})
 	wantStatus(t, err, codes.Unimplemented, "method PublishEvent not implemented")
-	_, err = env.client.GetSecret(context.Background(), &runtimev1pb.GetSecretRequest{StoreName: "s", Key: "k"})
-	wantStatus(t, err, codes.Unimplemented, "method GetSecret not implemented")
+	_, err = env.client.InvokeBinding(context.Background(), &runtimev1pb.InvokeBindingRequest{Name: "b", Operation: "create"})
+	wantStatus(t, err, codes.Unimplemented, "method InvokeBinding not implemented")
+}
+
+// TestSecrets: GetSecret and GetBulkSecret with daprd's statuses, over a
+// local.env store with a scope that denies one secret.
+func TestSecrets(t *testing.T) {
+	ctx := context.Background()
+	env := startEnv(t, "")
+	_, err := env.client.GetSecret(ctx, &runtimev1pb.GetSecretRequest{StoreName: "s", Key: "k"})
+	wantStatus(t, err, codes.FailedPrecondition, "secret store is not configured", basicInfo("ERR_SECRET_STORES_NOT_CONFIGURED"))
+	_, err = env.client.GetBulkSecret(ctx, &runtimev1pb.GetBulkSecretRequest{StoreName: "s"})
+	wantStatus(t, err, codes.FailedPrecondition, "secret store is not configured", basicInfo("ERR_SECRET_STORES_NOT_CONFIGURED"))
+
+	vars := map[string]string{"ONE": "1", "TWO": "2", "DAPR_API_TOKEN": "hidden"}
+	store, err := secretstore.Open("secretstores.local.env", "v1", nil, secretstore.Options{
+		Lookup:  func(k string) (string, bool) { v, ok := vars[k]; return v, ok },
+		Environ: func() []string { return []string{"ONE=1", "TWO=2", "DAPR_API_TOKEN=hidden"} },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sec := api.NewSecrets(api.SecretsConfig{AppID: testApp, DisableMetrics: true, Stores: []api.SecretStore{
+		{Name: "env", Store: store, Allowed: func(n string) bool { return n != "TWO" }}}})
+	env = startEnvWith(t, "", sec)
+	res, err := env.client.GetSecret(ctx, &runtimev1pb.GetSecretRequest{StoreName: "env", Key: "ONE"})
+	if err != nil || len(res.GetData()) != 1 || res.GetData()["ONE"] != "1" {
+		t.Fatalf("GetSecret(ONE) = %v, %v", res, err)
+	}
+	_, err = env.client.GetSecret(ctx, &runtimev1pb.GetSecretRequest{StoreName: "env", Key: "TWO"})
+	wantStatus(t, err, codes.PermissionDenied, `access denied by policy to get "TWO" from "env"`, basicInfo("ERR_PERMISSION_DENIED"))
+	_, err = env.client.GetSecret(ctx, &runtimev1pb.GetSecretRequest{StoreName: "nope", Key: "ONE"})
+	wantStatus(t, err, codes.InvalidArgument, "failed finding secret store with key nope", basicInfo("ERR_SECRET_STORE_NOT_FOUND"))
+	bulk, err := env.client.GetBulkSecret(ctx, &runtimev1pb.GetBulkSecretRequest{StoreName: "env"})
+	if err != nil || len(bulk.GetData()) != 1 || bulk.GetData()["ONE"].GetSecrets()["ONE"] != "1" {
+		t.Fatalf("GetBulkSecret = %v, %v; want ONE only (TWO denied, DAPR_* hidden)", bulk, err)
+	}
 }
 
 func TestAPIToken(t *testing.T) {

@@ -28,8 +28,17 @@ const (
 // componentsYAML is the resources folder every sidecar of this suite gets:
 // the embedded engine as "statestore" (ETAG, TRANSACTIONAL, TTL, QUERY_API).
 // A second store, querystore, holds only the query test's JSON documents
-// (a query scans the whole store).
+// (a query scans the whole store). envsecrets is a secretstores.local.env
+// store for the Secrets API test.
 const componentsYAML = `apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata:
+  name: envsecrets
+spec:
+  type: secretstores.local.env
+  version: v1
+---
+apiVersion: dapr.io/v1alpha1
 kind: Component
 metadata:
   name: statestore

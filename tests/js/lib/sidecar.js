@@ -46,8 +46,9 @@ function componentYAML(name, type, meta = {}) {
   return s;
 }
 
-// start launches a sidecar. components: [{name, type, meta}].
-async function start({ appId = "jsapp", components = [] } = {}) {
+// start launches a sidecar. components: [{name, type, meta}]; env: extra
+// environment variables of the process.
+async function start({ appId = "jsapp", components = [], env = {} } = {}) {
   const bin = process.env.STATECAR_BIN;
   if (!bin) throw new Error("STATECAR_BIN is not set (run tests/js/run.sh)");
   const root = fs.mkdtempSync(path.join(os.tmpdir(), "statecar-js-"));
@@ -67,7 +68,7 @@ async function start({ appId = "jsapp", components = [] } = {}) {
     "--data-dir", path.join(root, "data"),
     "--resources-path", resources,
   ];
-  const child = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
   let output = "";
   child.stdout.on("data", (d) => (output += d));
   child.stderr.on("data", (d) => (output += d));
