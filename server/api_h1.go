@@ -89,6 +89,12 @@ var h1Routes = []struct {
 	{"PUT", "/v1.0-alpha1/state/{storeName}/query", routeStateQuery},
 	{"GET", "/v1.0/secrets/{secretStoreName}/bulk", routeSecretBulk},
 	{"GET", "/v1.0/secrets/{secretStoreName}/{key}", routeSecretGet},
+	{"GET", "/v1.0/configuration/{storeName}", routeConfigGet},
+	{"GET", "/v1.0/configuration/{storeName}/subscribe", routeConfigSubscribe},
+	{"GET", "/v1.0/configuration/{storeName}/{configurationSubscribeID}/unsubscribe", routeConfigUnsubscribe},
+	{"GET", "/v1.0-alpha1/configuration/{storeName}", routeConfigGetAlpha},
+	{"GET", "/v1.0-alpha1/configuration/{storeName}/subscribe", routeConfigSubscribeAlpha},
+	{"GET", "/v1.0-alpha1/configuration/{storeName}/{configurationSubscribeID}/unsubscribe", routeConfigUnsubscribeAlpha},
 }
 
 // DefaultSpinWorker is the HTTP server's spin budget (Config.HTTPSpinWorker)

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/statecar/statecar/api"
+	"github.com/statecar/statecar/internal/appchannel"
 )
 
 // Version is the daprd version statecar is compatible with; it is what
@@ -20,6 +21,13 @@ type Config struct {
 	// Secrets serves the Secrets API; nil answers it as daprd does without
 	// a secret store (ERR_SECRET_STORES_NOT_CONFIGURED).
 	Secrets *api.Secrets
+	// Configuration serves the Configuration API; nil answers it as daprd
+	// does without a configuration store
+	// (ERR_CONFIGURATION_STORE_NOT_CONFIGURED).
+	Configuration *api.Configuration
+	// AppChannel calls the app (configuration update deliveries); nil when
+	// there is no --app-port, as daprd's nil app channel.
+	AppChannel *appchannel.Channel
 
 	// HTTPPort and GRPCPort are --dapr-http-port and --dapr-grpc-port.
 	HTTPPort int

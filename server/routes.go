@@ -68,6 +68,12 @@ const (
 	routeStateQuery
 	routeSecretGet
 	routeSecretBulk
+	routeConfigGet
+	routeConfigSubscribe
+	routeConfigUnsubscribe
+	routeConfigGetAlpha
+	routeConfigSubscribeAlpha
+	routeConfigUnsubscribeAlpha
 )
 
 type routeInfo struct {
@@ -93,6 +99,13 @@ var routes = [...]routeInfo{
 	routeStateQuery:      {h: (*Runtime).handleQuery, group: "state", version: "v1alpha1", blocking: true},
 	routeSecretGet:       {h: (*Runtime).handleSecretGet, group: "secrets", version: "v1", blocking: true},
 	routeSecretBulk:      {h: (*Runtime).handleSecretBulk, group: "secrets", version: "v1", blocking: true},
+
+	routeConfigGet:              {h: (*Runtime).handleConfigGet, group: "configuration", version: "v1", blocking: true},
+	routeConfigSubscribe:        {h: (*Runtime).handleConfigSubscribe, group: "configuration", version: "v1", blocking: true},
+	routeConfigUnsubscribe:      {h: (*Runtime).handleConfigUnsubscribe, group: "configuration", version: "v1", blocking: true},
+	routeConfigGetAlpha:         {h: (*Runtime).handleConfigGet, group: "configuration", version: "v1alpha1", blocking: true},
+	routeConfigSubscribeAlpha:   {h: (*Runtime).handleConfigSubscribe, group: "configuration", version: "v1alpha1", blocking: true},
+	routeConfigUnsubscribeAlpha: {h: (*Runtime).handleConfigUnsubscribe, group: "configuration", version: "v1alpha1", blocking: true},
 }
 
 // match finds the route of method and escaped path p (already cleaned) and
@@ -154,6 +167,24 @@ func match(method, p string) (id routeID, params [2]string) {
 			}
 			params[1] = segs[3]
 			return routeSecretGet, params
+		}
+	case len(segs) >= 3 && (segs[0] == "v1.0" || segs[0] == "v1.0-alpha1") && segs[1] == "configuration":
+		if method != http.MethodGet {
+			break
+		}
+		alpha := routeID(0)
+		if segs[0] == "v1.0-alpha1" {
+			alpha = routeConfigGetAlpha - routeConfigGet
+		}
+		params[0] = segs[2]
+		switch {
+		case len(segs) == 3:
+			return routeConfigGet + alpha, params
+		case len(segs) == 4 && segs[3] == "subscribe":
+			return routeConfigSubscribe + alpha, params
+		case len(segs) == 5 && segs[4] == "unsubscribe":
+			params[1] = segs[3]
+			return routeConfigUnsubscribe + alpha, params
 		}
 	case len(segs) == 4 && segs[0] == "v1.0-alpha1" && segs[1] == "state" && segs[3] == "query":
 		if method == http.MethodPost || method == http.MethodPut {
@@ -230,6 +261,13 @@ var legacyRoutes = [...]string{
 	routeStateQuery:  "v1.0-alpha1/state/{storeName}/query",
 	routeSecretGet:   "v1.0/secrets/{secretStoreName}/{key}",
 	routeSecretBulk:  "v1.0/secrets/{secretStoreName}/bulk",
+
+	routeConfigGet:              "v1.0/configuration/{storeName}",
+	routeConfigSubscribe:        "v1.0/configuration/{storeName}/subscribe",
+	routeConfigUnsubscribe:      "v1.0/configuration/{storeName}/{configurationSubscribeID}/unsubscribe",
+	routeConfigGetAlpha:         "v1.0-alpha1/configuration/{storeName}",
+	routeConfigSubscribeAlpha:   "v1.0-alpha1/configuration/{storeName}/subscribe",
+	routeConfigUnsubscribeAlpha: "v1.0-alpha1/configuration/{storeName}/{configurationSubscribeID}/unsubscribe",
 }
 
 // allowed applies the Configuration API lists to a route as daprd does
@@ -273,6 +311,13 @@ var paramNames = [...][2]string{
 	routeStateQuery:  {"storeName"},
 	routeSecretGet:   {"secretStoreName", "key"},
 	routeSecretBulk:  {"secretStoreName"},
+
+	routeConfigGet:              {"storeName"},
+	routeConfigSubscribe:        {"storeName"},
+	routeConfigUnsubscribe:      {"storeName", "configurationSubscribeID"},
+	routeConfigGetAlpha:         {"storeName"},
+	routeConfigSubscribeAlpha:   {"storeName"},
+	routeConfigUnsubscribeAlpha: {"storeName", "configurationSubscribeID"},
 }
 
 var epoch = time.Now()

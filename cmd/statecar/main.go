@@ -24,6 +24,7 @@ import (
 	_ "github.com/statecar/statecar/component/postgres" // state.postgresql
 	_ "github.com/statecar/statecar/component/redis"    // state.redis
 	"github.com/statecar/statecar/component/secretstore"
+	"github.com/statecar/statecar/internal/appchannel"
 	"github.com/statecar/statecar/internal/daprlog"
 	"github.com/statecar/statecar/internal/quantity"
 	"github.com/statecar/statecar/kv"
@@ -63,6 +64,12 @@ func forceExit(log *slog.Logger, state interface{ Close() error }) {
 	}
 	os.Exit(1)
 }
+
+// closerFunc adapts a function to io.Closer.
+type closerFunc func() error
+
+// Close calls f.
+func (f closerFunc) Close() error { return f() }
 
 // fatal logs daprd's fatal line and returns exit code 1.
 func fatal(log *slog.Logger, msg string) int {
@@ -379,9 +386,13 @@ func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root 
 	var infos []api.ComponentInfo
 	var stores []api.StoreEntry
 	engines := map[string]server.EngineMetricser{}
+	var confStores []api.ConfigStore
 	closeAll := func() {
 		for i := len(stores) - 1; i >= 0; i-- {
 			_ = stores[i].Store.Close()
+		}
+		for _, cs := range confStores {
+			_ = cs.Store.Close()
 		}
 	}
 	hasState := false
@@ -422,9 +433,23 @@ func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root 
 		switch comp.Category() {
 		case "secretstores":
 			continue
+		case "configuration":
+			cs, err := loader.InitConfiguration(ctx, comp, env)
+			if err != nil {
+				if code := componentFailed(log, c.AppID, comp, err); code >= 0 {
+					closeAll()
+					return code
+				}
+				continue
+			}
+			log.Info("Component loaded: " + comp.LogName())
+			server.RecordComponentLoaded(c.AppID, comp.Type)
+			infos = append(infos, api.ComponentInfo{Name: comp.Name, Type: comp.Type, Version: comp.Version})
+			confStores = append(confStores, api.ConfigStore{Name: comp.Name, Store: cs})
+			continue
 		case "state", "":
 		default:
-			log.Warn(fmt.Sprintf("Component %s is not supported by statecar (only state stores and local secret stores are); it is skipped", comp.LogName()))
+			log.Warn(fmt.Sprintf("Component %s is not supported by statecar (only state, local secret and configuration stores are); it is skipped", comp.LogName()))
 			continue
 		}
 		st, err := loader.InitState(ctx, comp, env)
@@ -467,7 +492,7 @@ func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root 
 	if v := os.Getenv("STATECAR_HTTP_SPIN_WORKER"); v != "" {
 		d, perr := time.ParseDuration(v)
 		if perr != nil || d > h1.MaxSpinWorker {
-			_ = state.Close()
+			closeAll()
 			return fatal(log, fmt.Sprintf("Fatal error from runtime: STATECAR_HTTP_SPIN_WORKER %q: want a duration from 0 (off) to %v", v, h1.MaxSpinWorker))
 		}
 		rc.HTTPSpinWorker = d
@@ -475,21 +500,34 @@ func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root 
 			rc.HTTPSpinWorker = -1 // "0" here means off, not the default
 		}
 	}
-	rc.ForceShutdown = func() { forceExit(log, state) }
 	var secrets *api.Secrets
 	if len(secretStores) > 0 {
 		secrets = api.NewSecrets(api.SecretsConfig{AppID: c.AppID, Namespace: c.Namespace, Stores: secretStores,
 			LatencyBuckets: c.Metrics.LatencyBuckets, DisableMetrics: !c.MetricsEnabled})
 	}
 	rc.Secrets = secrets
+	var conf *api.Configuration
+	if len(confStores) > 0 {
+		conf = api.NewConfiguration(api.ConfigurationConfig{AppID: c.AppID, Namespace: c.Namespace, Stores: confStores,
+			LatencyBuckets: c.Metrics.LatencyBuckets, DisableMetrics: !c.MetricsEnabled})
+	}
+	rc.Configuration = conf
+	rc.AppChannel = appchannel.New(appchannel.Config{Protocol: c.AppProtocol, Address: c.AppChannelAddress, Port: c.AppPort,
+		Token: os.Getenv("APP_API_TOKEN")})
+	// From here on the stores close together: state, configuration, and the
+	// app channel.
+	closeStores := closerFunc(func() error {
+		return errors.Join(state.Close(), conf.Close(), rc.AppChannel.Close())
+	})
+	rc.ForceShutdown = func() { forceExit(log, closeStores) }
 	rt, err := server.New(rc.Config, state, infos)
 	if err != nil {
-		_ = state.Close()
+		_ = closeStores.Close()
 		return fatal(log, "Fatal error from runtime: "+err.Error())
 	}
 	if err := rt.Start(engines); err != nil {
 		_ = rt.Stop(context.Background())
-		_ = state.Close()
+		_ = closeStores.Close()
 		return fatal(log, "Fatal error from runtime: "+err.Error())
 	}
 
@@ -506,6 +544,7 @@ func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root 
 		UnixSocket:        grpcSocket,
 		State:             state,
 		Secrets:           secrets,
+		Configuration:     conf,
 		AppID:             c.AppID,
 		APIToken:          c.APIToken,
 		MaxMsgSize:        int(c.MaxBodySize),
@@ -529,7 +568,7 @@ func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root 
 	}
 	if err != nil {
 		_ = rt.Stop(context.Background())
-		_ = state.Close()
+		_ = closeStores.Close()
 		return fatal(log, "Fatal error from runtime: failed to start gRPC server: "+err.Error())
 	}
 	if grpcSocket != "" {
@@ -583,6 +622,7 @@ func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root 
 		sctx, tcancel = context.WithTimeout(sctx, c.GracefulShutdown)
 		defer tcancel()
 	}
+	conf.StopSubscriptions() // or gRPC's graceful stop waits for SubscribeConfiguration streams
 	done := make(chan error, 2)
 	go func() { done <- rt.Stop(sctx) }()
 	go func() { done <- gs.GracefulStop(sctx) }()
@@ -591,7 +631,7 @@ func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root 
 			log.Warn("Error during graceful shutdown: " + err.Error())
 		}
 	}
-	if err := state.Close(); err != nil {
+	if err := closeStores.Close(); err != nil {
 		log.Error("Error closing state stores: " + err.Error())
 		return 1
 	}

@@ -7,15 +7,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/statecar/statecar/component"
+	"github.com/statecar/statecar/component/configstore"
 	"github.com/statecar/statecar/component/secretstore"
 )
 
@@ -478,22 +481,47 @@ func InitState(ctx context.Context, c *Component, env component.Env) (component.
 		return nil, &ProcessError{Name: c.Name, Reason: "creation", Err: fmt.Errorf("incorrect type %s", c.Type)}
 	}
 	if c.resolveErr != nil {
-		return nil, &ProcessError{Name: c.Name, Reason: "creation", Err: &InitError{Kind: "CREATE_COMPONENT_FAILURE", Entity: c.LogName(), Err: c.resolveErr}}
+		return nil, creationError(c, c.resolveErr)
 	}
 	f, ok := component.LookupState(c.Type)
 	if !ok {
-		return nil, &ProcessError{Name: c.Name, Reason: "creation", Err: &InitError{Kind: "CREATE_COMPONENT_FAILURE", Entity: c.LogName(),
-			Err: fmt.Errorf("couldn't find state store %s/%s", c.Type, c.Version)}}
+		return nil, creationError(c, fmt.Errorf("couldn't find state store %s/%s", c.Type, c.Version))
 	}
+	return initWithin(ctx, c, func(ctx context.Context) (component.Store, error) { return f(ctx, c.Spec, env) })
+}
+
+// InitConfiguration creates and initialises a configuration store
+// component (configuration.redis, configuration.postgresql) within its
+// InitTimeout. Errors are *ProcessError with daprd's texts.
+func InitConfiguration(ctx context.Context, c *Component, env component.Env) (configstore.Store, error) {
+	if c.Category() != "configuration" {
+		return nil, &ProcessError{Name: c.Name, Reason: "creation", Err: fmt.Errorf("incorrect type %s", c.Type)}
+	}
+	if c.resolveErr != nil {
+		return nil, creationError(c, c.resolveErr)
+	}
+	if !slices.Contains(configstore.Types(), strings.ToLower(c.Type)) {
+		return nil, creationError(c, fmt.Errorf("%w %s/%s", configstore.ErrUnknownType, c.Type, c.Version))
+	}
+	return initWithin(ctx, c, func(ctx context.Context) (configstore.Store, error) { return configstore.Open(ctx, c.Spec, env) })
+}
+
+func creationError(c *Component, err error) error {
+	return &ProcessError{Name: c.Name, Reason: "creation", Err: &InitError{Kind: "CREATE_COMPONENT_FAILURE", Entity: c.LogName(), Err: err}}
+}
+
+// initWithin runs open within c.InitTimeout. A store that opens after the timeout is closed.
+func initWithin[S io.Closer](ctx context.Context, c *Component, open func(context.Context) (S, error)) (S, error) {
+	var zero S
 	ctx, cancel := context.WithTimeout(ctx, c.InitTimeout)
 	defer cancel()
 	type result struct {
-		s   component.Store
+		s   S
 		err error
 	}
 	ch := make(chan result, 1)
 	go func() {
-		s, err := f(ctx, c.Spec, env)
+		s, err := open(ctx)
 		ch <- result{s, err}
 	}()
 	var r result
@@ -502,7 +530,7 @@ func InitState(ctx context.Context, c *Component, env component.Env) (component.
 	case <-ctx.Done():
 		// The factory keeps running; close whatever it returns later.
 		go func() {
-			if late := <-ch; late.s != nil {
+			if late := <-ch; late.err == nil {
 				_ = late.s.Close()
 			}
 		}()
@@ -512,10 +540,10 @@ func InitState(ctx context.Context, c *Component, env component.Env) (component.
 	if errors.As(r.err, &ve) {
 		// An unknown version of a known type: daprd's registry does not
 		// find it, so the component is never created.
-		return nil, &ProcessError{Name: c.Name, Reason: "creation", Err: &InitError{Kind: "CREATE_COMPONENT_FAILURE", Entity: c.LogName(), Err: ve}}
+		return zero, creationError(c, ve)
 	}
 	if r.err != nil {
-		return nil, &ProcessError{Name: c.Name, Reason: "init", Err: &InitError{Kind: "INIT_COMPONENT_FAILURE", Entity: c.LogName(), Err: r.err}}
+		return zero, &ProcessError{Name: c.Name, Reason: "init", Err: &InitError{Kind: "INIT_COMPONENT_FAILURE", Entity: c.LogName(), Err: r.err}}
 	}
 	return r.s, nil
 }

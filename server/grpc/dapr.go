@@ -2,6 +2,8 @@ package grpcserver
 
 import (
 	"context"
+	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -11,13 +13,14 @@ import (
 	"google.golang.org/protobuf/types/known/emptypb"
 
 	"github.com/statecar/statecar/api"
+	"github.com/statecar/statecar/component/configstore"
 )
 
 // ttlExpireTimeKey is the response metadata name of an item's expiry.
 const ttlExpireTimeKey = "ttlExpireTime"
 
 // daprAPI implements runtimev1pb.DaprServer: the state RPCs, the secret
-// RPCs and GetMetadata/SetMetadata/Shutdown. Every other RPC is answered by the
+// RPCs, the configuration RPCs and GetMetadata/SetMetadata/Shutdown. Every other RPC is answered by the
 // embedded UnimplementedDaprServer with codes.Unimplemented and the message
 // "method <Name> not implemented".
 //
@@ -28,6 +31,13 @@ type daprAPI struct {
 
 	cfg   *Config // read-only after New
 	state *api.State
+}
+
+func (d *daprAPI) log() *slog.Logger {
+	if d.cfg.Logger != nil {
+		return d.cfg.Logger
+	}
+	return slog.Default()
 }
 
 func newDaprAPI(cfg *Config) *daprAPI {
@@ -297,4 +307,75 @@ func isForceShutdown(ctx context.Context) bool {
 		}
 	}
 	return false
+}
+
+// GetConfiguration returns configuration items (daprd's GetConfiguration).
+func (d *daprAPI) GetConfiguration(ctx context.Context, in *runtimev1pb.GetConfigurationRequest) (*runtimev1pb.GetConfigurationResponse, error) {
+	items, e := d.cfg.Configuration.Get(ctx, in.GetStoreName(), in.GetKeys(), in.GetMetadata())
+	if e != nil {
+		return nil, fail(e)
+	}
+	return &runtimev1pb.GetConfigurationResponse{Items: configItems(items)}, nil
+}
+
+// GetConfigurationAlpha1 is the alpha alias of GetConfiguration.
+func (d *daprAPI) GetConfigurationAlpha1(ctx context.Context, in *runtimev1pb.GetConfigurationRequest) (*runtimev1pb.GetConfigurationResponse, error) {
+	return d.GetConfiguration(ctx, in)
+}
+
+func configItems(items map[string]*configstore.Item) map[string]*commonv1pb.ConfigurationItem {
+	out := make(map[string]*commonv1pb.ConfigurationItem, len(items))
+	for k, v := range items {
+		out[k] = &commonv1pb.ConfigurationItem{Value: v.Value, Version: v.Version, Metadata: v.Metadata}
+	}
+	return out
+}
+
+// SubscribeConfiguration streams configuration updates (daprd's
+// SubscribeConfiguration): the first message carries only the
+// subscription ID, the following ones the changed items. The stream ends
+// when the client goes away or UnsubscribeConfiguration stops it; either
+// way the store subscription is ended.
+func (d *daprAPI) SubscribeConfiguration(in *runtimev1pb.SubscribeConfigurationRequest, stream runtimev1pb.Dapr_SubscribeConfigurationServer) error {
+	keys := slices.Clone(in.GetKeys())
+	slices.Sort(keys) // daprd sorts the request's keys in place
+	st, e := d.cfg.Configuration.SubscribeStream(stream.Context(), in.GetStoreName(), keys, in.GetMetadata(),
+		func(ev *configstore.UpdateEvent) error {
+			return stream.Send(&runtimev1pb.SubscribeConfigurationResponse{Id: ev.ID, Items: configItems(ev.Items)})
+		})
+	if e != nil {
+		return fail(e)
+	}
+	defer st.End()
+	if err := stream.Send(&runtimev1pb.SubscribeConfigurationResponse{Id: st.ID}); err != nil {
+		return err
+	}
+	st.Ready()
+	select {
+	case <-stream.Context().Done():
+	case <-st.Stopped():
+	}
+	return nil
+}
+
+// SubscribeConfigurationAlpha1 is the alpha alias of SubscribeConfiguration.
+func (d *daprAPI) SubscribeConfigurationAlpha1(in *runtimev1pb.SubscribeConfigurationRequest, stream runtimev1pb.Dapr_SubscribeConfigurationAlpha1Server) error {
+	return d.SubscribeConfiguration(in, stream.(runtimev1pb.Dapr_SubscribeConfigurationServer))
+}
+
+// UnsubscribeConfiguration stops the SubscribeConfiguration stream of an
+// ID (deprecated in daprd, kept for old SDKs): {ok:true}, or ok false with
+// daprd's message when no such stream is active.
+func (d *daprAPI) UnsubscribeConfiguration(_ context.Context, in *runtimev1pb.UnsubscribeConfigurationRequest) (*runtimev1pb.UnsubscribeConfigurationResponse, error) {
+	if msg := d.cfg.Configuration.UnsubscribeStream(in.GetId()); msg != "" {
+		return &runtimev1pb.UnsubscribeConfigurationResponse{Message: msg}, nil
+	}
+	d.log().Warn("Unsubscribing using UnsubscribeConfiguration is deprecated. Disconnect from the SubscribeConfiguration RPC instead.")
+	return &runtimev1pb.UnsubscribeConfigurationResponse{Ok: true}, nil
+}
+
+// UnsubscribeConfigurationAlpha1 is the alpha alias of
+// UnsubscribeConfiguration.
+func (d *daprAPI) UnsubscribeConfigurationAlpha1(ctx context.Context, in *runtimev1pb.UnsubscribeConfigurationRequest) (*runtimev1pb.UnsubscribeConfigurationResponse, error) {
+	return d.UnsubscribeConfiguration(ctx, in)
 }

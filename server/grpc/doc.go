@@ -31,7 +31,8 @@
 //
 // Invariants:
 //
-//  1. Every RPC other than the ten implemented ones answers
+//  1. Every RPC other than the implemented ones (state, secrets,
+//     configuration, metadata, shutdown) answers
 //     codes.Unimplemented with "method <Name> not implemented" (the embedded
 //     runtimev1pb.UnimplementedDaprServer), never a partial behaviour.
 //

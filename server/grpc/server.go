@@ -49,6 +49,10 @@ type Config struct {
 	// Secrets serves GetSecret and GetBulkSecret; nil answers them as
 	// daprd does without a secret store.
 	Secrets *api.Secrets
+	// Configuration serves GetConfiguration, SubscribeConfiguration and
+	// UnsubscribeConfiguration (and their Alpha1 aliases); nil answers
+	// them as daprd does without a configuration store.
+	Configuration *api.Configuration
 	// AppID labels the metrics (app_id) and is the fallback GetMetadata id.
 	AppID string
 	// APIToken, when not empty, is required in the dapr-api-token metadata
