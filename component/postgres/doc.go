@@ -34,6 +34,20 @@
 // The only goroutine it owns is the cleanup loop, stopped by Close. Close
 // must be called once, after the last request.
 //
+// Configuration store: the package also implements "configuration.postgresql"
+// (alias "configuration.postgres"), ConfigStore, as components-contrib
+// 1.18's configuration/postgres: the items are the rows (key, value,
+// version, metadata) of the table the "table" metadata names (it must
+// exist; lower-case names only), Get keeps one row per key (the highest
+// numeric version) and Subscribe holds one pool connection that LISTENs on
+// notifyChannel (component metadata, else the request's pgNotifyChannel)
+// for the JSON the table's trigger sends ({"data": row}). The connection
+// metadata is the state store's. Differences from daprd: LISTEN has
+// completed when Subscribe returns; Unsubscribe UNLISTENs on the
+// subscription's own connection and waits for its goroutine, so the handler
+// is not called after it returns; a notification with a field of the wrong
+// JSON type is skipped (daprd panics); useAzureAD/useAWSIAM are refused.
+//
 // Metrics (VictoriaMetrics default set, labels sorted by name):
 //
 //	statecar_store_postgres_request_duration_seconds{component,op}  histogram

@@ -85,22 +85,25 @@ func validIdent(s string) bool {
 	return true
 }
 
-func parseConfig(spec component.Spec) (*config, error) {
-	c := &config{timeout: defaultTimeout, cleanupInterval: defaultCleanupInterval}
-	var err error
-	if c.v2, err = selectVersion(spec); err != nil {
-		return nil, err
-	}
+// parsePool builds the pool configuration from the connection metadata
+// shared by daprd's PostgreSQL components (connectionString/url, host,
+// hostaddr, port, database, user, password, sslRootCert, maxConns,
+// connectionMaxIdleTime, queryExecMode) and refuses useAzureAD/useAWSIAM.
+func parsePool(spec component.Spec) (*pgxpool.Config, error) {
+	var (
+		pool *pgxpool.Config
+		err  error
+	)
 	cs, _ := metaLookup(spec, "connectionString", "url")
 	if cs == "" {
 		if _, ok := metaLookup(spec, "host"); !ok {
 			return nil, errors.New("missing connection string")
 		}
 	}
-	if c.pool, err = pgxpool.ParseConfig(cs); err != nil {
+	if pool, err = pgxpool.ParseConfig(cs); err != nil {
 		return nil, fmt.Errorf("failed to parse connection string: %w", err)
 	}
-	cc := c.pool.ConnConfig
+	cc := pool.ConnConfig
 	if v, ok := metaLookup(spec, "host"); ok && v != "" {
 		cc.Host = v
 	}
@@ -133,11 +136,11 @@ func parseConfig(spec component.Spec) (*config, error) {
 				return nil, fmt.Errorf("cannot read sslRootCert: %w", err)
 			}
 		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
+		roots := x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(pem) {
 			return nil, errors.New("sslRootCert holds no PEM certificate")
 		}
-		cc.TLSConfig.RootCAs = pool
+		cc.TLSConfig.RootCAs = roots
 	}
 	if v, ok := metaLookup(spec, "maxConns"); ok && v != "" {
 		n, err := strconv.Atoi(v)
@@ -145,11 +148,11 @@ func parseConfig(spec component.Spec) (*config, error) {
 			return nil, fmt.Errorf("invalid maxConns: %w", err)
 		}
 		if n > 1 {
-			c.pool.MaxConns = int32(n)
+			pool.MaxConns = int32(n)
 		}
 	}
 	if v, ok := metaLookup(spec, "connectionMaxIdleTime"); ok && v != "" {
-		if c.pool.MaxConnIdleTime, err = parseSeconds("connectionMaxIdleTime", v); err != nil {
+		if pool.MaxConnIdleTime, err = parseSeconds("connectionMaxIdleTime", v); err != nil {
 			return nil, err
 		}
 	}
@@ -173,6 +176,18 @@ func parseConfig(spec component.Spec) (*config, error) {
 				return nil, fmt.Errorf("%s is not supported by statecar", name)
 			}
 		}
+	}
+	return pool, nil
+}
+
+func parseConfig(spec component.Spec) (*config, error) {
+	c := &config{timeout: defaultTimeout, cleanupInterval: defaultCleanupInterval}
+	var err error
+	if c.v2, err = selectVersion(spec); err != nil {
+		return nil, err
+	}
+	if c.pool, err = parsePool(spec); err != nil {
+		return nil, err
 	}
 	if c.v2 {
 		c.tablePrefix, _ = metaLookup(spec, "tablePrefix")

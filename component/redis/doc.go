@@ -40,4 +40,20 @@
 //	statecar_store_redis_request_duration_seconds{component,op}  histogram
 //	statecar_store_redis_pool_conns{component,state}             gauge (total, idle, stale)
 //	statecar_store_redis_pool_events{component,event}            gauge (hits, misses, timeouts)
+//
+// Configuration store: the package also implements "configuration.redis"
+// (ConfigStore, OpenConfiguration; components-contrib configuration/redis)
+// on the same connection code and metadata, with daprd's retry defaults for
+// a configuration store (3 retries, backoff 8 ms to 2 s). A configuration
+// item is a Redis string "value||version" (no separator: version ""); Get
+// reads keys with GET (all keys with KEYS *, on every master of a cluster)
+// and skips missing keys, non-string keys (WRONGTYPE) and empty values.
+// Subscribe enables keyspace notifications (CONFIG SET
+// notify-keyspace-events Kg$xe), subscribes to __keyspace@<db>__:<key>
+// (or the pattern __keyspace@<db>__:*) and, per notification, delivers the
+// key's current item, or an empty item when it is gone. It returns once
+// Redis has acknowledged the subscription, so no write made after it
+// returns is missed; events of one subscription are delivered one at a
+// time. On a cluster it subscribes on the node that owns each key (every
+// master for all keys), since keyspace notifications are node-local.
 package redis
