@@ -4,11 +4,9 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"strconv"
 	"sync"
 	"time"
 
-	"github.com/VictoriaMetrics/metrics"
 	"google.golang.org/grpc/codes"
 
 	"github.com/statecar/statecar/component/configstore"
@@ -81,9 +79,7 @@ type Configuration struct {
 
 type confEntry struct {
 	ConfigStore
-	// count and lat are indexed [operation][success].
-	count [confOps][2]*metrics.Counter
-	lat   [confOps][2]*metrics.PrometheusHistogram
+	ops componentOps // indexed by confOpGet, confOpSubscribe, confOpUnsubscribe
 }
 
 // NewConfiguration builds the Configuration API. Its metric series are
@@ -98,32 +94,11 @@ func NewConfiguration(cfg ConfigurationConfig) *Configuration {
 	for _, st := range cfg.Stores {
 		e := &confEntry{ConfigStore: st}
 		if !cfg.DisableMetrics {
-			for op, opName := range confOpNames {
-				for ok, succ := range [2]string{"false", "true"} {
-					labels := `{app_id=` + strconv.Quote(cfg.AppID) + `,component=` + strconv.Quote(st.Name) +
-						`,namespace=` + strconv.Quote(cfg.Namespace) + `,operation="` + opName + `",success="` + succ + `"}`
-					e.count[op][ok] = metrics.GetOrCreateCounter("dapr_component_configuration_count" + labels)
-					e.lat[op][ok] = metrics.GetOrCreatePrometheusHistogramExt("dapr_component_configuration_latencies"+labels, buckets)
-				}
-			}
+			e.ops = newComponentOps("dapr_component_configuration", cfg.AppID, cfg.Namespace, st.Name, confOpNames[:], buckets)
 		}
 		c.stores[st.Name] = e
 	}
 	return c
-}
-
-func (e *confEntry) record(op int, start time.Time, ok bool) {
-	if e.count[op][0] == nil {
-		return
-	}
-	s := 0
-	if ok {
-		s = 1
-	}
-	e.count[op][s].Inc()
-	if ms := time.Since(start) / time.Millisecond; ms > 0 {
-		e.lat[op][s].Update(float64(ms))
-	}
 }
 
 // CheckStore validates store as daprd does before every Configuration API
@@ -157,7 +132,7 @@ func (c *Configuration) Get(ctx context.Context, store string, keys []string, me
 	}
 	start := time.Now()
 	items, gerr := e.Store.Get(ctx, keys, meta)
-	e.record(confOpGet, start, gerr == nil)
+	e.ops.record(confOpGet, start, gerr == nil)
 	if gerr != nil {
 		return nil, configErr(http.StatusInternalServerError, codes.Internal, CodeConfigGet,
 			fmt.Sprintf("failed to get %s from Configuration store %s: %v", keysText(keys), store, gerr))
@@ -185,7 +160,7 @@ func (c *Configuration) subscribe(ctx context.Context, store string, keys []stri
 	}
 	start := time.Now()
 	id, serr := e.Store.Subscribe(ctx, keys, meta, h)
-	e.record(confOpSubscribe, start, serr == nil)
+	e.ops.record(confOpSubscribe, start, serr == nil)
 	if serr != nil {
 		return "", configErr(status, codes.InvalidArgument, CodeConfigSubscribe,
 			fmt.Sprintf("failed to subscribe %s from Configuration store %s: %v", keysText(keys), store, serr))
@@ -208,7 +183,7 @@ func (c *Configuration) UnsubscribeHTTP(ctx context.Context, store, id string) (
 func (c *Configuration) unsubscribe(ctx context.Context, e *confEntry, id string) string {
 	start := time.Now()
 	uerr := e.Store.Unsubscribe(ctx, id)
-	e.record(confOpUnsubscribe, start, uerr == nil)
+	e.ops.record(confOpUnsubscribe, start, uerr == nil)
 	if uerr != nil {
 		return fmt.Sprintf("failed to unsubscribe to configuration request %s: %v", id, uerr)
 	}

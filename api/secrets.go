@@ -6,10 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strconv"
 	"time"
 
-	"github.com/VictoriaMetrics/metrics"
 	"google.golang.org/grpc/codes"
 
 	"github.com/statecar/statecar/component/secretstore"
@@ -59,9 +57,7 @@ type Secrets struct {
 
 type secretEntry struct {
 	SecretStore
-	// count and lat are indexed [bulk][success].
-	count [2][2]*metrics.Counter
-	lat   [2][2]*metrics.PrometheusHistogram
+	ops componentOps // operations "get" (0) and "bulk_get" (1)
 }
 
 // NewSecrets builds the Secrets API. Its metric series are created here, so
@@ -75,32 +71,11 @@ func NewSecrets(cfg SecretsConfig) *Secrets {
 	for _, st := range cfg.Stores {
 		e := &secretEntry{SecretStore: st}
 		if !cfg.DisableMetrics {
-			for b, opName := range [2]string{"get", "bulk_get"} {
-				for ok, succ := range [2]string{"false", "true"} {
-					labels := `{app_id=` + strconv.Quote(cfg.AppID) + `,component=` + strconv.Quote(st.Name) +
-						`,namespace=` + strconv.Quote(cfg.Namespace) + `,operation="` + opName + `",success="` + succ + `"}`
-					e.count[b][ok] = metrics.GetOrCreateCounter("dapr_component_secret_count" + labels)
-					e.lat[b][ok] = metrics.GetOrCreatePrometheusHistogramExt("dapr_component_secret_latencies"+labels, buckets)
-				}
-			}
+			e.ops = newComponentOps("dapr_component_secret", cfg.AppID, cfg.Namespace, st.Name, []string{"get", "bulk_get"}, buckets)
 		}
 		s.stores[st.Name] = e
 	}
 	return s
-}
-
-func (e *secretEntry) record(bulk int, start time.Time, ok bool) {
-	if e.count[bulk][0] == nil {
-		return
-	}
-	s := 0
-	if ok {
-		s = 1
-	}
-	e.count[bulk][s].Inc()
-	if ms := time.Since(start) / time.Millisecond; ms > 0 {
-		e.lat[bulk][s].Update(float64(ms))
-	}
 }
 
 func (s *Secrets) lookup(store string) (*secretEntry, *Error) {
@@ -128,7 +103,7 @@ func (s *Secrets) Get(ctx context.Context, store, key string, meta map[string]st
 	}
 	start := time.Now()
 	data, gerr := e.Store.Get(ctx, key, meta)
-	e.record(0, start, gerr == nil)
+	e.ops.record(0, start, gerr == nil)
 	if gerr != nil {
 		return nil, secretErr(http.StatusInternalServerError, codes.Internal, CodeSecretGet,
 			fmt.Sprintf("failed getting secret with key %s from secret store %s: %s", key, store, gerr))
@@ -145,7 +120,7 @@ func (s *Secrets) BulkGet(ctx context.Context, store string, meta map[string]str
 	}
 	start := time.Now()
 	data, gerr := e.Store.BulkGet(ctx, meta)
-	e.record(1, start, gerr == nil)
+	e.ops.record(1, start, gerr == nil)
 	if gerr != nil {
 		return nil, secretErr(http.StatusInternalServerError, codes.Internal, CodeSecretGet,
 			fmt.Sprintf("failed getting secrets from secret store %s: %v", store, gerr))

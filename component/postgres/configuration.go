@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -279,15 +278,13 @@ func (s *ConfigStore) Get(ctx context.Context, keys []string, meta map[string]st
 	return items, nil
 }
 
-// newSubscriptionID returns a random (version 4) UUID string.
-func newSubscriptionID() (string, error) {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
+// subscriptionID is configstore.NewSubscriptionID with contrib's error text.
+func subscriptionID() (string, error) {
+	id, err := configstore.NewSubscriptionID()
+	if err != nil {
 		return "", fmt.Errorf("unable to generate subscription id - %w", err)
 	}
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16]), nil
+	return id, nil
 }
 
 // Subscribe implements configstore.Store. The channel is the component's
@@ -322,7 +319,7 @@ func (s *ConfigStore) Subscribe(ctx context.Context, keys []string, meta map[str
 	if err := validNotifyChannel(channel); err != nil {
 		return "", err
 	}
-	id, err := newSubscriptionID()
+	id, err := subscriptionID()
 	if err != nil {
 		return "", err
 	}

@@ -2,7 +2,6 @@ package redis
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -197,17 +196,6 @@ func keyFromChannel(db int, channel string) (string, error) {
 	return channel[len(prefix):], nil
 }
 
-// newSubscriptionID returns a random UUID (version 4) string.
-func newSubscriptionID() (string, error) {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", err
-	}
-	b[6] = b[6]&0x0f | 0x40 // version 4
-	b[8] = b[8]&0x3f | 0x80 // RFC 4122 variant
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16]), nil
-}
-
 // subTarget is one pubsub connection of a subscription: the client to
 // subscribe with, and the channels (or the pattern) on it.
 type subTarget struct {
@@ -250,7 +238,7 @@ func (s *ConfigStore) Subscribe(ctx context.Context, keys []string, _ map[string
 	if closed {
 		return "", errors.New("redis store: the configuration store is closed")
 	}
-	id, err := newSubscriptionID()
+	id, err := configstore.NewSubscriptionID()
 	if err != nil {
 		return "", err
 	}
