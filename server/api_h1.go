@@ -95,6 +95,8 @@ var h1Routes = []struct {
 	{"GET", "/v1.0-alpha1/configuration/{storeName}", routeConfigGetAlpha},
 	{"GET", "/v1.0-alpha1/configuration/{storeName}/subscribe", routeConfigSubscribeAlpha},
 	{"GET", "/v1.0-alpha1/configuration/{storeName}/{configurationSubscribeID}/unsubscribe", routeConfigUnsubscribeAlpha},
+	{"POST", "/v1.0-alpha1/lock/{storeName}", routeLock},
+	{"POST", "/v1.0-alpha1/unlock/{storeName}", routeUnlock},
 }
 
 // DefaultSpinWorker is the HTTP server's spin budget (Config.HTTPSpinWorker)

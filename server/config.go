@@ -25,6 +25,9 @@ type Config struct {
 	// does without a configuration store
 	// (ERR_CONFIGURATION_STORE_NOT_CONFIGURED).
 	Configuration *api.Configuration
+	// Locks serves the Distributed Lock API; nil answers it as daprd does
+	// without lock stores (500 ERR_LOCK_STORE_NOT_CONFIGURED).
+	Locks *api.Locks
 	// AppChannel calls the app (configuration update deliveries); nil when
 	// there is no --app-port, as daprd's nil app channel.
 	AppChannel *appchannel.Channel

@@ -74,6 +74,8 @@ const (
 	routeConfigGetAlpha
 	routeConfigSubscribeAlpha
 	routeConfigUnsubscribeAlpha
+	routeLock
+	routeUnlock
 )
 
 type routeInfo struct {
@@ -106,6 +108,9 @@ var routes = [...]routeInfo{
 	routeConfigGetAlpha:         {h: (*Runtime).handleConfigGet, group: "configuration", version: "v1alpha1", blocking: true},
 	routeConfigSubscribeAlpha:   {h: (*Runtime).handleConfigSubscribe, group: "configuration", version: "v1alpha1", blocking: true},
 	routeConfigUnsubscribeAlpha: {h: (*Runtime).handleConfigUnsubscribe, group: "configuration", version: "v1alpha1", blocking: true},
+
+	routeLock:   {h: (*Runtime).handleTryLock, group: "lock", version: "v1alpha1", blocking: true},
+	routeUnlock: {h: (*Runtime).handleUnlock, group: "unlock", version: "v1alpha1", blocking: true},
 }
 
 // match finds the route of method and escaped path p (already cleaned) and
@@ -185,6 +190,14 @@ func match(method, p string) (id routeID, params [2]string) {
 		case len(segs) == 5 && segs[4] == "unsubscribe":
 			params[1] = segs[3]
 			return routeConfigUnsubscribe + alpha, params
+		}
+	case len(segs) == 3 && segs[0] == "v1.0-alpha1" && (segs[1] == "lock" || segs[1] == "unlock"):
+		if method == http.MethodPost {
+			params[0] = segs[2]
+			if segs[1] == "lock" {
+				return routeLock, params
+			}
+			return routeUnlock, params
 		}
 	case len(segs) == 4 && segs[0] == "v1.0-alpha1" && segs[1] == "state" && segs[3] == "query":
 		if method == http.MethodPost || method == http.MethodPut {
@@ -268,6 +281,9 @@ var legacyRoutes = [...]string{
 	routeConfigGetAlpha:         "v1.0-alpha1/configuration/{storeName}",
 	routeConfigSubscribeAlpha:   "v1.0-alpha1/configuration/{storeName}/subscribe",
 	routeConfigUnsubscribeAlpha: "v1.0-alpha1/configuration/{storeName}/{configurationSubscribeID}/unsubscribe",
+
+	routeLock:   "v1.0-alpha1/lock/{storeName}",
+	routeUnlock: "v1.0-alpha1/unlock/{storeName}",
 }
 
 // allowed applies the Configuration API lists to a route as daprd does
@@ -318,6 +334,9 @@ var paramNames = [...][2]string{
 	routeConfigGetAlpha:         {"storeName"},
 	routeConfigSubscribeAlpha:   {"storeName"},
 	routeConfigUnsubscribeAlpha: {"storeName", "configurationSubscribeID"},
+
+	routeLock:   {"storeName"},
+	routeUnlock: {"storeName"},
 }
 
 var epoch = time.Now()
@@ -691,10 +710,11 @@ func unescapePath(p string) string {
 
 func urlQueryUnescape(s string) (string, error) { return url.QueryUnescape(s) }
 
-// secretBody checks the body of a Secrets API GET as daprd's universal
-// handler does: a non-empty body must be a protojson request (its fields are
-// then overridden by the path and query, so only its validity matters).
-func secretBody(r request, into proto.Message) *api.Error {
+// universalBody decodes the body of a request to one of daprd's universal
+// handlers into into, as they do: a non-empty body must be a protojson
+// request (unknown fields ignored); an empty body leaves into zero. The
+// handler then overrides fields from the path and query.
+func universalBody(r request, into proto.Message) *api.Error {
 	if r.bodyTooLarge() {
 		return api.NewBodyTooLarge()
 	}
@@ -713,7 +733,7 @@ func secretBody(r request, into proto.Message) *api.Error {
 func (s *Runtime) handleSecretGet(w response, r request) {
 	sc := getScratch()
 	defer putScratch(sc)
-	if e := secretBody(r, &runtimev1pb.GetSecretRequest{}); e != nil {
+	if e := universalBody(r, &runtimev1pb.GetSecretRequest{}); e != nil {
 		s.writeError(w, e, sc)
 		return
 	}
@@ -737,7 +757,7 @@ func (s *Runtime) handleSecretGet(w response, r request) {
 func (s *Runtime) handleSecretBulk(w response, r request) {
 	sc := getScratch()
 	defer putScratch(sc)
-	if e := secretBody(r, &runtimev1pb.GetBulkSecretRequest{}); e != nil {
+	if e := universalBody(r, &runtimev1pb.GetBulkSecretRequest{}); e != nil {
 		s.writeError(w, e, sc)
 		return
 	}

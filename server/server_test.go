@@ -304,6 +304,15 @@ func TestAPIAllowDeny(t *testing.T) {
 	if w := do(rt2, "POST", "/v1.0-alpha1/state/statestore/query", "{}", nil); w.code == 404 {
 		t.Fatalf("the alpha query group (v1alpha1) is not denied by a v1 rule: %d", w.code)
 	}
+	// lock and unlock are two groups, as in daprd: allowing one leaves the
+	// other out.
+	rt4 := newTestRuntime(t, Config{APIAllowed: []APIRule{{Name: "lock", Version: "v1alpha1", Protocol: "http"}}})
+	if w := do(rt4, "POST", "/v1.0-alpha1/lock/l", `{"expiryInSeconds":1}`, nil); w.code != 500 || !strings.Contains(string(w.out), "ERR_LOCK_STORE_NOT_CONFIGURED") {
+		t.Fatalf("lock allowed: %d %s", w.code, w.out)
+	}
+	if w := do(rt4, "POST", "/v1.0-alpha1/unlock/l", `{}`, nil); w.code != 404 {
+		t.Fatalf("unlock not allowed by a lock rule: %d", w.code)
+	}
 	// Rules of another protocol (or none) do not apply to HTTP.
 	rt3 := newTestRuntime(t, Config{APIAllowed: []APIRule{{Name: "state", Version: "v1", Protocol: "grpc"}}, APIDenied: []APIRule{{Name: "metadata", Version: "v1"}}})
 	if w := do(rt3, "GET", "/v1.0/metadata", "", nil); w.code != 200 {

@@ -27,6 +27,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/statecar/statecar/internal/testsrv"
 	"github.com/statecar/statecar/internal/testutil"
 )
 
@@ -245,8 +246,21 @@ func TestStartupFailures(t *testing.T) {
 	testutil.WriteComponent(t, dir, "files", "secretstores.local.file", nil)
 	f([]string{"--app-id", "a", "--resources-path", dir}, 1,
 		"process component files error: [INIT_COMPONENT_FAILURE]: initialization error occurred for files (secretstores.local.file/v1): missing local secrets file in metadata")
+	dir = t.TempDir()
+	testutil.WriteComponent(t, dir, "lk", "lock.nosuch", nil)
+	f([]string{"--app-id", "a", "--resources-path", dir}, 1,
+		"process component lk error: [CREATE_COMPONENT_FAILURE]: initialization error occurred for lk (lock.nosuch/v1): couldn't find lock store lock.nosuch/v1")
 	conf := testutil.WriteConfiguration(t, t.TempDir(), "c", "secrets:\n  scopes:\n  - storeName: s\n  - storeName: s")
 	f([]string{"--app-id", "a", "--config", conf}, 1, "error loading configuration: s storeName is repeated in secrets configuration")
+
+	// A lock store is initialised first, then its keyPrefix checked.
+	r, err := testsrv.StartRedis(testsrv.RedisOptions{})
+	testsrv.Require(t, err)
+	defer r.Close()
+	dir = t.TempDir()
+	testutil.WriteComponent(t, dir, "lk", "lock.redis", map[string]string{"redisHost": r.Addr, "keyPrefix": "a||b"})
+	f([]string{"--app-id", "a", "--resources-path", dir}, 1,
+		"process component lk error: [INIT_COMPONENT_FAILURE]: initialization error occurred for lk (lock.redis/v1): failed to save lock keyprefix: input key/keyPrefix 'a||b' can't contain '||'")
 }
 
 // TestMetricsPortUnparsedWhenDisabled: daprd's metrics exporter parses

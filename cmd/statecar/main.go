@@ -387,12 +387,16 @@ func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root 
 	var stores []api.StoreEntry
 	engines := map[string]server.EngineMetricser{}
 	var confStores []api.ConfigStore
+	var lockStores []api.LockStore
 	closeAll := func() {
 		for i := len(stores) - 1; i >= 0; i-- {
 			_ = stores[i].Store.Close()
 		}
 		for _, cs := range confStores {
 			_ = cs.Store.Close()
+		}
+		for _, ls := range lockStores {
+			_ = ls.Store.Close()
 		}
 	}
 	hasState := false
@@ -447,9 +451,23 @@ func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root 
 			infos = append(infos, api.ComponentInfo{Name: comp.Name, Type: comp.Type, Version: comp.Version})
 			confStores = append(confStores, api.ConfigStore{Name: comp.Name, Store: cs})
 			continue
+		case "lock":
+			ls, prefix, err := loader.InitLock(ctx, comp, env)
+			if err != nil {
+				if code := componentFailed(log, c.AppID, comp, err); code >= 0 {
+					closeAll()
+					return code
+				}
+				continue
+			}
+			log.Info("Component loaded: " + comp.LogName())
+			server.RecordComponentLoaded(c.AppID, comp.Type)
+			infos = append(infos, api.ComponentInfo{Name: comp.Name, Type: comp.Type, Version: comp.Version})
+			lockStores = append(lockStores, api.LockStore{Name: comp.Name, Store: ls, KeyPrefix: prefix})
+			continue
 		case "state", "":
 		default:
-			log.Warn(fmt.Sprintf("Component %s is not supported by statecar (only state, local secret and configuration stores are); it is skipped", comp.LogName()))
+			log.Warn(fmt.Sprintf("Component %s is not supported by statecar (only state, local secret, configuration and lock stores are); it is skipped", comp.LogName()))
 			continue
 		}
 		st, err := loader.InitState(ctx, comp, env)
@@ -512,12 +530,17 @@ func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root 
 			LatencyBuckets: c.Metrics.LatencyBuckets, DisableMetrics: !c.MetricsEnabled})
 	}
 	rc.Configuration = conf
+	var locks *api.Locks
+	if len(lockStores) > 0 {
+		locks = api.NewLocks(c.AppID, lockStores)
+	}
+	rc.Locks = locks
 	rc.AppChannel = appchannel.New(appchannel.Config{Protocol: c.AppProtocol, Address: c.AppChannelAddress, Port: c.AppPort,
 		Token: os.Getenv("APP_API_TOKEN")})
-	// From here on the stores close together: state, configuration, and the
-	// app channel.
+	// From here on the stores close together: state, configuration, lock,
+	// and the app channel.
 	closeStores := closerFunc(func() error {
-		return errors.Join(state.Close(), conf.Close(), rc.AppChannel.Close())
+		return errors.Join(state.Close(), conf.Close(), locks.Close(), rc.AppChannel.Close())
 	})
 	rc.ForceShutdown = func() { forceExit(log, closeStores) }
 	rt, err := server.New(rc.Config, state, infos)
@@ -545,6 +568,7 @@ func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root 
 		State:             state,
 		Secrets:           secrets,
 		Configuration:     conf,
+		Locks:             locks,
 		AppID:             c.AppID,
 		APIToken:          c.APIToken,
 		MaxMsgSize:        int(c.MaxBodySize),

@@ -19,6 +19,7 @@ import (
 
 	"github.com/statecar/statecar/component"
 	"github.com/statecar/statecar/component/configstore"
+	"github.com/statecar/statecar/component/lockstore"
 	"github.com/statecar/statecar/component/secretstore"
 )
 
@@ -504,6 +505,32 @@ func InitConfiguration(ctx context.Context, c *Component, env component.Env) (co
 		return nil, creationError(c, fmt.Errorf("%w %s/%s", configstore.ErrUnknownType, c.Type, c.Version))
 	}
 	return initWithin(ctx, c, func(ctx context.Context) (configstore.Store, error) { return configstore.Open(ctx, c.Spec, env) })
+}
+
+// InitLock creates and initialises a lock store component (lock.redis)
+// within its InitTimeout and reads its keyPrefix strategy, in daprd's order
+// (the store first, then the prefix). Errors are *ProcessError with daprd's
+// texts.
+func InitLock(ctx context.Context, c *Component, env component.Env) (lockstore.Store, string, error) {
+	if c.Category() != "lock" {
+		return nil, "", &ProcessError{Name: c.Name, Reason: "creation", Err: fmt.Errorf("incorrect type %s", c.Type)}
+	}
+	if c.resolveErr != nil {
+		return nil, "", creationError(c, c.resolveErr)
+	}
+	if !slices.Contains(lockstore.Types(), strings.ToLower(c.Type)) {
+		return nil, "", creationError(c, fmt.Errorf("%w %s/%s", lockstore.ErrUnknownType, c.Type, c.Version))
+	}
+	st, err := initWithin(ctx, c, func(ctx context.Context) (lockstore.Store, error) { return lockstore.Open(ctx, c.Spec, env) })
+	if err != nil {
+		return nil, "", err
+	}
+	prefix, err := lockstore.KeyPrefix(c.Spec.Metadata)
+	if err != nil {
+		_ = st.Close()
+		return nil, "", &ProcessError{Name: c.Name, Reason: "init", Err: &InitError{Kind: "INIT_COMPONENT_FAILURE", Entity: c.LogName(), Err: err}}
+	}
+	return st, prefix, nil
 }
 
 func creationError(c *Component, err error) error {

@@ -56,4 +56,10 @@
 // returns is missed; events of one subscription are delivered one at a
 // time. On a cluster it subscribes on the node that owns each key (every
 // master for all keys), since keyspace notifications are node-local.
+//
+// Lock store: "lock.redis" (LockStore, OpenLock; components-contrib
+// lock/redis StandaloneRedisLock) on the same metadata with the state
+// store's defaults. A lock is a string holding its owner, taken with SET NX
+// EX and released by a compare-and-delete script. Redis Cluster is refused,
+// and so is a master with replicas outside failover mode.
 package redis

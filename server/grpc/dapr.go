@@ -256,6 +256,24 @@ func (d *daprAPI) GetBulkSecret(ctx context.Context, in *runtimev1pb.GetBulkSecr
 	return out, nil
 }
 
+// TryLockAlpha1 takes a lock (daprd's universal TryLockAlpha1).
+func (d *daprAPI) TryLockAlpha1(ctx context.Context, in *runtimev1pb.TryLockRequest) (*runtimev1pb.TryLockResponse, error) {
+	ok, e := d.cfg.Locks.TryLock(ctx, in.GetStoreName(), in.GetResourceId(), in.GetLockOwner(), in.GetExpiryInSeconds())
+	if e != nil {
+		return nil, fail(e)
+	}
+	return &runtimev1pb.TryLockResponse{Success: ok}, nil
+}
+
+// UnlockAlpha1 releases a lock (daprd's universal UnlockAlpha1).
+func (d *daprAPI) UnlockAlpha1(ctx context.Context, in *runtimev1pb.UnlockRequest) (*runtimev1pb.UnlockResponse, error) {
+	st, e := d.cfg.Locks.Unlock(ctx, in.GetStoreName(), in.GetResourceId(), in.GetLockOwner())
+	if e != nil {
+		return nil, fail(e)
+	}
+	return &runtimev1pb.UnlockResponse{Status: runtimev1pb.UnlockResponse_Status(st)}, nil
+}
+
 // GetMetadata answers with Config.Metadata's data.
 func (d *daprAPI) GetMetadata(context.Context, *runtimev1pb.GetMetadataRequest) (*runtimev1pb.GetMetadataResponse, error) {
 	if d.cfg.Metadata != nil {

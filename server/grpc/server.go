@@ -53,6 +53,9 @@ type Config struct {
 	// UnsubscribeConfiguration (and their Alpha1 aliases); nil answers
 	// them as daprd does without a configuration store.
 	Configuration *api.Configuration
+	// Locks serves TryLockAlpha1 and UnlockAlpha1; nil answers them as
+	// daprd does without lock stores (FailedPrecondition).
+	Locks *api.Locks
 	// AppID labels the metrics (app_id) and is the fallback GetMetadata id.
 	AppID string
 	// APIToken, when not empty, is required in the dapr-api-token metadata
