@@ -153,9 +153,21 @@ const portAttempts = 5
 // started again on new ports.
 func startSidecar(tb testing.TB, env ...string) *sidecar {
 	tb.Helper()
+	return startSidecarWith(tb, "", env...)
+}
+
+// startSidecarWith is startSidecar with extra component documents
+// (YAML, "---"-separated) beside componentsYAML.
+func startSidecarWith(tb testing.TB, extra string, env ...string) *sidecar {
+	tb.Helper()
 	res := tb.TempDir()
 	if err := os.WriteFile(filepath.Join(res, "statestore.yaml"), []byte(componentsYAML), 0o600); err != nil {
 		tb.Fatal(err)
+	}
+	if extra != "" {
+		if err := os.WriteFile(filepath.Join(res, "extra.yaml"), []byte(extra), 0o600); err != nil {
+			tb.Fatal(err)
+		}
 	}
 	dataDir := tb.TempDir()
 	for attempt := 1; ; attempt++ {
