@@ -14,12 +14,14 @@ import (
 	"testing"
 	"time"
 
+	commonv1pb "github.com/dapr/dapr/pkg/proto/common/v1"
 	runtimev1pb "github.com/dapr/dapr/pkg/proto/runtime/v1"
 	"github.com/jackc/pgx/v5"
 	goredis "github.com/redis/go-redis/v9"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	"github.com/statecar/statecar/internal/testsrv"
@@ -328,4 +330,81 @@ func TestConfigurationAPIAbsent(t *testing.T) {
 			"{\"errorCode\":\"ERR_APP_CHANNEL_NIL\",\"message\":\"app channel is not initialized. cannot subscribe to configuration updates\"}\n"),
 		req("GET", "/v1.0/configuration/conf?key=a", "", 204, ""),
 	})
+}
+
+// grpcApp is an app that speaks gRPC: it records every AppCallback.OnInvoke.
+type grpcApp struct {
+	runtimev1pb.UnimplementedAppCallbackServer
+	got chan *grpcInvoke
+}
+
+type grpcInvoke struct {
+	method, contentType, verb, token string
+	data                             []byte
+}
+
+func (a *grpcApp) OnInvoke(ctx context.Context, in *commonv1pb.InvokeRequest) (*commonv1pb.InvokeResponse, error) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	var tok string
+	if v := md.Get("dapr-api-token"); len(v) > 0 {
+		tok = v[0]
+	}
+	a.got <- &grpcInvoke{method: in.GetMethod(), contentType: in.GetContentType(), verb: in.GetHttpExtension().GetVerb().String(), token: tok, data: in.GetData().GetValue()}
+	return &commonv1pb.InvokeResponse{}, nil
+}
+
+// TestConfigurationDeliveryGRPCApp: with --app-protocol grpc, an HTTP
+// subscription's updates reach the app as AppCallback.OnInvoke calls
+// (method /configuration/{store}/{key}, verb POST, the event as JSON data,
+// dapr-api-token metadata), as daprd's gRPC app channel sends them; after
+// unsubscribe none arrive.
+func TestConfigurationDeliveryGRPCApp(t *testing.T) {
+	b := configBackends()[0] // configuration.redis
+	meta, set := b.setup(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := &grpcApp{got: make(chan *grpcInvoke, 16)}
+	gs := grpc.NewServer()
+	runtimev1pb.RegisterAppCallbackServer(gs, app)
+	go func() { _ = gs.Serve(ln) }()
+	t.Cleanup(gs.Stop)
+
+	dir := t.TempDir()
+	testutil.WriteComponent(t, dir, "conf", b.typ, meta)
+	sc := testutil.Start(t, testutil.Options{AppID: "grpcapp", ResourcesDir: dir,
+		ExtraArgs: []string{"--app-port", strconv.Itoa(ln.Addr().(*net.TCPAddr).Port), "--app-protocol", "grpc"},
+		Env:       []string{"APP_API_TOKEN=apptok"}})
+	r, err := rawDo(sc.Addr(), "GET", "/v1.0/configuration/conf/subscribe?key=k1", nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := subIDRe.FindSubmatch(r.Body)
+	if r.Status != 200 || m == nil {
+		t.Fatalf("subscribe: %d %q", r.Status, r.Body)
+	}
+	id := string(m[1])
+	set("k1", "v9", "9")
+	select {
+	case got := <-app.got:
+		wantData := `{"id":"` + id + `","items":{"k1":{"value":"v9","version":"9"}}}` + "\n"
+		if got.method != "/configuration/conf/k1" || got.verb != "POST" || got.contentType != "application/json" || got.token != "apptok" || string(got.data) != wantData {
+			t.Errorf("OnInvoke %+v (data %q), want /configuration/conf/k1 POST application/json apptok %q", got, got.data, wantData)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no OnInvoke within 10 s")
+	}
+	if r, err := rawDo(sc.Addr(), "GET", "/v1.0/configuration/conf/"+id+"/unsubscribe", nil, ""); err != nil || r.Status != 200 {
+		t.Fatalf("unsubscribe: %v %v", r, err)
+	}
+	set("k1", "v10", "10")
+	select {
+	case got := <-app.got:
+		t.Errorf("OnInvoke after unsubscribe: %+v", got)
+	case <-time.After(500 * time.Millisecond):
+	}
+	if code := sc.Stop(); code != 0 {
+		t.Errorf("exit code %d; output:\n%s", code, sc.Output())
+	}
 }
