@@ -1031,6 +1031,25 @@ func (c *h2conn) flush() {
 	c.mu.Unlock()
 }
 
+// writeOut returns once every queued byte has been written (or writing
+// failed, or the connection closed). A stream leaves the stream table when
+// its trailers are queued, before they are written, so GracefulStop calls
+// this before closing the connection: the last replies reach the client.
+func (c *h2conn) writeOut() {
+	for {
+		c.flush()
+		c.mu.Lock()
+		for c.flushing && !c.closed {
+			c.drained.Wait()
+		}
+		done := len(c.out) == 0 || c.closed || c.werr != nil
+		c.mu.Unlock()
+		if done {
+			return
+		}
+	}
+}
+
 // connError sends GOAWAY and ends the connection.
 func (c *h2conn) connError(e h2ConnError) {
 	c.mu.Lock()

@@ -357,6 +357,7 @@ func (t *h2transport) gracefulStop(ctx context.Context) error {
 				c.drained.Wait()
 			}
 			c.mu.Unlock()
+			c.writeOut()
 			c.shutdown(nil)
 		}
 		close(done)

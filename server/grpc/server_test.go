@@ -1086,3 +1086,35 @@ func TestForceShutdown(t *testing.T) {
 	default:
 	}
 }
+
+// TestGracefulStopDeliversLastReply: a Shutdown RPC whose callback stops
+// the server at once (as the sidecar does) still gets its OK. The stream
+// leaves the table when its trailers are queued, before they are written;
+// GracefulStop must write them before closing the connection.
+func TestGracefulStopDeliversLastReply(t *testing.T) {
+	st, err := api.New(api.Config{AppID: testApp, DisableMetrics: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 100; i++ {
+		var srv *Server
+		ready := make(chan struct{})
+		stopped := make(chan error, 1)
+		cfg := Config{Addrs: []string{"127.0.0.1:0"}, State: st, AppID: testApp, MaxMsgSize: 64 << 10,
+			Logger: quiet, Transport: testTransport,
+			Shutdown: func() {
+				<-ready
+				stopped <- srv.GracefulStop(context.Background())
+			}}
+		var conn *grpc.ClientConn
+		srv, conn = serveAndDial(t, cfg)
+		close(ready)
+		if _, err := runtimev1pb.NewDaprClient(conn).Shutdown(context.Background(), &runtimev1pb.ShutdownRequest{}); err != nil {
+			t.Fatalf("run %d: Shutdown: %v", i, err)
+		}
+		if err := <-stopped; err != nil {
+			t.Fatalf("run %d: GracefulStop: %v", i, err)
+		}
+		_ = conn.Close()
+	}
+}
