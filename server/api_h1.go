@@ -97,6 +97,8 @@ var h1Routes = []struct {
 	{"GET", "/v1.0-alpha1/configuration/{storeName}/{configurationSubscribeID}/unsubscribe", routeConfigUnsubscribeAlpha},
 	{"POST", "/v1.0-alpha1/lock/{storeName}", routeLock},
 	{"POST", "/v1.0-alpha1/unlock/{storeName}", routeUnlock},
+	{"POST", "/v1.0/bindings/{name}", routeBinding},
+	{"PUT", "/v1.0/bindings/{name}", routeBinding},
 }
 
 // DefaultSpinWorker is the HTTP server's spin budget (Config.HTTPSpinWorker)

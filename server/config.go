@@ -28,6 +28,10 @@ type Config struct {
 	// Locks serves the Distributed Lock API; nil answers it as daprd does
 	// without lock stores (500 ERR_LOCK_STORE_NOT_CONFIGURED).
 	Locks *api.Locks
+	// Bindings serves the output Bindings API; nil answers it as daprd does
+	// without bindings (500 ERR_INVOKE_OUTPUT_BINDING, "couldn't find output
+	// binding").
+	Bindings *api.Bindings
 	// AppChannel calls the app (configuration update deliveries); nil when
 	// there is no --app-port, as daprd's nil app channel.
 	AppChannel *appchannel.Channel

@@ -76,6 +76,7 @@ const (
 	routeConfigUnsubscribeAlpha
 	routeLock
 	routeUnlock
+	routeBinding
 )
 
 type routeInfo struct {
@@ -111,6 +112,8 @@ var routes = [...]routeInfo{
 
 	routeLock:   {h: (*Runtime).handleTryLock, group: "lock", version: "v1alpha1", blocking: true},
 	routeUnlock: {h: (*Runtime).handleUnlock, group: "unlock", version: "v1alpha1", blocking: true},
+
+	routeBinding: {h: (*Runtime).handleBinding, group: "bindings", version: "v1", blocking: true},
 }
 
 // match finds the route of method and escaped path p (already cleaned) and
@@ -190,6 +193,11 @@ func match(method, p string) (id routeID, params [2]string) {
 		case len(segs) == 5 && segs[4] == "unsubscribe":
 			params[1] = segs[3]
 			return routeConfigUnsubscribe + alpha, params
+		}
+	case len(segs) == 3 && segs[0] == "v1.0" && segs[1] == "bindings":
+		if method == http.MethodPost || method == http.MethodPut {
+			params[0] = segs[2]
+			return routeBinding, params
 		}
 	case len(segs) == 3 && segs[0] == "v1.0-alpha1" && (segs[1] == "lock" || segs[1] == "unlock"):
 		if method == http.MethodPost {
@@ -284,6 +292,8 @@ var legacyRoutes = [...]string{
 
 	routeLock:   "v1.0-alpha1/lock/{storeName}",
 	routeUnlock: "v1.0-alpha1/unlock/{storeName}",
+
+	routeBinding: "v1.0/bindings/{name}",
 }
 
 // allowed applies the Configuration API lists to a route as daprd does
@@ -337,6 +347,8 @@ var paramNames = [...][2]string{
 
 	routeLock:   {"storeName"},
 	routeUnlock: {"storeName"},
+
+	routeBinding: {"name"},
 }
 
 var epoch = time.Now()

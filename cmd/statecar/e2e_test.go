@@ -253,6 +253,11 @@ func TestStartupFailures(t *testing.T) {
 	conf := testutil.WriteConfiguration(t, t.TempDir(), "c", "secrets:\n  scopes:\n  - storeName: s\n  - storeName: s")
 	f([]string{"--app-id", "a", "--config", conf}, 1, "error loading configuration: s storeName is repeated in secrets configuration")
 
+	dir = t.TempDir()
+	testutil.WriteComponent(t, dir, "rb", "bindings.redis", map[string]string{"redisHost": "127.0.0.1:1", "redisMaxRetries": "0"})
+	f([]string{"--app-id", "a", "--resources-path", dir}, 1,
+		"process component rb error: [INIT_COMPONENT_FAILURE]: initialization error occurred for rb (bindings.redis/v1): redis binding: error connecting to redis at 127.0.0.1:1: dial tcp 127.0.0.1:1: connect: connection refused")
+
 	// A lock store is initialised first, then its keyPrefix checked.
 	r, err := testsrv.StartRedis(testsrv.RedisOptions{})
 	testsrv.Require(t, err)

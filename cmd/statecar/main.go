@@ -388,6 +388,7 @@ func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root 
 	engines := map[string]server.EngineMetricser{}
 	var confStores []api.ConfigStore
 	var lockStores []api.LockStore
+	var outBindings []api.OutputBinding
 	closeAll := func() {
 		for i := len(stores) - 1; i >= 0; i-- {
 			_ = stores[i].Store.Close()
@@ -397,6 +398,9 @@ func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root 
 		}
 		for _, ls := range lockStores {
 			_ = ls.Store.Close()
+		}
+		for _, ob := range outBindings {
+			_ = ob.Binding.Close()
 		}
 	}
 	hasState := false
@@ -465,9 +469,30 @@ func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root 
 			infos = append(infos, api.ComponentInfo{Name: comp.Name, Type: comp.Type, Version: comp.Version})
 			lockStores = append(lockStores, api.LockStore{Name: comp.Name, Store: ls, KeyPrefix: prefix})
 			continue
+		case "bindings":
+			if !loader.HasOutputBinding(comp) {
+				log.Warn(fmt.Sprintf("Component %s is not supported by statecar (of the bindings only bindings.redis, as an output binding, is); it is skipped", comp.LogName()))
+				continue
+			}
+			if loader.IsOutputDirection(comp) {
+				ob, err := loader.InitOutputBinding(ctx, comp, env)
+				if err != nil {
+					if code := componentFailed(log, c.AppID, comp, err); code >= 0 {
+						closeAll()
+						return code
+					}
+					continue
+				}
+				log.Info(fmt.Sprintf("successful init for output binding (%s)", comp.LogName()))
+				outBindings = append(outBindings, api.OutputBinding{Name: comp.Name, Binding: ob})
+			}
+			log.Info("Component loaded: " + comp.LogName())
+			server.RecordComponentLoaded(c.AppID, comp.Type)
+			infos = append(infos, api.ComponentInfo{Name: comp.Name, Type: comp.Type, Version: comp.Version})
+			continue
 		case "state", "":
 		default:
-			log.Warn(fmt.Sprintf("Component %s is not supported by statecar (only state, local secret, configuration and lock stores are); it is skipped", comp.LogName()))
+			log.Warn(fmt.Sprintf("Component %s is not supported by statecar (only state, local secret, configuration and lock stores and output bindings are); it is skipped", comp.LogName()))
 			continue
 		}
 		st, err := loader.InitState(ctx, comp, env)
@@ -535,12 +560,16 @@ func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root 
 		locks = api.NewLocks(c.AppID, lockStores)
 	}
 	rc.Locks = locks
+	// Always present: daprd counts calls of unknown bindings too.
+	outputs := api.NewBindings(api.BindingsConfig{AppID: c.AppID, Namespace: c.Namespace, Bindings: outBindings,
+		LatencyBuckets: c.Metrics.LatencyBuckets, DisableMetrics: !c.MetricsEnabled})
+	rc.Bindings = outputs
 	rc.AppChannel = appchannel.New(appchannel.Config{Protocol: c.AppProtocol, Address: c.AppChannelAddress, Port: c.AppPort,
 		Token: os.Getenv("APP_API_TOKEN")})
 	// From here on the stores close together: state, configuration, lock,
-	// and the app channel.
+	// the output bindings and the app channel.
 	closeStores := closerFunc(func() error {
-		return errors.Join(state.Close(), conf.Close(), locks.Close(), rc.AppChannel.Close())
+		return errors.Join(state.Close(), conf.Close(), locks.Close(), outputs.Close(), rc.AppChannel.Close())
 	})
 	rc.ForceShutdown = func() { forceExit(log, closeStores) }
 	rt, err := server.New(rc.Config, state, infos)
@@ -569,6 +598,7 @@ func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root 
 		Secrets:           secrets,
 		Configuration:     conf,
 		Locks:             locks,
+		Bindings:          outputs,
 		AppID:             c.AppID,
 		APIToken:          c.APIToken,
 		MaxMsgSize:        int(c.MaxBodySize),

@@ -18,6 +18,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/statecar/statecar/component"
+	"github.com/statecar/statecar/component/binding"
 	"github.com/statecar/statecar/component/configstore"
 	"github.com/statecar/statecar/component/lockstore"
 	"github.com/statecar/statecar/component/secretstore"
@@ -531,6 +532,40 @@ func InitLock(ctx context.Context, c *Component, env component.Env) (lockstore.S
 		return nil, "", &ProcessError{Name: c.Name, Reason: "init", Err: &InitError{Kind: "INIT_COMPONENT_FAILURE", Entity: c.LogName(), Err: err}}
 	}
 	return st, prefix, nil
+}
+
+// HasOutputBinding reports whether c is a bindings component statecar
+// implements as an output binding (bindings.redis).
+func HasOutputBinding(c *Component) bool {
+	return c.Category() == "bindings" && slices.Contains(binding.Types(), strings.ToLower(c.Type))
+}
+
+// IsOutputDirection applies daprd's direction metadata: without it a
+// binding is both input and output; with it, only the listed directions
+// ("input", "output", comma-separated, case-insensitive).
+func IsOutputDirection(c *Component) bool {
+	found := false
+	for k, v := range c.Spec.Metadata {
+		if !strings.EqualFold(k, "direction") {
+			continue
+		}
+		found = true
+		for _, d := range strings.Split(v, ",") {
+			if strings.TrimSpace(strings.ToLower(d)) == "output" {
+				return true
+			}
+		}
+	}
+	return !found
+}
+
+// InitOutputBinding creates and initialises an output binding component
+// within its InitTimeout. Errors are *ProcessError with daprd's texts.
+func InitOutputBinding(ctx context.Context, c *Component, env component.Env) (binding.Output, error) {
+	if c.resolveErr != nil {
+		return nil, creationError(c, c.resolveErr)
+	}
+	return initWithin(ctx, c, func(ctx context.Context) (binding.Output, error) { return binding.Open(ctx, c.Spec, env) })
 }
 
 func creationError(c *Component, err error) error {

@@ -62,4 +62,8 @@
 // store's defaults. A lock is a string holding its owner, taken with SET NX
 // EX and released by a compare-and-delete script. Redis Cluster is refused,
 // and so is a master with replicas outside failover mode.
+//
+// Output binding: "bindings.redis" (Binding, OpenBinding; components-contrib
+// bindings/redis): create, get, delete and increment of the request's
+// "key" metadata, with an optional ttl.
 package redis

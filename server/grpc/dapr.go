@@ -3,12 +3,14 @@ package grpcserver
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"time"
 
 	commonv1pb "github.com/dapr/dapr/pkg/proto/common/v1"
 	runtimev1pb "github.com/dapr/dapr/pkg/proto/runtime/v1"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/types/known/emptypb"
 
@@ -252,6 +254,48 @@ func (d *daprAPI) GetBulkSecret(ctx context.Context, in *runtimev1pb.GetBulkSecr
 		for name, pairs := range data {
 			out.Data[name] = &runtimev1pb.SecretResponse{Secrets: pairs}
 		}
+	}
+	return out, nil
+}
+
+// InvokeBinding calls an output binding (daprd's InvokeBinding): the data
+// bytes as sent; the request metadata plus the call's incoming gRPC
+// metadata (reserved names such as :authority and grpc-* prefixed with
+// dapr-) where the request has no such key. The binding's metadata is sent
+// as metadata.<key> headers, on errors too.
+func (d *daprAPI) InvokeBinding(ctx context.Context, in *runtimev1pb.InvokeBindingRequest) (*runtimev1pb.InvokeBindingResponse, error) {
+	meta := make(map[string]string, len(in.GetMetadata()))
+	maps.Copy(meta, in.GetMetadata())
+	if md, ok := metadata.FromIncomingContext(ctx); ok {
+		for k, v := range md {
+			if len(v) == 0 {
+				continue
+			}
+			key := k
+			switch {
+			case k == ":method" || k == ":scheme" || k == ":path" || k == ":authority":
+				key = "dapr-" + k[1:]
+			case strings.HasPrefix(k, "grpc-"):
+				key = "dapr-" + k
+			}
+			if _, exists := meta[key]; !exists || k == "traceparent" || k == "tracestate" {
+				meta[key] = v[0]
+			}
+		}
+	}
+	resp, e := d.cfg.Bindings.Invoke(ctx, in.GetName(), in.GetOperation(), in.GetData(), meta)
+	if resp != nil {
+		for k, v := range resp.Metadata {
+			_ = grpc.SetHeader(ctx, metadata.Pairs("metadata."+k, v))
+		}
+	}
+	if e != nil {
+		return nil, fail(e)
+	}
+	out := &runtimev1pb.InvokeBindingResponse{}
+	if resp != nil {
+		out.Data = resp.Data
+		out.Metadata = resp.Metadata
 	}
 	return out, nil
 }

@@ -56,6 +56,9 @@ type Config struct {
 	// Locks serves TryLockAlpha1 and UnlockAlpha1; nil answers them as
 	// daprd does without lock stores (FailedPrecondition).
 	Locks *api.Locks
+	// Bindings serves InvokeBinding; nil answers it as daprd does without
+	// bindings.
+	Bindings *api.Bindings
 	// AppID labels the metrics (app_id) and is the fallback GetMetadata id.
 	AppID string
 	// APIToken, when not empty, is required in the dapr-api-token metadata

@@ -563,8 +563,11 @@ func TestUnimplemented(t *testing.T) {
 	env := startEnv(t, "")
 	_, err := env.client.PublishEvent(context.Background(), &runtimev1pb.PublishEventRequest{PubsubName: "p", Topic: "t"})
 	wantStatus(t, err, codes.Unimplemented, "method PublishEvent not implemented")
+	_, err = env.client.GetActorState(context.Background(), &runtimev1pb.GetActorStateRequest{ActorType: "t", ActorId: "i", Key: "k"})
+	wantStatus(t, err, codes.Unimplemented, "method GetActorState not implemented")
+	// InvokeBinding is implemented: without bindings it is daprd's error.
 	_, err = env.client.InvokeBinding(context.Background(), &runtimev1pb.InvokeBindingRequest{Name: "b", Operation: "create"})
-	wantStatus(t, err, codes.Unimplemented, "method InvokeBinding not implemented")
+	wantStatus(t, err, codes.Internal, "error invoking output binding b: couldn't find output binding b", "ErrorInfo{dapr.io ERR_INVOKE_OUTPUT_BINDING []}")
 }
 
 // TestSecrets: GetSecret and GetBulkSecret with daprd's statuses, over a
