@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"sort"
 	"strings"
-	"sync"
 )
 
 // Spec is one Component resource as loaded from YAML (see
@@ -50,45 +48,17 @@ type Env struct {
 // StateFactory creates a state store from its component spec.
 type StateFactory func(ctx context.Context, spec Spec, env Env) (Store, error)
 
-var registry struct {
-	sync.Mutex
-	state map[string]StateFactory // lower-case type -> factory
-}
+var stateRegistry = NewRegistry[StateFactory]("state store")
 
 // RegisterState registers a state store type (e.g. "state.redis"). Types are
 // matched case-insensitively. Registering a type twice panics.
-func RegisterState(typ string, f StateFactory) {
-	registry.Lock()
-	defer registry.Unlock()
-	if registry.state == nil {
-		registry.state = map[string]StateFactory{}
-	}
-	k := strings.ToLower(typ)
-	if _, dup := registry.state[k]; dup {
-		panic("BUG: state store type registered twice: " + typ)
-	}
-	registry.state[k] = f
-}
+func RegisterState(typ string, f StateFactory) { stateRegistry.Register(typ, f) }
 
 // LookupState returns the factory for a state store type.
-func LookupState(typ string) (StateFactory, bool) {
-	registry.Lock()
-	defer registry.Unlock()
-	f, ok := registry.state[strings.ToLower(typ)]
-	return f, ok
-}
+func LookupState(typ string) (StateFactory, bool) { return stateRegistry.Lookup(typ) }
 
 // StateTypes lists the registered state store types, sorted.
-func StateTypes() []string {
-	registry.Lock()
-	defer registry.Unlock()
-	out := make([]string, 0, len(registry.state))
-	for k := range registry.state {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
+func StateTypes() []string { return stateRegistry.Types() }
 
 // VersionError is a component spec.version that its type does not have.
 // The loader reports it as daprd does for an unknown type/version pair: a

@@ -437,6 +437,21 @@ func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root 
 		}
 		secretStores = append(secretStores, sec)
 	}
+	// failed reports a component that did not initialise: exit is set
+	// (with code) unless the component ignores errors.
+	failed := func(comp *loader.Component, err error) (code int, exit bool) {
+		if code := componentFailed(log, c.AppID, comp, err); code >= 0 {
+			closeAll()
+			return code, true
+		}
+		return 0, false
+	}
+	// loaded records a component that initialised.
+	loaded := func(comp *loader.Component) {
+		log.Info("Component loaded: " + comp.LogName())
+		server.RecordComponentLoaded(c.AppID, comp.Type)
+		infos = append(infos, api.ComponentInfo{Name: comp.Name, Type: comp.Type, Version: comp.Version})
+	}
 	for _, comp := range comps {
 		switch comp.Category() {
 		case "secretstores":
@@ -444,29 +459,23 @@ func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root 
 		case "configuration":
 			cs, err := loader.InitConfiguration(ctx, comp, env)
 			if err != nil {
-				if code := componentFailed(log, c.AppID, comp, err); code >= 0 {
-					closeAll()
+				if code, exit := failed(comp, err); exit {
 					return code
 				}
 				continue
 			}
-			log.Info("Component loaded: " + comp.LogName())
-			server.RecordComponentLoaded(c.AppID, comp.Type)
-			infos = append(infos, api.ComponentInfo{Name: comp.Name, Type: comp.Type, Version: comp.Version})
+			loaded(comp)
 			confStores = append(confStores, api.ConfigStore{Name: comp.Name, Store: cs})
 			continue
 		case "lock":
 			ls, prefix, err := loader.InitLock(ctx, comp, env)
 			if err != nil {
-				if code := componentFailed(log, c.AppID, comp, err); code >= 0 {
-					closeAll()
+				if code, exit := failed(comp, err); exit {
 					return code
 				}
 				continue
 			}
-			log.Info("Component loaded: " + comp.LogName())
-			server.RecordComponentLoaded(c.AppID, comp.Type)
-			infos = append(infos, api.ComponentInfo{Name: comp.Name, Type: comp.Type, Version: comp.Version})
+			loaded(comp)
 			lockStores = append(lockStores, api.LockStore{Name: comp.Name, Store: ls, KeyPrefix: prefix})
 			continue
 		case "bindings":
@@ -477,8 +486,7 @@ func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root 
 			if loader.IsOutputDirection(comp) {
 				ob, err := loader.InitOutputBinding(ctx, comp, env)
 				if err != nil {
-					if code := componentFailed(log, c.AppID, comp, err); code >= 0 {
-						closeAll()
+					if code, exit := failed(comp, err); exit {
 						return code
 					}
 					continue
@@ -486,9 +494,7 @@ func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root 
 				log.Info(fmt.Sprintf("successful init for output binding (%s)", comp.LogName()))
 				outBindings = append(outBindings, api.OutputBinding{Name: comp.Name, Binding: ob})
 			}
-			log.Info("Component loaded: " + comp.LogName())
-			server.RecordComponentLoaded(c.AppID, comp.Type)
-			infos = append(infos, api.ComponentInfo{Name: comp.Name, Type: comp.Type, Version: comp.Version})
+			loaded(comp)
 			continue
 		case "state", "":
 		default:
@@ -497,8 +503,7 @@ func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root 
 		}
 		st, err := loader.InitState(ctx, comp, env)
 		if err != nil {
-			if code := componentFailed(log, c.AppID, comp, err); code >= 0 {
-				closeAll()
+			if code, exit := failed(comp, err); exit {
 				return code
 			}
 			continue

@@ -5,10 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/statecar/statecar/component"
@@ -51,37 +49,14 @@ type Output interface {
 // Factory opens a binding from its component spec.
 type Factory func(ctx context.Context, spec component.Spec, env component.Env) (Output, error)
 
-var registry struct {
-	sync.Mutex
-	m map[string]Factory // lower-case type -> factory
-}
+var registry = component.NewRegistry[Factory]("binding")
 
 // Register makes an output binding type ("bindings.redis") available to
 // Open. It panics when typ is registered twice.
-func Register(typ string, f Factory) {
-	registry.Lock()
-	defer registry.Unlock()
-	if registry.m == nil {
-		registry.m = map[string]Factory{}
-	}
-	k := strings.ToLower(typ)
-	if _, dup := registry.m[k]; dup {
-		panic("BUG: binding type registered twice: " + typ)
-	}
-	registry.m[k] = f
-}
+func Register(typ string, f Factory) { registry.Register(typ, f) }
 
 // Types returns the registered types, sorted.
-func Types() []string {
-	registry.Lock()
-	defer registry.Unlock()
-	out := make([]string, 0, len(registry.m))
-	for k := range registry.m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
+func Types() []string { return registry.Types() }
 
 // ErrUnknownType is returned by Open for a type nobody registered (daprd's
 // registry text for a binding that is neither input nor output).
@@ -89,9 +64,7 @@ var ErrUnknownType = errors.New("couldn't find output binding")
 
 // Open creates the binding of spec.Type.
 func Open(ctx context.Context, spec component.Spec, env component.Env) (Output, error) {
-	registry.Lock()
-	f, ok := registry.m[strings.ToLower(spec.Type)]
-	registry.Unlock()
+	f, ok := registry.Lookup(spec.Type)
 	if !ok {
 		return nil, fmt.Errorf("%w %s/%s", ErrUnknownType, spec.Type, spec.Version)
 	}

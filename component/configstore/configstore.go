@@ -5,9 +5,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"sort"
-	"strings"
-	"sync"
 
 	"github.com/statecar/statecar/component"
 )
@@ -50,38 +47,15 @@ type Store interface {
 // Factory creates a configuration store from its component spec.
 type Factory func(ctx context.Context, spec component.Spec, env component.Env) (Store, error)
 
-var registry struct {
-	sync.Mutex
-	m map[string]Factory // lower-case type -> factory
-}
+var registry = component.NewRegistry[Factory]("configuration store")
 
 // Register registers a configuration store type (e.g.
 // "configuration.redis"). Types are matched case-insensitively.
 // Registering a type twice panics.
-func Register(typ string, f Factory) {
-	registry.Lock()
-	defer registry.Unlock()
-	if registry.m == nil {
-		registry.m = map[string]Factory{}
-	}
-	k := strings.ToLower(typ)
-	if _, dup := registry.m[k]; dup {
-		panic("BUG: configuration store type registered twice: " + typ)
-	}
-	registry.m[k] = f
-}
+func Register(typ string, f Factory) { registry.Register(typ, f) }
 
 // Types lists the registered types, sorted.
-func Types() []string {
-	registry.Lock()
-	defer registry.Unlock()
-	out := make([]string, 0, len(registry.m))
-	for k := range registry.m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
+func Types() []string { return registry.Types() }
 
 // ErrUnknownType is returned by Open for an unregistered type; its text is
 // completed with the type and version.
@@ -89,9 +63,7 @@ var ErrUnknownType = errors.New("couldn't find configuration store")
 
 // Open creates the store that spec.Type names.
 func Open(ctx context.Context, spec component.Spec, env component.Env) (Store, error) {
-	registry.Lock()
-	f, ok := registry.m[strings.ToLower(spec.Type)]
-	registry.Unlock()
+	f, ok := registry.Lookup(spec.Type)
 	if !ok {
 		return nil, fmt.Errorf("%w %s/%s", ErrUnknownType, spec.Type, spec.Version)
 	}

@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
-	"sync"
 
 	"github.com/statecar/statecar/component"
 )
@@ -39,46 +37,21 @@ type Store interface {
 // Factory opens a store from its component spec.
 type Factory func(ctx context.Context, spec component.Spec, env component.Env) (Store, error)
 
-var registry struct {
-	sync.Mutex
-	m map[string]Factory // lower-case type -> factory
-}
+var registry = component.NewRegistry[Factory]("lock store")
 
 // Register makes a store type ("lock.redis") available to Open. It panics
 // when typ is registered twice.
-func Register(typ string, f Factory) {
-	registry.Lock()
-	defer registry.Unlock()
-	if registry.m == nil {
-		registry.m = map[string]Factory{}
-	}
-	k := strings.ToLower(typ)
-	if _, dup := registry.m[k]; dup {
-		panic("BUG: lock store type registered twice: " + typ)
-	}
-	registry.m[k] = f
-}
+func Register(typ string, f Factory) { registry.Register(typ, f) }
 
 // Types returns the registered types, sorted.
-func Types() []string {
-	registry.Lock()
-	defer registry.Unlock()
-	out := make([]string, 0, len(registry.m))
-	for k := range registry.m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
+func Types() []string { return registry.Types() }
 
 // ErrUnknownType is returned by Open for a type nobody registered.
 var ErrUnknownType = errors.New("couldn't find lock store")
 
 // Open creates the store of spec.Type.
 func Open(ctx context.Context, spec component.Spec, env component.Env) (Store, error) {
-	registry.Lock()
-	f, ok := registry.m[strings.ToLower(spec.Type)]
-	registry.Unlock()
+	f, ok := registry.Lookup(spec.Type)
 	if !ok {
 		return nil, fmt.Errorf("%w %s/%s", ErrUnknownType, spec.Type, spec.Version)
 	}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
-	"strings"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -28,31 +26,18 @@ const OpIncrement = "increment"
 // optional ttl) of the key in the request's "key" metadata.
 type Binding struct {
 	client goredis.UniversalClient
-	host   string
 }
 
 // OpenBinding connects to Redis as the component spec says (the metadata
 // of state.redis) and checks the connection with PING.
 func OpenBinding(ctx context.Context, spec component.Spec, env component.Env) (*Binding, error) {
-	if err := component.CheckVersion(spec); err != nil {
-		return nil, err
-	}
-	cfg, err := parseConfig(spec)
+	_, c, _, err := openPinged(ctx, spec, env, parseConfig, func(hosts string, err error) error {
+		return fmt.Errorf("redis binding: error connecting to redis at %s: %s", hosts, err)
+	})
 	if err != nil {
 		return nil, err
 	}
-	log := env.Logger
-	if log == nil {
-		log = slog.Default()
-	}
-	setClientLogger(log)
-	b := &Binding{client: newClient(cfg), host: strings.Join(cfg.addrs, ",")}
-	pctx, cancel := context.WithTimeout(ctx, initStepTimeout(cfg))
-	defer cancel()
-	if err := b.client.Ping(pctx).Err(); err != nil {
-		b.client.Close()
-		return nil, fmt.Errorf("redis binding: error connecting to redis at %s: %s", b.host, err)
-	}
+	b := &Binding{client: c}
 	return b, nil
 }
 

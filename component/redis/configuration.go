@@ -58,26 +58,13 @@ const keyspaceEvents = "Kg$xe"
 // metadata of state.redis, with daprd's defaults for a configuration
 // store) and checks the connection with PING.
 func OpenConfiguration(ctx context.Context, spec component.Spec, env component.Env) (*ConfigStore, error) {
-	if err := component.CheckVersion(spec); err != nil {
-		return nil, err
-	}
-	cfg, err := parseConfigurationConfig(spec)
+	cfg, c, log, err := openPinged(ctx, spec, env, parseConfigurationConfig, func(hosts string, err error) error {
+		return fmt.Errorf("redis store: error connecting to redis at %s: %s", hosts, err)
+	})
 	if err != nil {
 		return nil, err
 	}
-	log := env.Logger
-	if log == nil {
-		log = slog.Default()
-	}
-	setClientLogger(log)
-	s := &ConfigStore{name: spec.Name, cfg: cfg, log: log.With("component", spec.Name), subs: map[string]*configSub{}}
-	s.client = newClient(cfg)
-	pctx, cancel := context.WithTimeout(ctx, initStepTimeout(cfg))
-	defer cancel()
-	if err := s.client.Ping(pctx).Err(); err != nil {
-		s.client.Close()
-		return nil, fmt.Errorf("redis store: error connecting to redis at %s: %s", strings.Join(cfg.addrs, ","), err)
-	}
+	s := &ConfigStore{name: spec.Name, cfg: cfg, client: c, log: log.With("component", spec.Name), subs: map[string]*configSub{}}
 	return s, nil
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -38,28 +37,20 @@ var unlock = goredis.NewScript(unlockScript)
 // state.redis, with the state store's defaults, as contrib parses a lock
 // store) and checks the connection and the replication setup.
 func OpenLock(ctx context.Context, spec component.Spec, env component.Env) (*LockStore, error) {
-	if err := component.CheckVersion(spec); err != nil {
-		return nil, err
-	}
-	cfg, err := parseConfig(spec)
+	cfg, c, _, err := openPinged(ctx, spec, env, func(spec component.Spec) (*config, error) {
+		cfg, err := parseConfig(spec)
+		if err == nil && cfg.cluster {
+			return nil, errors.New("this component does not support connecting to Redis Cluster")
+		}
+		return cfg, err
+	}, func(_ string, err error) error {
+		return fmt.Errorf("error connecting to Redis: %v", err)
+	})
 	if err != nil {
 		return nil, err
 	}
-	if cfg.cluster {
-		return nil, errors.New("this component does not support connecting to Redis Cluster")
-	}
-	log := env.Logger
-	if log == nil {
-		log = slog.Default()
-	}
-	setClientLogger(log)
-	c := newClient(cfg)
 	ictx, cancel := context.WithTimeout(ctx, initStepTimeout(cfg))
 	defer cancel()
-	if err := c.Ping(ictx).Err(); err != nil {
-		c.Close()
-		return nil, fmt.Errorf("error connecting to Redis: %v", err)
-	}
 	// contrib passes the check when INFO fails (some servers lack it).
 	if info, err := c.Info(ictx, "replication").Result(); err == nil && connectedReplicas(info) > 0 && !cfg.failover {
 		c.Close()

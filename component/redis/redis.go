@@ -44,6 +44,35 @@ type Store struct {
 	batch       batcher // automatic pipelining of Get and script runs (batch.go)
 }
 
+// openPinged is how the configuration store, the lock store and the
+// output binding start: the version check, the metadata (parse), the
+// client, and a PING within one init step (dial + read timeout). A failed
+// PING closes the client and is worded by pingErr (hosts is the address
+// list), as each contrib component words it.
+func openPinged(ctx context.Context, spec component.Spec, env component.Env, parse func(component.Spec) (*config, error),
+	pingErr func(hosts string, err error) error) (*config, goredis.UniversalClient, *slog.Logger, error) {
+	if err := component.CheckVersion(spec); err != nil {
+		return nil, nil, nil, err
+	}
+	cfg, err := parse(spec)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	log := env.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	setClientLogger(log)
+	c := newClient(cfg)
+	pctx, cancel := context.WithTimeout(ctx, initStepTimeout(cfg))
+	defer cancel()
+	if err := c.Ping(pctx).Err(); err != nil {
+		c.Close()
+		return nil, nil, nil, pingErr(strings.Join(cfg.addrs, ","), err)
+	}
+	return cfg, c, log, nil
+}
+
 // New connects to Redis as the component spec says and checks the
 // connection with PING.
 func New(ctx context.Context, spec component.Spec, env component.Env) (*Store, error) {
