@@ -9,15 +9,17 @@ import (
 	"google.golang.org/grpc/codes"
 )
 
-// TestLockAndConfiguration drives the Distributed Lock API (lock.redis)
-// and the Configuration API (configuration.redis) through the Go SDK's
-// TryLockAlpha1, UnlockAlpha1, GetConfigurationItem(s),
-// SubscribeConfigurationItems and UnsubscribeConfigurationItems, over one
-// real redis-server.
-func TestLockAndConfiguration(t *testing.T) {
+// TestRedisBuildingBlocks drives the Distributed Lock API (lock.redis),
+// the Configuration API (configuration.redis) and output bindings
+// (bindings.redis) through the Go SDK's TryLockAlpha1, UnlockAlpha1,
+// GetConfigurationItem(s), SubscribeConfigurationItems,
+// UnsubscribeConfigurationItems and InvokeBinding, over one real
+// redis-server.
+func TestRedisBuildingBlocks(t *testing.T) {
 	r := startRedis(t)
 	extra := componentYAML("redislock", "lock.redis", map[string]string{"redisHost": r.Addr}) + "---\n" +
-		componentYAML("redisconf", "configuration.redis", map[string]string{"redisHost": r.Addr})
+		componentYAML("redisconf", "configuration.redis", map[string]string{"redisHost": r.Addr}) + "---\n" +
+		componentYAML("redisbinding", "bindings.redis", map[string]string{"redisHost": r.Addr})
 	sc := startSidecarWith(t, extra)
 	c := newClient(t, sc)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -94,5 +96,24 @@ func TestLockAndConfiguration(t *testing.T) {
 		if err := c.UnsubscribeConfigurationItems(ctx, "redisconf", id); err == nil {
 			t.Fatal("a second UnsubscribeConfigurationItems of the same ID succeeded")
 		}
+	})
+
+	t.Run("binding", func(t *testing.T) {
+		err := c.InvokeOutputBinding(ctx, &dapr.InvokeBindingRequest{Name: "redisbinding", Operation: "create", Data: []byte("hello"), Metadata: map[string]string{"key": "greeting"}})
+		if err != nil {
+			t.Fatalf("InvokeOutputBinding create: %v", err)
+		}
+		if v := r.get(t, "greeting"); v != "hello" {
+			t.Fatalf("Redis greeting = %q", v)
+		}
+		ev, err := c.InvokeBinding(ctx, &dapr.InvokeBindingRequest{Name: "redisbinding", Operation: "get", Metadata: map[string]string{"key": "greeting", "delete": "true"}})
+		if err != nil || string(ev.Data) != "hello" {
+			t.Fatalf("InvokeBinding get = %+v, %v", ev, err)
+		}
+		if v := r.get(t, "greeting"); v != "" {
+			t.Fatalf("greeting left after get with delete: %q", v)
+		}
+		_, err = c.InvokeBinding(ctx, &dapr.InvokeBindingRequest{Name: "redisbinding", Operation: "list", Metadata: map[string]string{"key": "k"}})
+		wantCode(t, err, codes.Internal, "error invoking output binding redisbinding: binding redisbinding does not support operation list. supported operations:create delete get increment")
 	})
 }
