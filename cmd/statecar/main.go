@@ -446,11 +446,12 @@ func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root 
 		}
 		return 0, false
 	}
-	// loaded records a component that initialised.
-	loaded := func(comp *loader.Component) {
+	// loaded records a component that initialised, with its capabilities
+	// in /v1.0/metadata.
+	loaded := func(comp *loader.Component, caps ...string) {
 		log.Info("Component loaded: " + comp.LogName())
 		server.RecordComponentLoaded(c.AppID, comp.Type)
-		infos = append(infos, api.ComponentInfo{Name: comp.Name, Type: comp.Type, Version: comp.Version})
+		infos = append(infos, api.ComponentInfo{Name: comp.Name, Type: comp.Type, Version: comp.Version, Capabilities: caps})
 	}
 	for _, comp := range comps {
 		switch comp.Category() {
@@ -493,6 +494,8 @@ func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root 
 				}
 				log.Info(fmt.Sprintf("successful init for output binding (%s)", comp.LogName()))
 				outBindings = append(outBindings, api.OutputBinding{Name: comp.Name, Binding: ob})
+				loaded(comp, "OUTPUT_BINDING") // daprd's capability of an output binding
+				continue
 			}
 			loaded(comp)
 			continue

@@ -94,7 +94,7 @@ func TestBindingsAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{`{"name":"rb","type":"bindings.redis","version":"v1"}`, `{"name":"inonly","type":"bindings.redis","version":"v1"}`} {
+	for _, want := range []string{`{"name":"rb","type":"bindings.redis","version":"v1","capabilities":["OUTPUT_BINDING"]}`, `{"name":"inonly","type":"bindings.redis","version":"v1"}`} {
 		if !strings.Contains(string(md.Body), want) {
 			t.Errorf("metadata lacks %s:\n%s", want, md.Body)
 		}
