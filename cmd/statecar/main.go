@@ -21,8 +21,9 @@ import (
 	"github.com/statecar/statecar/component"
 	_ "github.com/statecar/statecar/component/embedded" // state.pebble, state.in-memory
 	"github.com/statecar/statecar/component/loader"
-	_ "github.com/statecar/statecar/component/postgres" // state.postgresql
-	_ "github.com/statecar/statecar/component/redis"    // state.redis
+	_ "github.com/statecar/statecar/component/localstorage" // bindings.localstorage
+	_ "github.com/statecar/statecar/component/postgres"     // state.postgresql
+	_ "github.com/statecar/statecar/component/redis"        // state.redis
 	"github.com/statecar/statecar/component/secretstore"
 	"github.com/statecar/statecar/internal/appchannel"
 	"github.com/statecar/statecar/internal/daprlog"
@@ -481,7 +482,7 @@ func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root 
 			continue
 		case "bindings":
 			if !loader.HasOutputBinding(comp) {
-				log.Warn(fmt.Sprintf("Component %s is not supported by statecar (of the bindings only bindings.redis, as an output binding, is); it is skipped", comp.LogName()))
+				log.Warn(fmt.Sprintf("Component %s is not supported by statecar (of the bindings only bindings.redis and bindings.localstorage, as output bindings, are); it is skipped", comp.LogName()))
 				continue
 			}
 			if loader.IsOutputDirection(comp) {

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -149,5 +150,40 @@ func grpcBinding(t *testing.T, sc *testutil.Sidecar, rc *goredis.Client) {
 	_, err = c.InvokeBinding(ctx, &runtimev1pb.InvokeBindingRequest{Name: "nob", Operation: "get"})
 	if st, _ := status.FromError(err); st.Code() != codes.Internal || st.Message() != "error invoking output binding nob: couldn't find output binding nob" {
 		t.Errorf("InvokeBinding of an unknown binding: %v", err)
+	}
+}
+
+// TestLocalStorageBinding runs bindings.localstorage on the binary: a JSON
+// string is stored unquoted (base64 decoded when valid), create answers the
+// relative name, get reads it back, list answers absolute paths, and the
+// errors are contrib's inside daprd's ERR_INVOKE_OUTPUT_BINDING.
+func TestLocalStorageBinding(t *testing.T) {
+	root := t.TempDir()
+	dir := t.TempDir()
+	testutil.WriteComponent(t, dir, "files", "bindings.localstorage", map[string]string{"rootPath": root})
+	sc := testutil.Start(t, testutil.Options{AppID: "lsapp", ResourcesDir: dir})
+	ct := "Content-Type: application/json"
+	call := func(body string, status int, resp string) step {
+		return req("POST", "/v1.0/bindings/files", body, status, resp, ct)
+	}
+	abs := filepath.Join(root, "notes", "a.txt")
+	runSteps(t, target{addr: sc.Addr(), sc: sc}, nil, []step{
+		call(`{"operation":"create","data":"hello","metadata":{"fileName":"notes/a.txt"}}`, 200, `{"fileName":"notes/a.txt"}`),
+		call(`{"operation":"create","data":{"k":[1,2]},"metadata":{"fileName":"doc.json"}}`, 200, `{"fileName":"doc.json"}`),
+		call(`{"operation":"get","metadata":{"fileName":"notes/a.txt"}}`, 200, `hello`),
+		call(`{"operation":"get","metadata":{"fileName":"doc.json"}}`, 200, `{"k":[1,2]}`),
+		call(`{"operation":"list","metadata":{"fileName":"notes"}}`, 200, `["`+abs+`"]`),
+		req("POST", "/v1.0/bindings/files", `{"operation":"delete","metadata":{"fileName":"notes/a.txt"}}`, 204, "", "!Content-Type"),
+		call(`{"operation":"get","metadata":{"fileName":"notes/a.txt"}}`, 500,
+			`{"errorCode":"ERR_INVOKE_OUTPUT_BINDING","message":"error invoking output binding files: file not found: `+abs+`"}`),
+		call(`{"operation":"increment"}`, 500,
+			`{"errorCode":"ERR_INVOKE_OUTPUT_BINDING","message":"error invoking output binding files: binding files does not support operation increment. supported operations:create get list delete"}`),
+	})
+	md, err := rawDo(sc.Addr(), "GET", "/v1.0/metadata", nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"name":"files","type":"bindings.localstorage","version":"v1","capabilities":["OUTPUT_BINDING"]}`; !strings.Contains(string(md.Body), want) {
+		t.Errorf("metadata lacks %s:\n%s", want, md.Body)
 	}
 }
