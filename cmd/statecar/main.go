@@ -19,7 +19,8 @@ import (
 
 	"github.com/statecar/statecar/api"
 	"github.com/statecar/statecar/component"
-	_ "github.com/statecar/statecar/component/embedded" // state.pebble, state.in-memory
+	_ "github.com/statecar/statecar/component/embedded"    // state.pebble, state.in-memory
+	_ "github.com/statecar/statecar/component/httpbinding" // bindings.http
 	"github.com/statecar/statecar/component/loader"
 	_ "github.com/statecar/statecar/component/localstorage" // bindings.localstorage
 	_ "github.com/statecar/statecar/component/postgres"     // state.postgresql
@@ -482,7 +483,7 @@ func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root 
 			continue
 		case "bindings":
 			if !loader.HasOutputBinding(comp) {
-				log.Warn(fmt.Sprintf("Component %s is not supported by statecar (of the bindings only bindings.redis and bindings.localstorage, as output bindings, are); it is skipped", comp.LogName()))
+				log.Warn(fmt.Sprintf("Component %s is not supported by statecar (of the bindings only bindings.redis, bindings.localstorage and bindings.http, as output bindings, are); it is skipped", comp.LogName()))
 				continue
 			}
 			if loader.IsOutputDirection(comp) {

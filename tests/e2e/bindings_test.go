@@ -2,8 +2,12 @@ package e2e
 
 import (
 	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -185,5 +189,42 @@ func TestLocalStorageBinding(t *testing.T) {
 	}
 	if want := `{"name":"files","type":"bindings.localstorage","version":"v1","capabilities":["OUTPUT_BINDING"]}`; !strings.Contains(string(md.Body), want) {
 		t.Errorf("metadata lacks %s:\n%s", want, md.Body)
+	}
+}
+
+// TestHTTPBinding runs bindings.http on the binary against a local HTTP
+// server: the request as the server sees it, the response body as the
+// answer and the response status and headers as metadata.<name> headers,
+// on a 2xx and on an error status alike.
+func TestHTTPBinding(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		got = append(got, r.Method+" "+r.URL.RequestURI()+" "+r.Header.Get("X-Api-Key")+" "+string(b))
+		mu.Unlock()
+		w.Header().Set("X-Served-By", "web")
+		if r.URL.Path == "/missing" {
+			w.WriteHeader(http.StatusNotFound)
+		}
+		_, _ = io.WriteString(w, `{"ok":true}`)
+	}))
+	defer web.Close()
+	dir := t.TempDir()
+	testutil.WriteComponent(t, dir, "web", "bindings.http", map[string]string{"url": web.URL})
+	sc := testutil.Start(t, testutil.Options{AppID: "httpapp", ResourcesDir: dir})
+	ct := "Content-Type: application/json"
+	runSteps(t, target{addr: sc.Addr(), sc: sc}, nil, []step{
+		req("POST", "/v1.0/bindings/web", `{"operation":"post","data":{"n":1},"metadata":{"path":"/items","X-Api-Key":"k1"}}`, 200, `{"ok":true}`,
+			ct, "metadata.statusCode: 200", "metadata.status: 200 OK", "metadata.X-Served-By: web"),
+		req("POST", "/v1.0/bindings/web", `{"operation":"get","metadata":{"path":"missing"}}`, 500,
+			`{"errorCode":"ERR_INVOKE_OUTPUT_BINDING","message":"error invoking output binding web: received status code 404"}`,
+			ct, "metadata.statusCode: 404", "metadata.X-Served-By: web"),
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if want := []string{`POST /items k1 {"n":1}`, "GET /missing  "}; strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("the server saw %q, want %q", got, want)
 	}
 }
