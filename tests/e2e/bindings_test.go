@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	"github.com/statecar/statecar/internal/testsrv"
@@ -222,9 +223,36 @@ func TestHTTPBinding(t *testing.T) {
 			`{"errorCode":"ERR_INVOKE_OUTPUT_BINDING","message":"error invoking output binding web: received status code 404"}`,
 			ct, "metadata.statusCode: 404", "metadata.X-Served-By: web"),
 	})
+	// Over gRPC the response metadata are metadata.<name> headers too, on
+	// the error as well.
+	conn, err := grpc.NewClient(sc.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	c := runtimev1pb.NewDaprClient(conn)
+	for _, path := range []string{"grpc", "missing"} {
+		var hdr metadata.MD
+		resp, err := c.InvokeBinding(context.Background(), &runtimev1pb.InvokeBindingRequest{Name: "web", Operation: "get", Metadata: map[string]string{"path": path}}, grpc.Header(&hdr))
+		wantCode := "200"
+		if path == "missing" {
+			wantCode = "404"
+			if st, _ := status.FromError(err); st.Code() != codes.Internal || st.Message() != "error invoking output binding web: received status code 404" {
+				t.Errorf("gRPC InvokeBinding of /missing: %v", err)
+			}
+		} else if err != nil || string(resp.GetData()) != `{"ok":true}` || resp.GetMetadata()["statusCode"] != "200" {
+			t.Errorf("gRPC InvokeBinding: %v %v", resp, err)
+		}
+		if v := hdr.Get("metadata.statuscode"); len(v) != 1 || v[0] != wantCode {
+			t.Errorf("gRPC %s: header metadata.statuscode %v, want %s (headers %v)", path, v, wantCode, hdr)
+		}
+		if v := hdr.Get("metadata.x-served-by"); len(v) != 1 || v[0] != "web" {
+			t.Errorf("gRPC %s: header metadata.x-served-by %v", path, v)
+		}
+	}
 	mu.Lock()
 	defer mu.Unlock()
-	if want := []string{`POST /items k1 {"n":1}`, "GET /missing  "}; strings.Join(got, "|") != strings.Join(want, "|") {
+	if want := []string{`POST /items k1 {"n":1}`, "GET /missing  ", "GET /grpc  ", "GET /missing  "}; strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("the server saw %q, want %q", got, want)
 	}
 }
