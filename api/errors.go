@@ -86,6 +86,9 @@ type Error struct {
 	rich     bool   // HTTP body carries details (dapr/kit shape)
 	plain    bool   // HTTP body is text/plain (Go http.Error)
 	noGRPCEI bool   // gRPC status carries no details at all
+	// apiError: daprd builds this error as a messages.APIError, whose gRPC
+	// status has no details; unlike noGRPCEI it is still counted.
+	apiError bool
 	category string // dapr_error_code_total category when not derived from tag
 	details  []detail
 }
@@ -198,7 +201,7 @@ func (e *Error) AppendHTTPBody(dst []byte) []byte {
 // errors carry one ErrorInfo whose reason is the error code).
 func (e *Error) GRPCStatus() *status.Status {
 	st := status.New(e.code, e.grpcMsg)
-	if e.noGRPCEI {
+	if e.noGRPCEI || e.apiError {
 		return st
 	}
 	var ds []protoadapt.MessageV1

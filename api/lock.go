@@ -18,9 +18,21 @@ const (
 	CodeUnlock            = "ERR_UNLOCK"
 )
 
+// lockErr is a Lock API error. daprd builds them all as messages.APIError
+// (no gRPC details).
 func lockErr(httpStatus int, code codes.Code, tag, msg string) *Error {
 	e := basic(httpStatus, code, tag, msg)
 	e.category = "lock"
+	e.apiError = true
+	return e
+}
+
+// lockMalformed is daprd's ErrResourceIDEmpty, ErrLockOwnerEmpty and
+// ErrExpiryInSecondsNotPositive: 400 ERR_MALFORMED_REQUEST (category
+// "common"), an APIError.
+func lockMalformed(msg string) *Error {
+	e := NewMalformedRequest(msg)
+	e.apiError = true
 	return e
 }
 
@@ -59,10 +71,10 @@ func (l *Locks) lookup(store, resource, owner string) (LockStore, *Error) {
 		return LockStore{}, lockErr(http.StatusInternalServerError, codes.FailedPrecondition, CodeLockNotConfigured, "lock store is not configured")
 	}
 	if resource == "" {
-		return LockStore{}, NewMalformedRequest("ResourceId is empty in lock store " + store)
+		return LockStore{}, lockMalformed("ResourceId is empty in lock store " + store)
 	}
 	if owner == "" {
-		return LockStore{}, NewMalformedRequest("LockOwner is empty in lock store " + store)
+		return LockStore{}, lockMalformed("LockOwner is empty in lock store " + store)
 	}
 	s, ok := l.stores[store]
 	if !ok {
@@ -76,7 +88,7 @@ func (l *Locks) lookup(store, resource, owner string) (LockStore, *Error) {
 // is checked before anything else, as daprd does.
 func (l *Locks) TryLock(ctx context.Context, store, resource, owner string, expiry int32) (bool, *Error) {
 	if expiry <= 0 {
-		return false, NewMalformedRequest("ExpiryInSeconds is not positive in lock store " + store)
+		return false, lockMalformed("ExpiryInSeconds is not positive in lock store " + store)
 	}
 	s, e := l.lookup(store, resource, owner)
 	if e != nil {

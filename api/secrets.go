@@ -22,9 +22,12 @@ const (
 	CodeSecretGet             = "ERR_SECRET_GET"
 )
 
+// secretErr is a Secrets API error. daprd builds them as
+// messages.APIError (no gRPC details).
 func secretErr(httpStatus int, code codes.Code, tag, msg string) *Error {
 	e := basic(httpStatus, code, tag, msg)
 	e.category = "secret"
+	e.apiError = true
 	return e
 }
 

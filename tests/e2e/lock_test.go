@@ -193,8 +193,9 @@ func grpcLock(t *testing.T, sc *testutil.Sidecar) {
 		{second(c.UnlockAlpha1(ctx, &runtimev1pb.UnlockRequest{StoreName: "lockstore", LockOwner: "a"})), codes.InvalidArgument, "ResourceId is empty in lock store lockstore"},
 		{second(c.UnlockAlpha1(ctx, &runtimev1pb.UnlockRequest{StoreName: "lockstore", ResourceId: "x||y", LockOwner: "a"})), codes.Internal, "failed to release lock: input key/keyPrefix 'x||y' can't contain '||'"},
 	} {
-		if st, _ := status.FromError(e.err); st.Code() != e.code || st.Message() != e.msg {
-			t.Errorf("gRPC error %v, want %v %q", e.err, e.code, e.msg)
+		// daprd's lock errors are messages.APIError: no status details.
+		if st, _ := status.FromError(e.err); st.Code() != e.code || st.Message() != e.msg || len(st.Details()) != 0 {
+			t.Errorf("gRPC error %v (details %v), want %v %q without details", e.err, st.Details(), e.code, e.msg)
 		}
 	}
 }
