@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/statecar/statecar/component"
 	"github.com/statecar/statecar/component/binding"
@@ -156,6 +157,10 @@ func (ls *LocalStorage) Invoke(_ context.Context, req *binding.InvokeRequest) (*
 		b, err := r.ReadFile(rel)
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("file not found: %s", abs)
+		}
+		if errors.Is(err, syscall.EISDIR) {
+			// contrib opens the directory, then fails to read it.
+			return nil, fmt.Errorf("error reading file %s: %w", abs, withAbs(err, abs))
 		}
 		if err != nil {
 			return nil, fmt.Errorf("error opening path %s: %w", abs, withAbs(err, abs))

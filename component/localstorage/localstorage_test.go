@@ -95,6 +95,7 @@ func TestLocalStorage(t *testing.T) {
 	for _, c := range []struct{ op, name, want string }{
 		{"get", "dir/a.txt", "file not found: " + abs},
 		{"delete", "dir/a.txt", "error deleting file " + abs + ": remove " + abs + ": no such file or directory"},
+		{"get", "empty", "error reading file " + filepath.Join(root, "empty") + ": read " + filepath.Join(root, "empty") + ": is a directory"},
 		{"list", "obj.json", "unable to list files as the file specified is not a directory: " + filepath.Join(root, "obj.json")},
 		{"list", "nope", "error getting stats for path " + filepath.Join(root, "nope") + ": stat " + filepath.Join(root, "nope") + ": no such file or directory"},
 	} {
