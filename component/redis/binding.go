@@ -29,9 +29,10 @@ type Binding struct {
 }
 
 // OpenBinding connects to Redis as the component spec says (the metadata
-// of state.redis) and checks the connection with PING.
+// of state.redis, with contrib's defaults for a binding: no legacy names,
+// backoff 8 ms to 512 ms) and checks the connection with PING.
 func OpenBinding(ctx context.Context, spec component.Spec, env component.Env) (*Binding, error) {
-	_, c, _, err := openPinged(ctx, spec, env, parseConfig, func(hosts string, err error) error {
+	_, c, _, err := openPinged(ctx, spec, env, parseBindingConfig, func(hosts string, err error) error {
 		return fmt.Errorf("redis binding: error connecting to redis at %s: %s", hosts, err)
 	})
 	if err != nil {

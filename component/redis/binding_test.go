@@ -113,3 +113,22 @@ func TestBindingErrors(t *testing.T) {
 		t.Errorf("server down at init: %v", err)
 	}
 }
+
+// TestBindingDefaults: contrib parses bindings.redis without the state
+// store's legacy names and with go-redis's backoff, 8 ms to 512 ms.
+func TestBindingDefaults(t *testing.T) {
+	cfg, err := parseBindingConfig(component.Spec{Metadata: map[string]string{
+		"redisHost": "h", "maxRetries": "9", "maxRetryBackoff": "5000000000",
+	}})
+	mustDo(t, err)
+	if cfg.maxRetries != 3 || cfg.minRetryBackoff != 8*time.Millisecond || cfg.maxRetryBackoff != 512*time.Millisecond {
+		t.Fatalf("defaults: retries %d, backoff %v..%v", cfg.maxRetries, cfg.minRetryBackoff, cfg.maxRetryBackoff)
+	}
+	cfg, err = parseBindingConfig(component.Spec{Metadata: map[string]string{
+		"redisHost": "h", "redisMaxRetries": "1", "redisMinRetryInterval": "20ms", "redisMaxRetryInterval": "1s",
+	}})
+	mustDo(t, err)
+	if cfg.maxRetries != 1 || cfg.minRetryBackoff != 20*time.Millisecond || cfg.maxRetryBackoff != time.Second {
+		t.Fatalf("set: retries %d, backoff %v..%v", cfg.maxRetries, cfg.minRetryBackoff, cfg.maxRetryBackoff)
+	}
+}

@@ -75,6 +75,19 @@ func OpenConfiguration(ctx context.Context, spec component.Spec, env component.E
 // (min) and 2 s (max) instead of the state store's 2 s and 512 ms.
 // redisMaxRetries defaults to 3 for both.
 func parseConfigurationConfig(spec component.Spec) (*config, error) {
+	return parseContribConfig(spec, 2*time.Second)
+}
+
+// parseBindingConfig is parseConfig as contrib parses an output binding:
+// no legacy names and go-redis's own backoff (8 ms to 512 ms).
+func parseBindingConfig(spec component.Spec) (*config, error) {
+	return parseContribConfig(spec, 512*time.Millisecond)
+}
+
+// parseContribConfig is parseConfig without the state store's legacy names
+// and its 2 s minimum backoff: the minimum defaults to 8 ms, the maximum
+// to maxBackoff.
+func parseContribConfig(spec component.Spec, maxBackoff time.Duration) (*config, error) {
 	md := make(map[string]string, len(spec.Metadata))
 	for k, v := range spec.Metadata {
 		if strings.EqualFold(k, "maxRetries") || strings.EqualFold(k, "maxRetryBackoff") {
@@ -95,7 +108,7 @@ func parseConfigurationConfig(spec component.Spec) (*config, error) {
 		cfg.minRetryBackoff = 8 * time.Millisecond
 	}
 	if _, ok := metaLookup(spec, "redisMaxRetryInterval"); !ok {
-		cfg.maxRetryBackoff = 2 * time.Second
+		cfg.maxRetryBackoff = maxBackoff
 	}
 	return cfg, nil
 }
