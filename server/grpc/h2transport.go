@@ -220,10 +220,18 @@ func (t *h2transport) runUnary(st *h2stream) {
 	}
 	resp, err := st.desc.Handler(t.s.dapr, ctx, st.dec, t.unaryInt)
 	t.reply(st, resp, err)
+	if testHookReplied != nil {
+		testHookReplied()
+	}
 	if !inline {
 		c.flush()
 	}
 }
+
+// testHookReplied, set by tests only, runs between queueing a fast-path
+// reply and writing it: the window in which GracefulStop sees the stream
+// gone while its bytes still wait.
+var testHookReplied func()
 
 // decode is the handler's request decoder (grpc-go's, message text
 // included).

@@ -1093,13 +1093,18 @@ func TestForceShutdown(t *testing.T) {
 // TestGracefulStopDeliversLastReply: a Shutdown RPC whose callback stops
 // the server at once (as the sidecar does) still gets its OK. The stream
 // leaves the table when its trailers are queued, before they are written;
-// GracefulStop must write them before closing the connection.
+// GracefulStop must write them before closing the connection. A test hook
+// widens that window, so the test fails every time without the fix.
 func TestGracefulStopDeliversLastReply(t *testing.T) {
 	st, err := api.New(api.Config{AppID: testApp, DisableMetrics: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := 0; i < 100; i++ {
+	// Widen the window between queueing the reply and writing it, so that
+	// GracefulStop (started by the Shutdown callback) runs inside it.
+	testHookReplied = func() { time.Sleep(20 * time.Millisecond) }
+	defer func() { testHookReplied = nil }()
+	for i := 0; i < 10; i++ {
 		var srv *Server
 		ready := make(chan struct{})
 		stopped := make(chan error, 1)
