@@ -68,7 +68,3 @@ func Open(ctx context.Context, spec component.Spec, env component.Env) (Store, e
 	}
 	return f(ctx, spec, env)
 }
-
-// NewSubscriptionID returns a random (version 4) UUID string, the form of
-// daprd's subscription IDs.
-func NewSubscriptionID() (string, error) { return component.NewUUID() }

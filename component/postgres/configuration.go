@@ -278,9 +278,9 @@ func (s *ConfigStore) Get(ctx context.Context, keys []string, meta map[string]st
 	return items, nil
 }
 
-// subscriptionID is configstore.NewSubscriptionID with contrib's error text.
+// subscriptionID is component.NewUUID with contrib's error text.
 func subscriptionID() (string, error) {
-	id, err := configstore.NewSubscriptionID()
+	id, err := component.NewUUID()
 	if err != nil {
 		return "", fmt.Errorf("unable to generate subscription id - %w", err)
 	}

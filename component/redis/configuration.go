@@ -238,7 +238,7 @@ func (s *ConfigStore) Subscribe(ctx context.Context, keys []string, _ map[string
 	if closed {
 		return "", errors.New("redis store: the configuration store is closed")
 	}
-	id, err := configstore.NewSubscriptionID()
+	id, err := component.NewUUID()
 	if err != nil {
 		return "", err
 	}
