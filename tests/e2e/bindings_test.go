@@ -19,7 +19,6 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
-	"github.com/statecar/statecar/internal/testsrv"
 	"github.com/statecar/statecar/internal/testutil"
 )
 
@@ -29,13 +28,7 @@ import (
 // InvokeBinding, the direction metadata, and a binding type statecar does
 // not implement (skipped, not fatal).
 func TestBindingsAPI(t *testing.T) {
-	r, err := testsrv.StartRedis(testsrv.RedisOptions{})
-	if err != nil {
-		t.Skip(serverMissing(t, err))
-	}
-	t.Cleanup(r.Close)
-	rc := goredis.NewClient(&goredis.Options{Addr: r.Addr})
-	t.Cleanup(func() { _ = rc.Close() })
+	r, rc := startRedisWithClient(t)
 	ctx := context.Background()
 
 	dir := t.TempDir()

@@ -17,7 +17,6 @@ import (
 	commonv1pb "github.com/dapr/dapr/pkg/proto/common/v1"
 	runtimev1pb "github.com/dapr/dapr/pkg/proto/runtime/v1"
 	"github.com/jackc/pgx/v5"
-	goredis "github.com/redis/go-redis/v9"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -43,13 +42,7 @@ func configBackends() []configBackend {
 		{
 			typ: "configuration.redis",
 			setup: func(t *testing.T) (map[string]string, func(k, v, ver string)) {
-				r, err := testsrv.StartRedis(testsrv.RedisOptions{})
-				if err != nil {
-					t.Skip(serverMissing(t, err))
-				}
-				t.Cleanup(r.Close)
-				c := goredis.NewClient(&goredis.Options{Addr: r.Addr})
-				t.Cleanup(func() { _ = c.Close() })
+				r, c := startRedisWithClient(t)
 				return map[string]string{"redisHost": r.Addr}, func(k, v, ver string) {
 					if err := c.Set(context.Background(), k, v+"||"+ver, 0).Err(); err != nil {
 						t.Fatal(err)

@@ -7,13 +7,11 @@ import (
 	"time"
 
 	runtimev1pb "github.com/dapr/dapr/pkg/proto/runtime/v1"
-	goredis "github.com/redis/go-redis/v9"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
-	"github.com/statecar/statecar/internal/testsrv"
 	"github.com/statecar/statecar/internal/testutil"
 )
 
@@ -23,13 +21,7 @@ import (
 // keyPrefix strategies, expiry, metadata, error-code metrics, the gRPC
 // RPCs, and errors (not a crash) while Redis is down.
 func TestLockAPI(t *testing.T) {
-	r, err := testsrv.StartRedis(testsrv.RedisOptions{})
-	if err != nil {
-		t.Skip(serverMissing(t, err))
-	}
-	t.Cleanup(r.Close)
-	rc := goredis.NewClient(&goredis.Options{Addr: r.Addr})
-	t.Cleanup(func() { _ = rc.Close() })
+	r, rc := startRedisWithClient(t)
 	ctx := context.Background()
 
 	dir := t.TempDir()

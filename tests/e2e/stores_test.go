@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	goredis "github.com/redis/go-redis/v9"
+
 	"github.com/statecar/statecar/internal/testsrv"
 	"github.com/statecar/statecar/internal/testutil"
 )
@@ -127,6 +129,21 @@ func redisSetup(t *testing.T) (map[string]string, string) {
 	}
 	t.Cleanup(r.Close)
 	return map[string]string{"redisHost": r.Addr}, ""
+}
+
+// startRedisWithClient starts a throwaway redis-server (skipping the test
+// without one, failing it under CI) and a plain client of it, both closed
+// at cleanup.
+func startRedisWithClient(t *testing.T) (*testsrv.Redis, *goredis.Client) {
+	t.Helper()
+	r, err := testsrv.StartRedis(testsrv.RedisOptions{})
+	if err != nil {
+		t.Skip(serverMissing(t, err))
+	}
+	t.Cleanup(r.Close)
+	rc := goredis.NewClient(&goredis.Options{Addr: r.Addr})
+	t.Cleanup(func() { _ = rc.Close() })
+	return r, rc
 }
 
 func postgresSetup(t *testing.T) (map[string]string, string) {
