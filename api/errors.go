@@ -65,14 +65,22 @@ type detail struct {
 	// badRequest: field (omitted when empty); the description is the
 	// error's message (HTTP) or gRPC message (gRPC).
 	field string
-	// resource: resource_name (resource_type is always "state").
-	resource string
+	// resource: resource_name; resource_type is resType ("" = "state")
+	// and description resDesc.
+	resource, resType, resDesc string
 	// errorInfo: reason and metadata (name/value pairs sorted by name);
 	// nil meta renders as JSON null on HTTP.
 	reason string
 	meta   [][2]string
 	// grpcNoMeta drops meta on gRPC (daprd's gRPC path adds no appID).
 	grpcNoMeta bool
+}
+
+func (d *detail) resourceType() string {
+	if d.resType == "" {
+		return "state"
+	}
+	return d.resType
 }
 
 // Error is one Dapr API error, renderable for HTTP and gRPC exactly as daprd
@@ -167,9 +175,13 @@ func (e *Error) AppendHTTPBody(dst []byte) []byte {
 			dst = appendJSONString(dst, e.msg)
 			dst = append(dst, "}]}"...)
 		case detailResource:
-			dst = append(dst, `{"@type":"`+typeResource+`","description":"","owner":"","resource_name":`...)
+			dst = append(dst, `{"@type":"`+typeResource+`","description":`...)
+			dst = appendJSONString(dst, d.resDesc)
+			dst = append(dst, `,"owner":"","resource_name":`...)
 			dst = appendJSONString(dst, d.resource)
-			dst = append(dst, `,"resource_type":"state"}`...)
+			dst = append(dst, `,"resource_type":`...)
+			dst = appendJSONString(dst, d.resourceType())
+			dst = append(dst, '}')
 		case detailErrorInfo:
 			dst = append(dst, `{"@type":"`+typeErrorInfo+`","domain":"`+errorInfoDomain+`","metadata":`...)
 			if d.meta == nil {
@@ -213,7 +225,7 @@ func (e *Error) GRPCStatus() *status.Status {
 		case detailBadRequest:
 			ds = append(ds, &errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: d.field, Description: e.grpcMsg}}})
 		case detailResource:
-			ds = append(ds, &errdetails.ResourceInfo{ResourceType: "state", ResourceName: d.resource})
+			ds = append(ds, &errdetails.ResourceInfo{ResourceType: d.resourceType(), ResourceName: d.resource, Description: d.resDesc})
 		case detailErrorInfo:
 			ei := &errdetails.ErrorInfo{Reason: d.reason, Domain: errorInfoDomain}
 			if !d.grpcNoMeta && d.meta != nil {

@@ -99,6 +99,12 @@ var h1Routes = []struct {
 	{"POST", "/v1.0-alpha1/unlock/{storeName}", routeUnlock},
 	{"POST", "/v1.0/bindings/{name}", routeBinding},
 	{"PUT", "/v1.0/bindings/{name}", routeBinding},
+	{"POST", "/v1.0/publish/{pubsubname}/*", routePublish},
+	{"PUT", "/v1.0/publish/{pubsubname}/*", routePublish},
+	{"POST", "/v1.0/publish/bulk/{pubsubname}/*", routeBulkPublish},
+	{"PUT", "/v1.0/publish/bulk/{pubsubname}/*", routeBulkPublish},
+	{"POST", "/v1.0-alpha1/publish/bulk/{pubsubname}/*", routeBulkPublishAlpha},
+	{"PUT", "/v1.0-alpha1/publish/bulk/{pubsubname}/*", routeBulkPublishAlpha},
 }
 
 // DefaultSpinWorker is the HTTP server's spin budget (Config.HTTPSpinWorker)

@@ -32,6 +32,12 @@ type Config struct {
 	// without bindings (500 ERR_INVOKE_OUTPUT_BINDING, "couldn't find output
 	// binding").
 	Bindings *api.Bindings
+	// PubSub serves the Pub/sub API; nil answers it as daprd does without
+	// pub/sub components (404 ERR_PUBSUB_NOT_FOUND).
+	PubSub *api.PubSub
+	// Subscriber runs the app's subscriptions (listed in /v1.0/metadata);
+	// nil when there are none.
+	Subscriber *api.Subscriber
 	// AppChannel calls the app (configuration update deliveries); nil when
 	// there is no --app-port, as daprd's nil app channel.
 	AppChannel *appchannel.Channel

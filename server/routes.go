@@ -77,6 +77,9 @@ const (
 	routeLock
 	routeUnlock
 	routeBinding
+	routePublish
+	routeBulkPublish
+	routeBulkPublishAlpha
 )
 
 type routeInfo struct {
@@ -86,6 +89,9 @@ type routeInfo struct {
 	blocking bool
 	public   bool // also served on the public port
 	health   bool
+	// rawParams: the parameters are chi's, not unescaped (the publish
+	// routes read chi.URLParam as is).
+	rawParams bool
 }
 
 var routes = [...]routeInfo{
@@ -114,11 +120,18 @@ var routes = [...]routeInfo{
 	routeUnlock: {h: (*Runtime).handleUnlock, group: "unlock", version: "v1alpha1", blocking: true},
 
 	routeBinding: {h: (*Runtime).handleBinding, group: "bindings", version: "v1", blocking: true},
+
+	routePublish:          {h: (*Runtime).handlePublish, group: "publish", version: "v1", blocking: true, rawParams: true},
+	routeBulkPublish:      {h: (*Runtime).handleBulkPublish, group: "publish", version: "v1", blocking: true, rawParams: true},
+	routeBulkPublishAlpha: {h: (*Runtime).handleBulkPublish, group: "publish", version: "v1alpha1", blocking: true, rawParams: true},
 }
 
 // match finds the route of method and escaped path p (already cleaned) and
 // returns the start/end offsets of up to two parameters in p.
 func match(method, p string) (id routeID, params [2]string) {
+	if strings.HasPrefix(p, "/v1.0/publish/") || strings.HasPrefix(p, "/v1.0-alpha1/publish/bulk/") {
+		return matchPublish(method, p)
+	}
 	ps := splitPath(p)
 	if ps.more {
 		return routeNone, params
@@ -294,6 +307,10 @@ var legacyRoutes = [...]string{
 	routeUnlock: "v1.0-alpha1/unlock/{storeName}",
 
 	routeBinding: "v1.0/bindings/{name}",
+
+	routePublish:          "v1.0/publish/{pubsubname}/*",
+	routeBulkPublish:      "v1.0/publish/bulk/{pubsubname}/*",
+	routeBulkPublishAlpha: "v1.0-alpha1/publish/bulk/{pubsubname}/*",
 }
 
 // allowed applies the Configuration API lists to a route as daprd does
@@ -582,7 +599,7 @@ func (s *Runtime) serve(w response, r request, public bool) {
 	badParam := ""
 	var unescErr error
 	for i, v := range params {
-		if id == routeNone || v == "" {
+		if id == routeNone || v == "" || routes[id].rawParams {
 			break
 		}
 		u, err := url.QueryUnescape(v)

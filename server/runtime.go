@@ -205,9 +205,24 @@ type metadataResponse struct {
 	EnabledFeatures         []string                `json:"enabledFeatures,omitempty"`
 	Components              []metadataComponent     `json:"components,omitempty"`
 	Extended                map[string]string       `json:"extended,omitempty"`
+	Subscriptions           []metadataSubscription  `json:"subscriptions,omitempty"`
 	AppConnectionProperties appConnectionProperties `json:"appConnectionProperties"`
 	ActorRuntime            actorRuntime            `json:"actorRuntime"`
 	Workflows               struct{}                `json:"workflows"`
+}
+
+type metadataSubscription struct {
+	PubsubName      string            `json:"pubsubname"`
+	Topic           string            `json:"topic"`
+	Metadata        map[string]string `json:"metadata,omitempty"`
+	Rules           []metadataRule    `json:"rules,omitempty"`
+	DeadLetterTopic string            `json:"deadLetterTopic"`
+	Type            string            `json:"type"`
+}
+
+type metadataRule struct {
+	Match string `json:"match,omitempty"`
+	Path  string `json:"path,omitempty"`
 }
 
 type metadataComponent struct {
@@ -275,6 +290,14 @@ func (r *Runtime) metadata() *metadataResponse {
 	for _, c := range r.comps {
 		m.Components = append(m.Components, metadataComponent{Name: c.Name, Type: c.Type, Version: c.Version, Capabilities: c.Capabilities})
 	}
+	for _, sub := range r.cfg.Subscriber.Subscriptions() {
+		ms := metadataSubscription{PubsubName: sub.PubsubName, Topic: sub.Topic, Metadata: sub.Metadata,
+			DeadLetterTopic: sub.DeadLetterTopic, Type: sub.Type}
+		for _, rule := range sub.Rules {
+			ms.Rules = append(ms.Rules, metadataRule{Match: rule.Match.String(), Path: rule.Path})
+		}
+		m.Subscriptions = append(m.Subscriptions, ms)
+	}
 	return m
 }
 
@@ -316,6 +339,15 @@ func (r *Runtime) MetadataProto() *runtimev1pb.GetMetadataResponse {
 			HealthProbeTimeout:  h.HealthProbeTimeout,
 			HealthThreshold:     int32(h.HealthThreshold),
 		}
+	}
+	for _, sub := range m.Subscriptions {
+		ps := &runtimev1pb.PubsubSubscription{PubsubName: sub.PubsubName, Topic: sub.Topic, Metadata: sub.Metadata,
+			DeadLetterTopic: sub.DeadLetterTopic, Rules: &runtimev1pb.PubsubSubscriptionRules{},
+			Type: runtimev1pb.PubsubSubscriptionType(runtimev1pb.PubsubSubscriptionType_value[sub.Type])}
+		for _, rule := range sub.Rules {
+			ps.Rules.Rules = append(ps.Rules.Rules, &runtimev1pb.PubsubSubscriptionRule{Match: rule.Match, Path: rule.Path})
+		}
+		out.Subscriptions = append(out.Subscriptions, ps)
 	}
 	for _, c := range m.Components {
 		out.RegisteredComponents = append(out.RegisteredComponents, &runtimev1pb.RegisteredComponents{

@@ -135,6 +135,10 @@ type runtimeConfig struct {
 	grpcAddrs     []string
 	// blockShutdown is --dapr-block-shutdown-duration when given.
 	blockShutdown *time.Duration
+	// subscriptions are the Subscription resources of resourcePaths.
+	subscriptions []loader.SubscriptionDoc
+	// noSubscribeEndpoint: --disable-init-endpoints has "subscribe".
+	noSubscribeEndpoint bool
 }
 
 // buildConfig turns flags, environment and Configuration files into the
@@ -341,6 +345,14 @@ func buildConfig(fs *flagSet, log, root *slog.Logger) (*runtimeConfig, []*loader
 		return nil, nil, fatal(log, "Fatal error from runtime: failed to load components: "+err.Error())
 	}
 	loader.Resolve(lo, comps)
+	if rc.subscriptions, err = loader.LoadSubscriptions(lo); err != nil {
+		return nil, nil, fatal(log, "Fatal error from runtime: failed to load subscriptions: "+err.Error())
+	}
+	for _, e := range fs.Slice("disable-init-endpoints") {
+		if strings.TrimSpace(e) == "subscribe" {
+			rc.noSubscribeEndpoint = true
+		}
+	}
 
 	addrs := c.APIListenAddresses
 	if len(addrs) == 0 {
@@ -391,7 +403,11 @@ func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root 
 	var confStores []api.ConfigStore
 	var lockStores []api.LockStore
 	var outBindings []api.OutputBinding
+	var brokers []api.PubSubEntry
 	closeAll := func() {
+		for _, b := range brokers {
+			_ = b.Broker.Close()
+		}
 		for i := len(stores) - 1; i >= 0; i-- {
 			_ = stores[i].Store.Close()
 		}
@@ -501,9 +517,20 @@ func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root 
 			}
 			loaded(comp)
 			continue
+		case "pubsub":
+			ps, err := loader.InitPubSub(ctx, comp, env)
+			if err != nil {
+				if code, exit := failed(comp, err); exit {
+					return code
+				}
+				continue
+			}
+			loaded(comp, ps.Features()...)
+			brokers = append(brokers, api.PubSubEntry{Name: comp.Name, Broker: ps, Metadata: comp.Spec.Metadata})
+			continue
 		case "state", "":
 		default:
-			log.Warn(fmt.Sprintf("Component %s is not supported by statecar (only state, local secret, configuration and lock stores and output bindings are); it is skipped", comp.LogName()))
+			log.Warn(fmt.Sprintf("Component %s is not supported by statecar (only state, local secret, configuration and lock stores, pub/sub brokers and output bindings are); it is skipped", comp.LogName()))
 			continue
 		}
 		st, err := loader.InitState(ctx, comp, env)
@@ -576,10 +603,17 @@ func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root 
 	rc.Bindings = outputs
 	rc.AppChannel = appchannel.New(appchannel.Config{Protocol: c.AppProtocol, Address: c.AppChannelAddress, Port: c.AppPort,
 		Token: os.Getenv("APP_API_TOKEN")})
+	pubsubs := api.NewPubSub(api.PubSubConfig{AppID: c.AppID, Namespace: c.Namespace, Brokers: brokers,
+		LatencyBuckets: c.Metrics.LatencyBuckets, DisableMetrics: !c.MetricsEnabled})
+	rc.PubSub = pubsubs
+	subscriber := api.NewSubscriber(api.SubscriberConfig{AppID: c.AppID, Namespace: c.Namespace, PubSub: pubsubs,
+		Declarative: declarativeSubscriptions(log, rc.subscriptions), App: rc.AppChannel.PubSub(c.AppID),
+		DisableProgrammatic: rc.noSubscribeEndpoint, Logger: daprlog.Scope(root, "dapr.runtime.processor.subscriber")})
+	rc.Subscriber = subscriber
 	// From here on the stores close together: state, configuration, lock,
-	// the output bindings and the app channel.
+	// the output bindings, the brokers and the app channel.
 	closeStores := closerFunc(func() error {
-		return errors.Join(state.Close(), conf.Close(), locks.Close(), outputs.Close(), rc.AppChannel.Close())
+		return errors.Join(state.Close(), conf.Close(), locks.Close(), outputs.Close(), pubsubs.Close(), rc.AppChannel.Close())
 	})
 	rc.ForceShutdown = func() { forceExit(log, closeStores) }
 	rt, err := server.New(rc.Config, state, infos)
@@ -609,6 +643,7 @@ func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root 
 		Configuration:     conf,
 		Locks:             locks,
 		Bindings:          outputs,
+		PubSub:            pubsubs,
 		AppID:             c.AppID,
 		APIToken:          c.APIToken,
 		MaxMsgSize:        int(c.MaxBodySize),
@@ -646,6 +681,7 @@ func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root 
 		log.Warn("Graceful shutdown timeout is infinite, will wait indefinitely to shutdown")
 	}
 	rt.MarkReady()
+	subscriber.Start()
 	log.Info(fmt.Sprintf("dapr initialized. Status: Running. Init Elapsed %vms", time.Since(start).Milliseconds()))
 
 	exitCode := 0 // 1 when the shutdown was forced by a failed listener
@@ -687,6 +723,7 @@ func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root 
 		defer tcancel()
 	}
 	conf.StopSubscriptions() // or gRPC's graceful stop waits for SubscribeConfiguration streams
+	subscriber.Stop(sctx)    // no new deliveries; the ones in flight finish
 	done := make(chan error, 2)
 	go func() { done <- rt.Stop(sctx) }()
 	go func() { done <- gs.GracefulStop(sctx) }()
@@ -701,6 +738,35 @@ func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root 
 	}
 	log.Info("Daprd shutdown gracefully")
 	return exitCode
+}
+
+// declarativeSubscriptions turns the Subscription resources into the
+// subscriber's form; one whose routing rules do not compile is skipped with
+// an error.
+func declarativeSubscriptions(log *slog.Logger, docs []loader.SubscriptionDoc) []api.Subscription {
+	var out []api.Subscription
+	if len(docs) > 0 {
+		log.Info("Loading Declarative Subscriptions…")
+	}
+next:
+	for _, d := range docs {
+		log.Info("Found Subscription: " + d.Name)
+		sub := api.Subscription{Name: d.Name, PubsubName: d.PubsubName, Topic: d.Topic, Metadata: d.Metadata,
+			DeadLetterTopic: d.DeadLetterTopic, BulkSubscribe: d.BulkEnabled, Scopes: d.Scopes}
+		for _, r := range d.Rules {
+			rule, err := api.NewRule(r.Match, r.Path)
+			if err != nil {
+				log.Error(fmt.Sprintf("Failed to process subscription %s: invalid match expression %q: %v", d.Name, r.Match, err))
+				continue next
+			}
+			sub.Rules = append(sub.Rules, rule)
+		}
+		if d.Default != "" {
+			sub.Rules = append(sub.Rules, api.Rule{Path: d.Default})
+		}
+		out = append(out, sub)
+	}
+	return out
 }
 
 // componentFailed logs a component failure as daprd does; it returns 1

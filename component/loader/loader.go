@@ -21,6 +21,7 @@ import (
 	"github.com/statecar/statecar/component/binding"
 	"github.com/statecar/statecar/component/configstore"
 	"github.com/statecar/statecar/component/lockstore"
+	"github.com/statecar/statecar/component/pubsub"
 	"github.com/statecar/statecar/component/secretstore"
 )
 
@@ -613,3 +614,30 @@ func initWithin[S io.Closer](ctx context.Context, c *Component, open func(contex
 // ResolveErr returns the error Resolve recorded for c (a secret store that
 // could not be created, or a secret that could not be resolved), or nil.
 func ResolveErr(c *Component) error { return c.resolveErr }
+
+// InitPubSub creates and initialises a pub/sub component (pubsub.redis,
+// pubsub.in-memory) within its InitTimeout. As daprd does, a blank
+// consumerID becomes the app ID before the broker sees its metadata.
+// Errors are *ProcessError with daprd's texts.
+func InitPubSub(ctx context.Context, c *Component, env component.Env) (pubsub.PubSub, error) {
+	if c.Category() != "pubsub" {
+		return nil, &ProcessError{Name: c.Name, Reason: "creation", Err: fmt.Errorf("incorrect type %s", c.Type)}
+	}
+	if c.resolveErr != nil {
+		return nil, creationError(c, c.resolveErr)
+	}
+	if !slices.Contains(pubsub.Types(), strings.ToLower(c.Type)) {
+		return nil, creationError(c, fmt.Errorf("%w %s/%s", pubsub.ErrUnknownType, c.Type, c.Version))
+	}
+	spec := c.Spec
+	spec.Metadata = make(map[string]string, len(c.Spec.Metadata)+1)
+	for k, v := range c.Spec.Metadata {
+		spec.Metadata[k] = v
+	}
+	if strings.TrimSpace(spec.Metadata["consumerID"]) == "" {
+		spec.Metadata["consumerID"] = env.AppID
+	} else {
+		spec.Metadata["consumerID"] = strings.TrimSpace(spec.Metadata["consumerID"])
+	}
+	return initWithin(ctx, c, func(ctx context.Context) (pubsub.PubSub, error) { return pubsub.Open(ctx, spec, env) })
+}

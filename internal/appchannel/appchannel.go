@@ -75,6 +75,77 @@ func New(cfg Config) *Channel {
 // IsGRPC reports whether the app speaks gRPC.
 func (c *Channel) IsGRPC() bool { return c.cfg.Protocol == "grpc" || c.cfg.Protocol == "grpcs" }
 
+// Request is one HTTP call of the app.
+type Request struct {
+	Verb, Method, ContentType string
+	// Header holds extra request headers.
+	Header map[string]string
+	Body   []byte
+}
+
+// Response is the app's answer (the body is read up to 4 MiB).
+type Response struct {
+	Status int
+	Body   []byte
+}
+
+// maxResponse bounds the response body Do reads.
+const maxResponse = 4 << 20
+
+// Do calls the app over HTTP (not for gRPC apps).
+func (c *Channel) Do(ctx context.Context, r *Request) (*Response, error) {
+	u := c.base
+	if !strings.HasPrefix(r.Method, "/") {
+		u += "/"
+	}
+	u += r.Method
+	req, err := http.NewRequestWithContext(ctx, r.Verb, u, bytes.NewReader(r.Body))
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range r.Header {
+		req.Header.Set(k, v)
+	}
+	if r.ContentType != "" {
+		req.Header.Set("Content-Type", r.ContentType)
+	}
+	if c.cfg.Token != "" {
+		req.Header.Set(tokenHeader, c.cfg.Token)
+	}
+	resp, err := c.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+	if err != nil {
+		return nil, err
+	}
+	return &Response{Status: resp.StatusCode, Body: body}, nil
+}
+
+// WaitReady returns once the app port accepts TCP connections, polling
+// every 50 ms as daprd waits for the app before it talks to it, or when
+// ctx is done.
+func (c *Channel) WaitReady(ctx context.Context) error {
+	addr := net.JoinHostPort(c.cfg.Address, strconv.Itoa(c.cfg.Port))
+	var d net.Dialer
+	for {
+		dctx, cancel := context.WithTimeout(ctx, time.Second)
+		conn, err := d.DialContext(dctx, "tcp", addr)
+		cancel()
+		if err == nil {
+			_ = conn.Close()
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
 // Invoke calls method on the app with verb, content type and body, and
 // returns the app's status: the HTTP status, or for a gRPC app 200 when
 // OnInvoke succeeded (statecar's reading of success; daprd compares the

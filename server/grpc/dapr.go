@@ -300,6 +300,55 @@ func (d *daprAPI) InvokeBinding(ctx context.Context, in *runtimev1pb.InvokeBindi
 	return out, nil
 }
 
+// incomingTrace returns the call's W3C trace context metadata.
+func incomingTrace(ctx context.Context) (parent, state string) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	if v := md.Get("traceparent"); len(v) > 0 {
+		parent = v[0]
+	}
+	if v := md.Get("tracestate"); len(v) > 0 {
+		state = v[0]
+	}
+	return parent, state
+}
+
+// PublishEvent publishes one event (daprd's PublishEvent).
+func (d *daprAPI) PublishEvent(ctx context.Context, in *runtimev1pb.PublishEventRequest) (*emptypb.Empty, error) {
+	tp, ts := incomingTrace(ctx)
+	data := in.GetData()
+	if data == nil {
+		data = []byte{}
+	}
+	e := d.cfg.PubSub.Publish(ctx, &api.PublishRequest{PubsubName: in.GetPubsubName(), Topic: in.GetTopic(), Data: data,
+		ContentType: in.GetDataContentType(), Metadata: in.GetMetadata(), TraceParent: tp, TraceState: ts, GRPC: true})
+	if e != nil {
+		return nil, fail(e)
+	}
+	return &emptypb.Empty{}, nil
+}
+
+// BulkPublishEvent publishes many events (daprd's bulkPublishEvent: on any
+// failure the call fails and the response lists nothing).
+func (d *daprAPI) BulkPublishEvent(ctx context.Context, in *runtimev1pb.BulkPublishRequest) (*runtimev1pb.BulkPublishResponse, error) {
+	tp, ts := incomingTrace(ctx)
+	entries := make([]api.BulkEntry, len(in.GetEntries()))
+	for i, en := range in.GetEntries() {
+		entries[i] = api.BulkEntry{EntryID: en.GetEntryId(), Event: en.GetEvent(), ContentType: en.GetContentType(),
+			Metadata: api.BulkEntryMetadata(in.GetMetadata(), en.GetMetadata())}
+	}
+	_, e := d.cfg.PubSub.BulkPublish(ctx, &api.BulkPublishRequest{PubsubName: in.GetPubsubName(), Topic: in.GetTopic(),
+		Entries: entries, Metadata: in.GetMetadata(), TraceParent: tp, TraceState: ts, GRPC: true, CheckEntryIDs: true})
+	if e != nil {
+		return &runtimev1pb.BulkPublishResponse{}, fail(e)
+	}
+	return &runtimev1pb.BulkPublishResponse{FailedEntries: []*runtimev1pb.BulkPublishResponseFailedEntry{}}, nil
+}
+
+// BulkPublishEventAlpha1 is BulkPublishEvent's alpha name.
+func (d *daprAPI) BulkPublishEventAlpha1(ctx context.Context, in *runtimev1pb.BulkPublishRequest) (*runtimev1pb.BulkPublishResponse, error) {
+	return d.BulkPublishEvent(ctx, in)
+}
+
 // TryLockAlpha1 takes a lock (daprd's universal TryLockAlpha1).
 func (d *daprAPI) TryLockAlpha1(ctx context.Context, in *runtimev1pb.TryLockRequest) (*runtimev1pb.TryLockResponse, error) {
 	ok, e := d.cfg.Locks.TryLock(ctx, in.GetStoreName(), in.GetResourceId(), in.GetLockOwner(), in.GetExpiryInSeconds())

@@ -59,6 +59,9 @@ type Config struct {
 	// Bindings serves InvokeBinding; nil answers it as daprd does without
 	// bindings.
 	Bindings *api.Bindings
+	// PubSub serves PublishEvent and BulkPublishEvent(Alpha1); nil answers
+	// them as daprd does without pub/sub components.
+	PubSub *api.PubSub
 	// AppID labels the metrics (app_id) and is the fallback GetMetadata id.
 	AppID string
 	// APIToken, when not empty, is required in the dapr-api-token metadata

@@ -561,8 +561,10 @@ func TestMetadataAndShutdown(t *testing.T) {
 
 func TestUnimplemented(t *testing.T) {
 	env := startEnv(t, "")
+	// PublishEvent is implemented: without pub/sub components it is
+	// daprd's not-found error.
 	_, err := env.client.PublishEvent(context.Background(), &runtimev1pb.PublishEventRequest{PubsubName: "p", Topic: "t"})
-	wantStatus(t, err, codes.Unimplemented, "method PublishEvent not implemented")
+	wantStatus(t, err, codes.InvalidArgument, "pubsub p is not found", "ErrorInfo{dapr.io DAPR_PUBSUB_NOT_FOUND []}")
 	_, err = env.client.GetActorState(context.Background(), &runtimev1pb.GetActorStateRequest{ActorType: "t", ActorId: "i", Key: "k"})
 	wantStatus(t, err, codes.Unimplemented, "method GetActorState not implemented")
 	// InvokeBinding is implemented: without bindings it is daprd's error.

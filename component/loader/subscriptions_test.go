@@ -1,0 +1,122 @@
+package loader
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/statecar/statecar/component"
+	"github.com/statecar/statecar/component/pubsub"
+)
+
+func TestLoadSubscriptions(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, "a.yaml", `apiVersion: dapr.io/v2alpha1
+kind: Subscription
+metadata:
+  name: v2
+spec:
+  pubsubname: ps
+  topic: orders
+  routes:
+    rules:
+      - match: event.type == "x"
+        path: /x
+    default: /orders
+  metadata:
+    rawPayload: true
+  deadLetterTopic: dead
+  bulkSubscribe:
+    enabled: true
+scopes: [app1]
+---
+apiVersion: dapr.io/v1alpha1
+kind: Subscription
+metadata:
+  name: v1
+spec:
+  pubsubname: ps
+  topic: legacy
+  route: /legacy
+---
+apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata:
+  name: notasub
+spec:
+  type: pubsub.in-memory
+---
+apiVersion: dapr.io/v2alpha1
+kind: Subscription
+metadata:
+  name: elsewhere
+  namespace: other
+spec:
+  pubsubname: ps
+  topic: t
+`)
+	write(t, dir, "b.yml", `apiVersion: dapr.io/v3
+kind: Subscription
+metadata:
+  name: unknownversion
+spec: {}
+`)
+	subs, err := LoadSubscriptions(Options{Paths: []string{dir}, Namespace: "default"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(subs) != 2 {
+		t.Fatalf("%+v", subs)
+	}
+	v2, v1 := subs[0], subs[1]
+	if v2.Name != "v2" || v2.PubsubName != "ps" || v2.Topic != "orders" || v2.Default != "/orders" || len(v2.Rules) != 1 ||
+		v2.Rules[0].Match != `event.type == "x"` || v2.Rules[0].Path != "/x" || v2.Metadata["rawPayload"] != "true" ||
+		v2.DeadLetterTopic != "dead" || !v2.BulkEnabled || len(v2.Scopes) != 1 || v2.Scopes[0] != "app1" {
+		t.Fatalf("v2: %+v", v2)
+	}
+	if v1.Name != "v1" || v1.Default != "/legacy" || len(v1.Rules) != 0 {
+		t.Fatalf("v1: %+v", v1)
+	}
+	if _, err := LoadSubscriptions(Options{Paths: []string{dir + "/missing"}}); err == nil {
+		t.Fatal("a missing folder loaded")
+	}
+}
+
+func TestInitPubSub(t *testing.T) {
+	var got component.Spec
+	pubsub.Register("pubsub.loadertest", func(_ context.Context, spec component.Spec, _ component.Env) (pubsub.PubSub, error) {
+		got = spec
+		if spec.Metadata["fail"] == "yes" {
+			return nil, errors.New("cannot connect")
+		}
+		return pubsub.NewMemory(nil), nil
+	})
+	env := component.Env{AppID: "myapp"}
+	c := &Component{Spec: component.Spec{Name: "ps", Type: "pubsub.loadertest", Version: "v1", Metadata: map[string]string{"consumerID": "  "}}, InitTimeout: DefaultInitTimeout}
+	ps, err := InitPubSub(context.Background(), c, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = ps.Close()
+	// A blank consumerID is the app ID; the component's own map is untouched.
+	if got.Metadata["consumerID"] != "myapp" || c.Spec.Metadata["consumerID"] != "  " {
+		t.Fatalf("consumerID %q / %q", got.Metadata["consumerID"], c.Spec.Metadata["consumerID"])
+	}
+	c.Spec.Metadata = map[string]string{"consumerID": " group1 "}
+	ps, _ = InitPubSub(context.Background(), c, env)
+	_ = ps.Close()
+	if got.Metadata["consumerID"] != "group1" {
+		t.Fatalf("consumerID %q", got.Metadata["consumerID"])
+	}
+	c.Spec.Metadata = map[string]string{"fail": "yes"}
+	_, err = InitPubSub(context.Background(), c, env)
+	if err == nil || err.Error() != "process component ps error: [INIT_COMPONENT_FAILURE]: initialization error occurred for ps (pubsub.loadertest/v1): cannot connect" {
+		t.Fatalf("%v", err)
+	}
+	c.Spec.Type = "pubsub.unknown"
+	_, err = InitPubSub(context.Background(), c, env)
+	if err == nil || !strings.Contains(err.Error(), "[CREATE_COMPONENT_FAILURE]") || !strings.Contains(err.Error(), "couldn't find message bus pubsub.unknown/v1") {
+		t.Fatalf("%v", err)
+	}
+}
