@@ -352,8 +352,11 @@ func (s *Subscriber) handle(ctx context.Context, b *broker, sub Subscription, ms
 	s.mu.Lock()
 	if s.stopped {
 		s.mu.Unlock()
-		// Not taken: the broker keeps it (Redis redelivers it later).
-		return context.Canceled
+		// Not taken. Wait for the subscription's end (Stop cancels it
+		// next) and fail with it, so that the broker keeps the message:
+		// Redis Streams acknowledge an error while the context lives.
+		<-ctx.Done()
+		return ctx.Err()
 	}
 	s.inflight.Add(1)
 	s.mu.Unlock()

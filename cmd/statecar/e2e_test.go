@@ -258,6 +258,15 @@ func TestStartupFailures(t *testing.T) {
 	f([]string{"--app-id", "a", "--resources-path", dir}, 1,
 		"process component rb error: [INIT_COMPONENT_FAILURE]: initialization error occurred for rb (bindings.redis/v1): redis binding: error connecting to redis at 127.0.0.1:1: dial tcp 127.0.0.1:1: connect: connection refused")
 
+	dir = t.TempDir()
+	testutil.WriteComponent(t, dir, "ps", "pubsub.redis", map[string]string{"redisHost": "127.0.0.1:1", "redisMaxRetries": "0"})
+	f([]string{"--app-id", "a", "--resources-path", dir}, 1,
+		"process component ps error: [INIT_COMPONENT_FAILURE]: initialization error occurred for ps (pubsub.redis/v1): redis streams: error connecting to redis at 127.0.0.1:1: dial tcp 127.0.0.1:1: connect: connection refused")
+	dir = t.TempDir()
+	testutil.WriteFile(t, dir, "ps.yaml", strings.Replace(testutil.ComponentYAML("ps", "pubsub.in-memory", nil), "version: v1", "version: v2", 1))
+	f([]string{"--app-id", "a", "--resources-path", dir}, 1,
+		"process component ps error: [CREATE_COMPONENT_FAILURE]: initialization error occurred for ps (pubsub.in-memory/v2): couldn't find message bus pubsub.in-memory/v2")
+
 	// A lock store is initialised first, then its keyPrefix checked.
 	r, err := testsrv.StartRedis(testsrv.RedisOptions{})
 	testsrv.Require(t, err)
@@ -406,9 +415,16 @@ metadata:
 apiVersion: dapr.io/v1alpha1
 kind: Component
 metadata:
-  name: pubsub
+  name: crypto
 spec:
-  type: pubsub.redis
+  type: crypto.dapr.jwks
+---
+apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata:
+  name: kafka
+spec:
+  type: pubsub.kafka
 `
 
 func TestComponentsFromResources(t *testing.T) {
@@ -438,7 +454,8 @@ func TestComponentsFromResources(t *testing.T) {
 	}
 	out := s.Output()
 	for _, want := range []string{"Component loaded: mem (state.in-memory/v1)", "Ignoring error processing component: process component broken error",
-		"A non-YAML Component file readme.txt was detected", "Component pubsub (pubsub.redis) is not supported by statecar"} {
+		"A non-YAML Component file readme.txt was detected", "Component crypto (crypto.dapr.jwks) is not supported by statecar",
+		"Component kafka (pubsub.kafka) is not supported by statecar (of the pub/sub brokers only pubsub.redis and pubsub.in-memory are); it is skipped"} {
 		if !strings.Contains(out, want) {
 			t.Fatalf("output lacks %q:\n%s", want, out)
 		}

@@ -518,6 +518,10 @@ func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root 
 			loaded(comp)
 			continue
 		case "pubsub":
+			if !loader.HasPubSub(comp) {
+				log.Warn(fmt.Sprintf("Component %s is not supported by statecar (of the pub/sub brokers only pubsub.redis and pubsub.in-memory are); it is skipped", comp.LogName()))
+				continue
+			}
 			ps, err := loader.InitPubSub(ctx, comp, env)
 			if err != nil {
 				if code, exit := failed(comp, err); exit {

@@ -615,6 +615,12 @@ func initWithin[S io.Closer](ctx context.Context, c *Component, open func(contex
 // could not be created, or a secret that could not be resolved), or nil.
 func ResolveErr(c *Component) error { return c.resolveErr }
 
+// HasPubSub reports whether c is a pub/sub component of a type statecar
+// implements (pubsub.redis, pubsub.in-memory).
+func HasPubSub(c *Component) bool {
+	return c.Category() == "pubsub" && slices.Contains(pubsub.Types(), strings.ToLower(c.Type))
+}
+
 // InitPubSub creates and initialises a pub/sub component (pubsub.redis,
 // pubsub.in-memory) within its InitTimeout. As daprd does, a blank
 // consumerID becomes the app ID before the broker sees its metadata.
@@ -626,8 +632,10 @@ func InitPubSub(ctx context.Context, c *Component, env component.Env) (pubsub.Pu
 	if c.resolveErr != nil {
 		return nil, creationError(c, c.resolveErr)
 	}
-	if !slices.Contains(pubsub.Types(), strings.ToLower(c.Type)) {
-		return nil, creationError(c, fmt.Errorf("%w %s/%s", pubsub.ErrUnknownType, c.Type, c.Version))
+	if !slices.Contains(pubsub.Types(), strings.ToLower(c.Type)) || component.CheckVersion(c.Spec) != nil {
+		// daprd's registry: an unknown type, or a version other than the
+		// initial one ("", v0, v1), is not found.
+		return nil, creationError(c, fmt.Errorf("%w %s/%s", pubsub.ErrUnknownType, strings.ToLower(c.Type), strings.ToLower(c.Version)))
 	}
 	spec := c.Spec
 	spec.Metadata = make(map[string]string, len(c.Spec.Metadata)+1)

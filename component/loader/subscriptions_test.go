@@ -114,6 +114,13 @@ func TestInitPubSub(t *testing.T) {
 	if err == nil || err.Error() != "process component ps error: [INIT_COMPONENT_FAILURE]: initialization error occurred for ps (pubsub.loadertest/v1): cannot connect" {
 		t.Fatalf("%v", err)
 	}
+	c.Spec.Version = "v2"
+	c.Spec.Metadata = nil
+	_, err = InitPubSub(context.Background(), c, env)
+	if err == nil || !strings.Contains(err.Error(), "[CREATE_COMPONENT_FAILURE]") || !strings.Contains(err.Error(), "couldn't find message bus pubsub.loadertest/v2") {
+		t.Fatalf("%v", err)
+	}
+	c.Spec.Version = "v1"
 	c.Spec.Type = "pubsub.unknown"
 	_, err = InitPubSub(context.Background(), c, env)
 	if err == nil || !strings.Contains(err.Error(), "[CREATE_COMPONENT_FAILURE]") || !strings.Contains(err.Error(), "couldn't find message bus pubsub.unknown/v1") {
