@@ -160,6 +160,13 @@ func startSidecar(tb testing.TB, env ...string) *sidecar {
 // (YAML, "---"-separated) beside componentsYAML.
 func startSidecarWith(tb testing.TB, extra string, env ...string) *sidecar {
 	tb.Helper()
+	return startSidecarArgs(tb, extra, nil, env...)
+}
+
+// startSidecarArgs is startSidecarWith with extra command-line arguments
+// (e.g. --app-port).
+func startSidecarArgs(tb testing.TB, extra string, extraArgs []string, env ...string) *sidecar {
+	tb.Helper()
 	res := tb.TempDir()
 	if err := os.WriteFile(filepath.Join(res, "statestore.yaml"), []byte(componentsYAML), 0o600); err != nil {
 		tb.Fatal(err)
@@ -171,7 +178,7 @@ func startSidecarWith(tb testing.TB, extra string, env ...string) *sidecar {
 	}
 	dataDir := tb.TempDir()
 	for attempt := 1; ; attempt++ {
-		s := spawnSidecar(tb, res, dataDir, env)
+		s := spawnSidecar(tb, res, dataDir, env, extraArgs)
 		err := s.waitReady()
 		if err == nil {
 			return s
@@ -186,7 +193,7 @@ func startSidecarWith(tb testing.TB, extra string, env ...string) *sidecar {
 }
 
 // spawnSidecar starts one process on newly picked ports.
-func spawnSidecar(tb testing.TB, res, dataDir string, env []string) *sidecar {
+func spawnSidecar(tb testing.TB, res, dataDir string, env, extraArgs []string) *sidecar {
 	tb.Helper()
 	s := &sidecar{
 		AppID:       "myapp",
@@ -206,6 +213,7 @@ func spawnSidecar(tb testing.TB, res, dataDir string, env []string) *sidecar {
 		"--resources-path", res,
 		"--data-dir", dataDir,
 	}
+	args = append(args, extraArgs...)
 	s.cmd = exec.Command(binary, args...)
 	s.cmd.Env = append(os.Environ(), env...)
 	s.cmd.Stdout = s.out
