@@ -24,7 +24,9 @@ type events struct {
 	ch  chan string
 }
 
-func newEvents() *events { return &events{got: map[string][]*common.TopicEvent{}, ch: make(chan string, 64)} }
+func newEvents() *events {
+	return &events{got: map[string][]*common.TopicEvent{}, ch: make(chan string, 64)}
+}
 
 func (e *events) handler(name string, drop bool) common.TopicEventHandler {
 	return func(_ context.Context, ev *common.TopicEvent) (bool, error) {

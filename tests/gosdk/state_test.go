@@ -354,7 +354,7 @@ func TestSDK(t *testing.T) {
 		err = c.SaveState(ctx, store, "a||b", []byte("v"), nil)
 		wantCode(t, err, codes.InvalidArgument, "input key/keyPrefix 'a||b' can't contain '||'")
 		err = c.PublishEvent(ctx, "pubsub", "topic", []byte("x"))
-		wantCode(t, err, codes.Unimplemented, "PublishEvent")
+		wantCode(t, err, codes.InvalidArgument, "pubsub pubsub is not found")
 	})
 
 	t.Run("Metadata", func(t *testing.T) {
