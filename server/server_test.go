@@ -313,6 +313,14 @@ func TestAPIAllowDeny(t *testing.T) {
 	if w := do(rt4, "POST", "/v1.0-alpha1/unlock/l", `{}`, nil); w.code != 404 {
 		t.Fatalf("unlock not allowed by a lock rule: %d", w.code)
 	}
+	// publish v1alpha1 allows the alpha bulk route only.
+	rt5 := newTestRuntime(t, Config{APIAllowed: []APIRule{{Name: "publish", Version: "v1alpha1", Protocol: "http"}}})
+	if w := do(rt5, "POST", "/v1.0-alpha1/publish/bulk/ps/t", `[]`, nil); w.code != 404 || !strings.Contains(string(w.out), "ERR_PUBSUB_NOT_FOUND") {
+		t.Fatalf("bulk publish allowed: %d %s", w.code, w.out)
+	}
+	if w := do(rt5, "POST", "/v1.0/publish/ps/t", `x`, nil); w.code != 404 || !strings.Contains(string(w.out), "ERR_DIRECT_INVOKE") {
+		t.Fatalf("publish v1 not allowed by a v1alpha1 rule: %d %s", w.code, w.out)
+	}
 	// Rules of another protocol (or none) do not apply to HTTP.
 	rt3 := newTestRuntime(t, Config{APIAllowed: []APIRule{{Name: "state", Version: "v1", Protocol: "grpc"}}, APIDenied: []APIRule{{Name: "metadata", Version: "v1"}}})
 	if w := do(rt3, "GET", "/v1.0/metadata", "", nil); w.code != 200 {

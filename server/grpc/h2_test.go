@@ -104,7 +104,8 @@ func TestTransportsAgree(t *testing.T) {
 		{"save too large", unary("SaveState", withToken, &runtimev1pb.SaveStateRequest{StoreName: "statestore", States: []*commonv1pb.StateItem{
 			{Key: "k", Value: make([]byte, 2<<20)}}}, &emptypb.Empty{})},
 		{"bulk get", unary("GetBulkState", withToken, &runtimev1pb.GetBulkStateRequest{StoreName: "statestore", Keys: []string{"seed", "nope"}}, &runtimev1pb.GetBulkStateResponse{})},
-		{"unimplemented unary", unary("PublishEvent", withToken, &runtimev1pb.PublishEventRequest{PubsubName: "p", Topic: "t"}, &emptypb.Empty{})},
+		{"publish without brokers", unary("PublishEvent", withToken, &runtimev1pb.PublishEventRequest{PubsubName: "p", Topic: "t"}, &emptypb.Empty{})},
+		{"unimplemented unary", unary("GetActorState", withToken, &runtimev1pb.GetActorStateRequest{ActorType: "t", ActorId: "i", Key: "k"}, &runtimev1pb.GetActorStateResponse{})},
 		{"unknown method", unary("NoSuchMethod", withToken, &emptypb.Empty{}, &emptypb.Empty{})},
 		{"unknown service", func(conn *grpc.ClientConn) outcome {
 			err := conn.Invoke(withToken, "/no.Such/Method", &emptypb.Empty{}, &emptypb.Empty{})

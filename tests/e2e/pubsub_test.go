@@ -362,6 +362,8 @@ func testPubSubAPI(t *testing.T, bp brokerProfile) {
 	if st := status.Convert(err); st.Code() != codes.PermissionDenied {
 		t.Errorf("gRPC forbidden: %v", err)
 	}
+	// The alpha name is deprecated but still what older SDKs call.
+	//lint:ignore SA1019 tested on purpose
 	res, err := cl.BulkPublishEventAlpha1(ctx, &runtimev1pb.BulkPublishRequest{PubsubName: "ps", Topic: "grpc", Entries: []*runtimev1pb.BulkPublishRequestEntry{
 		{EntryId: "a", Event: []byte("one"), ContentType: "text/plain"}, {EntryId: "b", Event: []byte("two"), ContentType: "text/plain"}}})
 	if err != nil || len(res.GetFailedEntries()) != 0 {

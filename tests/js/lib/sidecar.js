@@ -47,8 +47,12 @@ function componentYAML(name, type, meta = {}) {
 }
 
 // start launches a sidecar. components: [{name, type, meta}]; env: extra
-// environment variables of the process.
-async function start({ appId = "jsapp", components = [], env = {} } = {}) {
+// environment variables of the process; args: extra command-line arguments
+// (e.g. ["--app-port", "3001"]); readyPath: the endpoint polled for 204
+// before start resolves (with --app-port, /v1.0/healthz waits for the app,
+// so a test that starts its app after the sidecar polls
+// /v1.0/healthz/outbound instead).
+async function start({ appId = "jsapp", components = [], env = {}, args: extraArgs = [], readyPath = "/v1.0/healthz" } = {}) {
   const bin = process.env.STATECAR_BIN;
   if (!bin) throw new Error("STATECAR_BIN is not set (run tests/js/run.sh)");
   const root = fs.mkdtempSync(path.join(os.tmpdir(), "statecar-js-"));
@@ -67,6 +71,7 @@ async function start({ appId = "jsapp", components = [], env = {} } = {}) {
     "--metrics-listen-address", "127.0.0.1",
     "--data-dir", path.join(root, "data"),
     "--resources-path", resources,
+    ...extraArgs,
   ];
   const child = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
   let output = "";
@@ -86,7 +91,7 @@ async function start({ appId = "jsapp", components = [], env = {} } = {}) {
   const deadline = Date.now() + 30000;
   for (;;) {
     if (exited) throw new Error(`statecar exited (${JSON.stringify(exited)}) before ready:\n${output}`);
-    if ((await status(httpPort, "/v1.0/healthz")) === 204) break;
+    if ((await status(httpPort, readyPath)) === 204) break;
     if (Date.now() > deadline) {
       child.kill("SIGKILL");
       throw new Error(`statecar not ready after 30s:\n${output}`);
