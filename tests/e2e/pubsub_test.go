@@ -22,6 +22,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/emptypb"
 
+	"github.com/statecar/statecar/internal/testsrv"
 	"github.com/statecar/statecar/internal/testutil"
 )
 
@@ -593,5 +594,61 @@ func TestPubSubAbsent(t *testing.T) {
 	}
 	if code := sc.Stop(); code != 0 {
 		t.Errorf("exit %d", code)
+	}
+}
+
+// TestPubSubRedisRestart: while redis-server is down a publish fails with
+// daprd's 500 ERR_PUBSUB_PUBLISH_MESSAGE and the sidecar stays up; after
+// the server is back (its AOF kept the stream and the consumer group),
+// publishes succeed again and the subscription delivers without a restart
+// of statecar.
+func TestPubSubRedisRestart(t *testing.T) {
+	r, err := testsrv.StartRedis(testsrv.RedisOptions{AppendOnly: true})
+	if err != nil {
+		t.Skip(serverMissing(t, err))
+	}
+	t.Cleanup(r.Close)
+	app := startSubApp(t, `[{"pubsubname":"ps","topic":"orders","route":"/orders"}]`)
+	dir := t.TempDir()
+	testutil.WriteComponent(t, dir, "ps", "pubsub.redis", map[string]string{"redisHost": r.Addr, "redisMaxRetries": "0"})
+	sc := testutil.Start(t, testutil.Options{AppID: "restartapp", ResourcesDir: dir, ExtraArgs: []string{"--app-port", strconv.Itoa(app.port)}})
+	waitSubscribed(t, sc, 1)
+	publish := func(body string) *rawResponse {
+		t.Helper()
+		resp, err := rawDo(sc.Addr(), "POST", "/v1.0/publish/ps/orders", []string{"Content-Type: text/plain"}, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	if resp := publish("before"); resp.Status != 204 {
+		t.Fatalf("publish: %d %s", resp.Status, resp.Body)
+	}
+	if d := app.next(t); d.ce["data"] != "before" {
+		t.Fatalf("delivery %s", d.body)
+	}
+	r.Kill()
+	resp := publish("while down")
+	if resp.Status != 500 || !strings.Contains(string(resp.Body), `"errorCode":"ERR_PUBSUB_PUBLISH_MESSAGE","message":"error when publishing to topic orders in pubsub ps: redis streams: error from publish: `) {
+		t.Fatalf("publish while down: %d %s", resp.Status, resp.Body)
+	}
+	if err := r.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for publish("after").Status != 204 {
+		if time.Now().After(deadline) {
+			t.Fatal("publishes never succeeded after the restart")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if d := app.next(t); d.ce["data"] != "after" {
+		t.Fatalf("delivery after the restart: %s", d.body)
+	}
+	if exited, _ := sc.Exited(); exited {
+		t.Fatal("statecar exited")
+	}
+	if code := sc.Stop(); code != 0 {
+		t.Errorf("exit %d; output:\n%s", code, sc.Output())
 	}
 }
