@@ -60,11 +60,12 @@ func startSubApp(t *testing.T, subs string) *subApp {
 		a.mu.Lock()
 		answer := a.answer
 		a.mu.Unlock()
+		// Recorded on arrival, before the answer (which may hang).
+		a.got <- topicDelivery{path: r.URL.Path, header: r.Header.Clone(), body: b, ce: ce}
 		code, body := 200, ""
 		if answer != nil {
 			code, body = answer(r.URL.Path, ce)
 		}
-		a.got <- topicDelivery{path: r.URL.Path, header: r.Header.Clone(), body: b, ce: ce}
 		w.WriteHeader(code)
 		_, _ = io.WriteString(w, body)
 	}))
@@ -648,6 +649,66 @@ func TestPubSubRedisRestart(t *testing.T) {
 	if exited, _ := sc.Exited(); exited {
 		t.Fatal("statecar exited")
 	}
+	if code := sc.Stop(); code != 0 {
+		t.Errorf("exit %d; output:\n%s", code, sc.Output())
+	}
+}
+
+// TestPubSubRedisKill9: a sidecar killed (SIGKILL) while the app handles an
+// event does not lose it: the event stays pending in the consumer group
+// and the restarted sidecar claims and delivers it again once it has been
+// pending for processingTimeout (at-least-once delivery). As in daprd, the
+// delivery itself is not bounded by processingTimeout: an app slower than
+// that gets the event a second time while it still handles the first, so
+// the app here answers the first delivery only after the kill, well
+// within processingTimeout.
+func TestPubSubRedisKill9(t *testing.T) {
+	r, rc := startRedisWithClient(t)
+	app := startSubApp(t, `[{"pubsubname":"ps","topic":"jobs","route":"/jobs"}]`)
+	release := make(chan struct{})
+	var once sync.Once
+	app.answer = func(path string, ce map[string]any) (int, string) {
+		first := false
+		once.Do(func() { first = true })
+		if first {
+			<-release // the first delivery hangs until the sidecar is dead
+		}
+		return 200, ""
+	}
+	dir := t.TempDir()
+	testutil.WriteComponent(t, dir, "ps", "pubsub.redis", map[string]string{"redisHost": r.Addr,
+		"processingTimeout": "3s", "redeliverInterval": "200"})
+	sc := testutil.Start(t, testutil.Options{AppID: "killapp", ResourcesDir: dir, ExtraArgs: []string{"--app-port", strconv.Itoa(app.port)}})
+	waitSubscribed(t, sc, 1)
+	runSteps(t, target{addr: sc.Addr(), sc: sc}, nil, []step{
+		req("POST", "/v1.0/publish/ps/jobs?metadata.cloudevent.id=job-1", `{"job":1}`, 204, "").h("Content-Type: application/json"),
+	})
+	first := app.next(t)
+	if first.ce["id"] != "job-1" {
+		t.Fatalf("first delivery %s", first.body)
+	}
+	sc.Kill()
+	pending, err := rc.XPending(context.Background(), "jobs", "killapp").Result()
+	if err != nil || pending.Count != 1 {
+		t.Fatalf("pending after the crash: %+v %v", pending, err)
+	}
+	close(release) // the answer goes to a dead sidecar
+	sc.CrashRestart() // already dead: starts it again
+	if again := app.next(t); again.ce["id"] != "job-1" {
+		t.Fatalf("redelivery %s", again.body)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		p, err := rc.XPending(context.Background(), "jobs", "killapp").Result()
+		if err == nil && p.Count == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still pending after the redelivery: %+v %v", p, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	app.none(t, 1500*time.Millisecond) // delivered again once, not more
 	if code := sc.Stop(); code != 0 {
 		t.Errorf("exit %d; output:\n%s", code, sc.Output())
 	}
