@@ -692,7 +692,7 @@ func TestPubSubRedisKill9(t *testing.T) {
 	if err != nil || pending.Count != 1 {
 		t.Fatalf("pending after the crash: %+v %v", pending, err)
 	}
-	close(release) // the answer goes to a dead sidecar
+	close(release)    // the answer goes to a dead sidecar
 	sc.CrashRestart() // already dead: starts it again
 	if again := app.next(t); again.ce["id"] != "job-1" {
 		t.Fatalf("redelivery %s", again.body)
