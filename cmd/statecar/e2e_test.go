@@ -259,6 +259,10 @@ func TestStartupFailures(t *testing.T) {
 		"process component rb error: [INIT_COMPONENT_FAILURE]: initialization error occurred for rb (bindings.redis/v1): redis binding: error connecting to redis at 127.0.0.1:1: dial tcp 127.0.0.1:1: connect: connection refused")
 
 	dir = t.TempDir()
+	testutil.WriteComponent(t, dir, "tick", "bindings.cron", map[string]string{"schedule": "sometimes"})
+	f([]string{"--app-id", "a", "--resources-path", dir}, 1,
+		"process component tick error: [INIT_COMPONENT_FAILURE]: initialization error occurred for tick (bindings.cron/v1): invalid schedule format 'sometimes': ")
+	dir = t.TempDir()
 	testutil.WriteComponent(t, dir, "ps", "pubsub.redis", map[string]string{"redisHost": "127.0.0.1:1", "redisMaxRetries": "0"})
 	f([]string{"--app-id", "a", "--resources-path", dir}, 1,
 		"process component ps error: [INIT_COMPONENT_FAILURE]: initialization error occurred for ps (pubsub.redis/v1): redis streams: error connecting to redis at 127.0.0.1:1: dial tcp 127.0.0.1:1: connect: connection refused")

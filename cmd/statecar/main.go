@@ -19,6 +19,7 @@ import (
 
 	"github.com/statecar/statecar/api"
 	"github.com/statecar/statecar/component"
+	_ "github.com/statecar/statecar/component/cronbinding" // bindings.cron
 	_ "github.com/statecar/statecar/component/embedded"    // state.pebble, state.in-memory
 	_ "github.com/statecar/statecar/component/httpbinding" // bindings.http
 	"github.com/statecar/statecar/component/loader"
@@ -404,7 +405,11 @@ func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root 
 	var lockStores []api.LockStore
 	var outBindings []api.OutputBinding
 	var brokers []api.PubSubEntry
+	var inBindings []api.InputBindingEntry
 	closeAll := func() {
+		for _, ib := range inBindings {
+			_ = ib.Binding.Close()
+		}
 		for _, b := range brokers {
 			_ = b.Broker.Close()
 		}
@@ -498,11 +503,28 @@ func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root 
 			lockStores = append(lockStores, api.LockStore{Name: comp.Name, Store: ls, KeyPrefix: prefix})
 			continue
 		case "bindings":
-			if !loader.HasOutputBinding(comp) {
-				log.Warn(fmt.Sprintf("Component %s is not supported by statecar (of the bindings only bindings.redis, bindings.localstorage and bindings.http, as output bindings, are); it is skipped", comp.LogName()))
+			hasIn, hasOut := loader.HasInputBinding(comp), loader.HasOutputBinding(comp)
+			if !hasIn && !hasOut {
+				log.Warn(fmt.Sprintf("Component %s is not supported by statecar (of the bindings only bindings.cron as an input binding and bindings.redis, bindings.localstorage and bindings.http as output bindings are); it is skipped", comp.LogName()))
 				continue
 			}
-			if loader.IsOutputDirection(comp) {
+			// daprd's order: the input side, then the output side, each
+			// when the direction metadata allows it; the capabilities say
+			// which sides were made.
+			var caps []string
+			if in, explicit := loader.IsInputDirection(comp); hasIn && in {
+				ib, err := loader.InitInputBinding(ctx, comp, env)
+				if err != nil {
+					if code, exit := failed(comp, err); exit {
+						return code
+					}
+					continue
+				}
+				log.Info(fmt.Sprintf("successful init for input binding (%s)", comp.LogName()))
+				inBindings = append(inBindings, api.InputBindingEntry{Name: comp.Name, Binding: ib, Route: loader.InputRoute(comp), Explicit: explicit})
+				caps = append(caps, "INPUT_BINDING")
+			}
+			if hasOut && loader.IsOutputDirection(comp) {
 				ob, err := loader.InitOutputBinding(ctx, comp, env)
 				if err != nil {
 					if code, exit := failed(comp, err); exit {
@@ -512,10 +534,9 @@ func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root 
 				}
 				log.Info(fmt.Sprintf("successful init for output binding (%s)", comp.LogName()))
 				outBindings = append(outBindings, api.OutputBinding{Name: comp.Name, Binding: ob})
-				loaded(comp, "OUTPUT_BINDING") // daprd's capability of an output binding
-				continue
+				caps = append(caps, "OUTPUT_BINDING")
 			}
-			loaded(comp)
+			loaded(comp, caps...)
 			continue
 		case "pubsub":
 			if !loader.HasPubSub(comp) {
@@ -614,10 +635,13 @@ func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root 
 		Declarative: declarativeSubscriptions(log, rc.subscriptions), App: rc.AppChannel.PubSub(c.AppID),
 		DisableProgrammatic: rc.noSubscribeEndpoint, Logger: daprlog.Scope(root, "dapr.runtime.processor.subscriber")})
 	rc.Subscriber = subscriber
+	inputs := api.NewInputBindings(api.InputBindingsConfig{AppID: c.AppID, Namespace: c.Namespace, Bindings: inBindings,
+		App: rc.AppChannel.Bindings(), Outputs: outputs, LatencyBuckets: c.Metrics.LatencyBuckets, DisableMetrics: !c.MetricsEnabled,
+		Logger: daprlog.Scope(root, "dapr.runtime.processor.binding")})
 	// From here on the stores close together: state, configuration, lock,
-	// the output bindings, the brokers and the app channel.
+	// the bindings, the brokers and the app channel.
 	closeStores := closerFunc(func() error {
-		return errors.Join(state.Close(), conf.Close(), locks.Close(), outputs.Close(), pubsubs.Close(), rc.AppChannel.Close())
+		return errors.Join(state.Close(), conf.Close(), locks.Close(), inputs.Close(), outputs.Close(), pubsubs.Close(), rc.AppChannel.Close())
 	})
 	rc.ForceShutdown = func() { forceExit(log, closeStores) }
 	rt, err := server.New(rc.Config, state, infos)
@@ -686,6 +710,7 @@ func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root 
 	}
 	rt.MarkReady()
 	subscriber.Start()
+	inputs.Start()
 	log.Info(fmt.Sprintf("dapr initialized. Status: Running. Init Elapsed %vms", time.Since(start).Milliseconds()))
 
 	exitCode := 0 // 1 when the shutdown was forced by a failed listener
@@ -728,6 +753,7 @@ func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root 
 	}
 	conf.StopSubscriptions() // or gRPC's graceful stop waits for SubscribeConfiguration streams
 	subscriber.Stop(sctx)    // no new deliveries; the ones in flight finish
+	inputs.Stop(sctx)
 	done := make(chan error, 2)
 	go func() { done <- rt.Stop(sctx) }()
 	go func() { done <- gs.GracefulStop(sctx) }()

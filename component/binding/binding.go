@@ -107,3 +107,45 @@ func lookupFold(m map[string]string, name string) (string, bool) {
 	}
 	return "", false
 }
+
+// ReadResponse is one event an input binding read.
+type ReadResponse struct {
+	Data     []byte
+	Metadata map[string]string
+}
+
+// InputHandler hands one event to the app; it returns the app's answer.
+// An error tells the binding that the event was not handled (what it does
+// then is the binding's rule).
+type InputHandler func(ctx context.Context, ev *ReadResponse) ([]byte, error)
+
+// Input is an input binding: it reads events from its source and hands
+// them to a handler. Implementations are safe for concurrent use.
+type Input interface {
+	// Read starts reading, on the binding's own goroutines, until ctx is
+	// done or the binding is closed; it returns once reading has started.
+	Read(ctx context.Context, h InputHandler) error
+	// Close stops reading and waits for the handlers in flight.
+	Close() error
+}
+
+// InputFactory opens an input binding from its component spec.
+type InputFactory func(ctx context.Context, spec component.Spec, env component.Env) (Input, error)
+
+var inputs = component.NewRegistry[InputFactory]("input binding")
+
+// RegisterInput makes an input binding type ("bindings.cron") available to
+// OpenInput. It panics when typ is registered twice.
+func RegisterInput(typ string, f InputFactory) { inputs.Register(typ, f) }
+
+// InputTypes returns the registered input binding types, sorted.
+func InputTypes() []string { return inputs.Types() }
+
+// OpenInput creates the input binding of spec.Type.
+func OpenInput(ctx context.Context, spec component.Spec, env component.Env) (Input, error) {
+	f, ok := inputs.Lookup(spec.Type)
+	if !ok {
+		return nil, fmt.Errorf("couldn't find input binding %s/%s", spec.Type, spec.Version)
+	}
+	return f(ctx, spec, env)
+}

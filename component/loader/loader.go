@@ -541,23 +541,61 @@ func HasOutputBinding(c *Component) bool {
 	return c.Category() == "bindings" && slices.Contains(binding.Types(), strings.ToLower(c.Type))
 }
 
+// HasInputBinding reports whether c is a bindings component statecar
+// implements as an input binding (bindings.cron).
+func HasInputBinding(c *Component) bool {
+	return c.Category() == "bindings" && slices.Contains(binding.InputTypes(), strings.ToLower(c.Type))
+}
+
 // IsOutputDirection applies daprd's direction metadata: without it a
 // binding is both input and output; with it, only the listed directions
 // ("input", "output", comma-separated, case-insensitive).
 func IsOutputDirection(c *Component) bool {
-	found := false
+	explicit, found := hasDirection(c, "output")
+	return explicit || !found
+}
+
+// IsInputDirection is IsOutputDirection for "input"; explicit reports that
+// the direction metadata names it (daprd then reads the binding without
+// asking the app whether it takes its events).
+func IsInputDirection(c *Component) (input, explicit bool) {
+	explicit, found := hasDirection(c, "input")
+	return explicit || !found, explicit
+}
+
+// hasDirection reports whether the direction metadata lists dir, and
+// whether there is direction metadata at all.
+func hasDirection(c *Component, dir string) (listed, found bool) {
 	for k, v := range c.Spec.Metadata {
 		if !strings.EqualFold(k, "direction") {
 			continue
 		}
 		found = true
 		for _, d := range strings.Split(v, ",") {
-			if strings.TrimSpace(strings.ToLower(d)) == "output" {
-				return true
+			if strings.TrimSpace(strings.ToLower(d)) == dir {
+				return true, true
 			}
 		}
 	}
-	return !found
+	return false, found
+}
+
+// InputRoute is the app path of an input binding's events: the "route"
+// metadata (exact name, as daprd reads it), else the component name.
+func InputRoute(c *Component) string {
+	if r, ok := c.Spec.Metadata["route"]; ok {
+		return r
+	}
+	return c.Name
+}
+
+// InitInputBinding creates and initialises an input binding component
+// within its InitTimeout. Errors are *ProcessError with daprd's texts.
+func InitInputBinding(ctx context.Context, c *Component, env component.Env) (binding.Input, error) {
+	if c.resolveErr != nil {
+		return nil, creationError(c, c.resolveErr)
+	}
+	return initWithin(ctx, c, func(ctx context.Context) (binding.Input, error) { return binding.OpenInput(ctx, c.Spec, env) })
 }
 
 // InitOutputBinding creates and initialises an output binding component

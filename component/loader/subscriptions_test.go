@@ -127,3 +127,30 @@ func TestInitPubSub(t *testing.T) {
 		t.Fatalf("%v", err)
 	}
 }
+
+func TestBindingDirections(t *testing.T) {
+	mk := func(meta map[string]string) *Component {
+		return &Component{Spec: component.Spec{Name: "b", Type: "bindings.cron", Metadata: meta}}
+	}
+	for _, tt := range []struct {
+		meta              map[string]string
+		in, explicit, out bool
+	}{
+		{nil, true, false, true},
+		{map[string]string{"direction": "input"}, true, true, false},
+		{map[string]string{"Direction": "Output"}, false, false, true},
+		{map[string]string{"direction": "input, output"}, true, true, true},
+		{map[string]string{"direction": ""}, false, false, false},
+	} {
+		in, explicit := IsInputDirection(mk(tt.meta))
+		if in != tt.in || explicit != tt.explicit || IsOutputDirection(mk(tt.meta)) != tt.out {
+			t.Errorf("%v: input %v explicit %v output %v", tt.meta, in, explicit, IsOutputDirection(mk(tt.meta)))
+		}
+	}
+	if r := InputRoute(mk(map[string]string{"route": "/x"})); r != "/x" {
+		t.Errorf("route %q", r)
+	}
+	if r := InputRoute(mk(nil)); r != "b" {
+		t.Errorf("default route %q", r)
+	}
+}

@@ -34,7 +34,7 @@ func TestBindingsAPI(t *testing.T) {
 	dir := t.TempDir()
 	testutil.WriteComponent(t, dir, "rb", "bindings.redis", map[string]string{"redisHost": r.Addr})
 	testutil.WriteComponent(t, dir, "inonly", "bindings.redis", map[string]string{"redisHost": r.Addr, "direction": "input"})
-	testutil.WriteComponent(t, dir, "tick", "bindings.cron", map[string]string{"schedule": "@every 1h"})
+	testutil.WriteComponent(t, dir, "tick", "bindings.kafka", map[string]string{"brokers": "localhost:9092"})
 	conf := testutil.WriteConfiguration(t, t.TempDir(), "c", "metrics:\n  recordErrorCodes: true")
 	sc := testutil.Start(t, testutil.Options{AppID: "bapp", ResourcesDir: dir, ConfigFile: conf})
 	tg := target{addr: sc.Addr(), sc: sc}
@@ -99,7 +99,7 @@ func TestBindingsAPI(t *testing.T) {
 		}
 	}
 	if strings.Contains(string(md.Body), `"tick"`) {
-		t.Errorf("metadata lists the skipped bindings.cron:\n%s", md.Body)
+		t.Errorf("metadata lists the skipped bindings.kafka:\n%s", md.Body)
 	}
 	// HTTP and gRPC calls count alike (4 + 1 creates; 6 + 1 errors).
 	metrics := scrape(t, sc)
@@ -115,8 +115,8 @@ func TestBindingsAPI(t *testing.T) {
 			t.Errorf("metrics lack %s:\n%s", want, grepLines(metrics, "binding"))
 		}
 	}
-	if !strings.Contains(sc.Output(), "Component tick (bindings.cron/v1) is not supported by statecar") {
-		t.Errorf("no warning for the skipped bindings.cron:\n%s", sc.Output())
+	if !strings.Contains(sc.Output(), "Component tick (bindings.kafka/v1) is not supported by statecar") {
+		t.Errorf("no warning for the skipped bindings.kafka:\n%s", sc.Output())
 	}
 	if code := sc.Stop(); code != 0 {
 		t.Errorf("exit code %d; output:\n%s", code, sc.Output())
