@@ -95,6 +95,9 @@ const (
 	// OutcomeIgnored: the gRPC app does not implement OnTopicEvent; the
 	// message counts as dropped but is acknowledged without a dead letter.
 	OutcomeIgnored
+	// OutcomeStreamDrop: a streaming subscriber answered DROP (daprd's
+	// streaming postman counts it with an empty metric status).
+	OutcomeStreamDrop
 )
 
 // App is the application as the subscriber reaches it (the app channel).
@@ -138,6 +141,7 @@ type Subscriber struct {
 
 	mu       sync.Mutex
 	subs     []Subscription // what /v1.0/metadata lists
+	streams  []*Subscription // the streaming subscriptions open now
 	cancel   context.CancelFunc
 	stopped  bool
 	inflight sync.WaitGroup
@@ -179,7 +183,11 @@ func (s *Subscriber) Subscriptions() []Subscription {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return dedupe(s.subs, func(x Subscription) string { return x.PubsubName + "||" + x.Topic })
+	out := dedupe(s.subs, func(x Subscription) string { return x.PubsubName + "||" + x.Topic })
+	for _, st := range s.streams {
+		out = append(out, *st) // every stream, after the others (daprd's order)
+	}
+	return out
 }
 
 // dedupe keeps the first of each key, replaced in place by a later
@@ -313,13 +321,77 @@ func (s *Subscriber) startOne(ctx context.Context, sub Subscription) error {
 		topic = s.cfg.Namespace + topic
 	}
 	err := b.ps.Subscribe(ctx, pubsub.SubscribeRequest{Topic: topic, Metadata: sub.Metadata}, func(hctx context.Context, msg *pubsub.Message) error {
-		return s.handle(hctx, b, sub, msg)
+		return s.handle(hctx, b, sub, msg, s.cfg.App.DeliverTopicEvent)
 	})
 	if err != nil {
 		return fmt.Errorf("failed to subscribe to topic %s: %w", sub.Topic, err)
 	}
 	return nil
 }
+
+// SubscriptionStreaming is the type of a gRPC streaming subscription in
+// /v1.0/metadata.
+const SubscriptionStreaming = "STREAMING"
+
+// ErrSubscriberClosed: a streaming subscription asked for after Stop.
+var ErrSubscriberClosed = errors.New("subscriber is closed")
+
+// StartStream starts a streaming subscription (gRPC
+// SubscribeTopicEventsAlpha1): the events of pubsubName/topic go to
+// deliver, whose outcome counts as an app's would. It is listed in
+// /v1.0/metadata (type STREAMING) until stop is called. Closed is closed
+// when the subscriber stops (the stream must then end). An unknown broker
+// is daprd's ERR_PUBSUB_NOT_FOUND.
+func (s *Subscriber) StartStream(sub Subscription, deliver func(ctx context.Context, ev *TopicEvent) (Outcome, error)) (stop func(), e *Error, err error) {
+	if s == nil {
+		return nil, nil, ErrSubscriberClosed
+	}
+	s.mu.Lock()
+	stopped := s.stopped
+	s.mu.Unlock()
+	if stopped {
+		return nil, errPubSubMetadata("", nil, ErrSubscriberClosed), nil
+	}
+	b := s.cfg.PubSub.lookup(sub.PubsubName)
+	if b == nil {
+		return nil, errPubSubNotFound(sub.PubsubName, nil), nil
+	}
+	if !b.allowedOp(sub.Topic, b.scopedSubs) {
+		return nil, nil, fmt.Errorf("failed to create subscription for %s: subscription to topic '%s' on pubsub '%s' is not allowed", sub.PubsubName, sub.Topic, sub.PubsubName)
+	}
+	sub.Type = SubscriptionStreaming
+	sub.Rules = []Rule{{Path: "/"}}
+	ctx, cancel := context.WithCancel(context.Background())
+	topic := sub.Topic
+	if b.namespaced {
+		topic = s.cfg.Namespace + topic
+	}
+	entry := &sub
+	if err := b.ps.Subscribe(ctx, pubsub.SubscribeRequest{Topic: topic, Metadata: sub.Metadata}, func(hctx context.Context, msg *pubsub.Message) error {
+		return s.handle(hctx, b, sub, msg, deliver)
+	}); err != nil {
+		cancel()
+		return nil, nil, fmt.Errorf("failed to create subscription for %s: failed to subscribe to topic %s: %w", sub.PubsubName, sub.Topic, err)
+	}
+	s.mu.Lock()
+	s.streams = append(s.streams, entry)
+	s.mu.Unlock()
+	s.log.Info(fmt.Sprintf("Subscribing to pubsub '%s' topic '%s'", sub.PubsubName, sub.Topic))
+	return func() {
+		cancel()
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		for i, x := range s.streams {
+			if x == entry {
+				s.streams = append(s.streams[:i], s.streams[i+1:]...)
+				break
+			}
+		}
+	}, nil, nil
+}
+
+// Closed is closed when the subscriber stops.
+func (s *Subscriber) Closed() <-chan struct{} { return s.closing }
 
 // Stop ends every subscription: no new message is taken, and Stop waits
 // until the deliveries in flight are done or ctx ends.
@@ -348,7 +420,11 @@ func (s *Subscriber) Stop(ctx context.Context) {
 }
 
 // handle is daprd's subscription handler for one message.
-func (s *Subscriber) handle(ctx context.Context, b *broker, sub Subscription, msg *pubsub.Message) error {
+// deliverFunc sends one event to its consumer (the app channel, or a
+// streaming subscriber).
+type deliverFunc func(ctx context.Context, ev *TopicEvent) (Outcome, error)
+
+func (s *Subscriber) handle(ctx context.Context, b *broker, sub Subscription, msg *pubsub.Message, deliver deliverFunc) error {
 	s.mu.Lock()
 	if s.stopped {
 		s.mu.Unlock()
@@ -481,7 +557,7 @@ func (s *Subscriber) handle(ctx context.Context, b *broker, sub Subscription, ms
 	}
 
 	start := time.Now()
-	out, derr := s.cfg.App.DeliverTopicEvent(context.WithoutCancel(ctx), &TopicEvent{PubsubName: name, Topic: topic, Path: path,
+	out, derr := deliver(context.WithoutCancel(ctx), &TopicEvent{PubsubName: name, Topic: topic, Path: path,
 		CloudEvent: ce, Data: data, Metadata: md})
 	elapsed := time.Since(start)
 	switch out {
@@ -492,11 +568,15 @@ func (s *Subscriber) handle(ctx context.Context, b *broker, sub Subscription, ms
 		s.log.Warn(fmt.Sprintf("non-retriable error returned from app while processing pub/sub event %v: %v", ce[ceID], derr))
 		p.RecordIngress(name, "drop", "", topic, elapsed)
 		return nil
-	case OutcomeDrop, OutcomeDropNotFound:
-		if out == OutcomeDrop {
+	case OutcomeDrop, OutcomeDropNotFound, OutcomeStreamDrop:
+		switch out {
+		case OutcomeDrop:
 			s.log.Warn(fmt.Sprintf("DROP status returned from app while processing pub/sub event %v", ce[ceID]))
 			p.RecordIngress(name, "drop", "success", topic, elapsed)
-		} else {
+		case OutcomeStreamDrop:
+			s.log.Warn(fmt.Sprintf("DROP status returned from app while processing pub/sub event %v", ce[ceID]))
+			p.RecordIngress(name, "drop", "", topic, elapsed)
+		default:
 			s.log.Error(fmt.Sprintf("non-retriable error returned from app while processing pub/sub event %v: %v", ce[ceID], derr))
 			p.RecordIngress(name, "drop", "", topic, elapsed)
 		}

@@ -672,6 +672,7 @@ func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root 
 		Locks:             locks,
 		Bindings:          outputs,
 		PubSub:            pubsubs,
+		Subscriber:        subscriber,
 		AppID:             c.AppID,
 		APIToken:          c.APIToken,
 		MaxMsgSize:        int(c.MaxBodySize),

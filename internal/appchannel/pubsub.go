@@ -208,10 +208,10 @@ func ceString(ce map[string]any, k string) string {
 
 var errUnexpectedEnvelopeData = errors.New("unexpected data type encountered in envelope")
 
-// topicEventRequest is daprd's GRPCEnvelopeFromSubscriptionMessage. JSON
+// TopicEventRequest is daprd's GRPCEnvelopeFromSubscriptionMessage. JSON
 // data is re-read from the broker's bytes with numbers kept exact (daprd
 // re-marshals float64s).
-func topicEventRequest(ev *api.TopicEvent) (*runtimev1pb.TopicEventRequest, error) {
+func TopicEventRequest(ev *api.TopicEvent) (*runtimev1pb.TopicEventRequest, error) {
 	ce := ev.CloudEvent
 	req := &runtimev1pb.TopicEventRequest{
 		Id: ceString(ce, "id"), Source: ceString(ce, "source"), DataContentType: ceString(ce, "datacontenttype"),
@@ -299,7 +299,7 @@ func preciseData(raw []byte) []byte {
 }
 
 func (a *PubSubApp) deliverGRPC(ctx context.Context, ev *api.TopicEvent) (api.Outcome, error) {
-	req, err := topicEventRequest(ev)
+	req, err := TopicEventRequest(ev)
 	if err != nil {
 		return api.OutcomeRetry, err
 	}

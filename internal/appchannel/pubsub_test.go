@@ -280,7 +280,7 @@ func TestTopicEventRequestData(t *testing.T) {
 		{map[string]any{"data_base64": "%%"}, "", true},
 		{map[string]any{"datacontenttype": "application/octet-stream", "data": "x"}, "", false},
 	} {
-		req, err := topicEventRequest(&api.TopicEvent{CloudEvent: tt.ce, Metadata: map[string]string{}})
+		req, err := TopicEventRequest(&api.TopicEvent{CloudEvent: tt.ce, Metadata: map[string]string{}})
 		if (err != nil) != tt.err || (err == nil && string(req.GetData()) != tt.want) {
 			t.Errorf("%v: %v %v", tt.ce, req, err)
 		}

@@ -93,13 +93,14 @@ func (c *h2conn) startFallback(st *h2stream, initial []byte) {
 // DATA payloads, the handler reads them, and what it reads is credited
 // back to the peer's stream window.
 type fallbackBody struct {
-	st   *h2stream
-	mu   sync.Mutex
-	cond *sync.Cond
-	buf  []byte
-	free int // leading bytes of buf already credited (taken in on the fast path)
-	done bool
-	err  error
+	st     *h2stream
+	mu     sync.Mutex
+	cond   *sync.Cond
+	buf    []byte
+	free   int // leading bytes of buf already credited (taken in on the fast path)
+	done   bool
+	closed bool // Close was called: reads fail, pushes are credited and dropped
+	err    error
 }
 
 func (b *fallbackBody) push(p []byte, padding int) {
@@ -110,6 +111,11 @@ func (b *fallbackBody) push(p []byte, padding int) {
 		c.mu.Unlock()
 	}
 	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		b.credit(len(p))
+		return
+	}
 	b.buf = append(b.buf, p...)
 	b.mu.Unlock()
 	b.cond.Signal()
@@ -165,8 +171,43 @@ func (b *fallbackBody) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// Close implements io.Closer.
-func (b *fallbackBody) Close() error { return nil }
+// errBodyClosed is what reads return after the handler closed the body.
+var errBodyClosed = errors.New("grpc transport: request body closed")
+
+// Close implements io.Closer. grpc-go closes the body when the handler has
+// returned and then waits for its reader goroutine, so a read blocked on
+// a client that has not half-closed (a bidi stream ended by the server)
+// must return now. What the client still sends is credited back at once
+// and dropped.
+func (b *fallbackBody) Close() error {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return nil
+	}
+	b.closed = true
+	if b.err == nil {
+		b.err = errBodyClosed
+	}
+	credit := len(b.buf) - b.free
+	b.buf, b.free = nil, 0
+	b.mu.Unlock()
+	b.cond.Broadcast()
+	b.credit(credit)
+	return nil
+}
+
+// credit returns n bytes to the peer's stream and connection windows.
+func (b *fallbackBody) credit(n int) {
+	if n <= 0 {
+		return
+	}
+	c := b.st.c
+	c.mu.Lock()
+	c.creditLocked(b.st, n)
+	c.mu.Unlock()
+	c.flush()
+}
 
 // fallbackWriter is the http.ResponseWriter of a fallback stream. grpc-go
 // calls it from the ServeHTTP goroutine only.

@@ -62,6 +62,9 @@ type Config struct {
 	// PubSub serves PublishEvent and BulkPublishEvent(Alpha1); nil answers
 	// them as daprd does without pub/sub components.
 	PubSub *api.PubSub
+	// Subscriber serves SubscribeTopicEventsAlpha1 (streaming
+	// subscriptions); nil answers it as Unimplemented.
+	Subscriber *api.Subscriber
 	// AppID labels the metrics (app_id) and is the fallback GetMetadata id.
 	AppID string
 	// APIToken, when not empty, is required in the dapr-api-token metadata

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -199,5 +200,97 @@ func testPubSubSDK(t *testing.T, proto string) {
 	}
 	if code := sc.waitExit(t); code != 0 {
 		t.Fatalf("exit code %d after Shutdown, want 0", code)
+	}
+}
+
+// TestPubSubStreaming: the Go SDK's streaming subscriptions
+// (SubscribeTopicEventsAlpha1: Subscribe / Receive / Success and
+// SubscribeWithHandler) on pubsub.in-memory, without an app port: events
+// arrive on the stream, a DROP goes to the dead-letter topic, the open
+// streams are listed in the metadata as STREAMING, an unknown pubsub is
+// daprd's error, and the sidecar exits cleanly with streams open.
+func TestPubSubStreaming(t *testing.T) {
+	extra := componentYAML("mem", "pubsub.in-memory", nil)
+	sc := startSidecarWith(t, extra)
+	c := newClient(t, sc)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	sub, err := c.Subscribe(ctx, dapr.SubscriptionOptions{PubsubName: "mem", Topic: "orders"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := "orders-dead"
+	dropped := make(chan *common.TopicEvent, 4)
+	closeDrop, err := c.SubscribeWithHandler(ctx, dapr.SubscriptionOptions{PubsubName: "mem", Topic: "fragile", DeadLetterTopic: &dead},
+		func(*common.TopicEvent) common.SubscriptionResponseStatus {
+			return common.SubscriptionResponseStatusDrop
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	closeDead, err := c.SubscribeWithHandler(ctx, dapr.SubscriptionOptions{PubsubName: "mem", Topic: dead},
+		func(e *common.TopicEvent) common.SubscriptionResponseStatus {
+			dropped <- e
+			return common.SubscriptionResponseStatusSuccess
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	md, err := c.GetMetadata(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The SDK's metadata type drops the subscription type; the three
+	// streams are the only subscriptions (no app port).
+	topics := map[string]bool{}
+	for _, s := range md.Subscriptions {
+		topics[s.Topic] = true
+	}
+	if len(md.Subscriptions) != 3 || !topics["orders"] || !topics["fragile"] || !topics[dead] {
+		t.Fatalf("metadata subscriptions %+v", md.Subscriptions)
+	}
+
+	if err := c.PublishEvent(ctx, "mem", "orders", map[string]any{"id": 7}); err != nil {
+		t.Fatal(err)
+	}
+	msg, err := sub.Receive()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := msg.Data.(map[string]any); m["id"] != 7.0 || msg.Topic != "orders" || msg.PubsubName != "mem" || msg.Source != "myapp" {
+		t.Fatalf("event %+v", msg.TopicEvent)
+	}
+	if err := msg.Success(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.PublishEvent(ctx, "mem", "fragile", "bad input", dapr.PublishEventWithContentType("text/plain")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case e := <-dropped:
+		if e.Data != "bad input" || e.Topic != dead {
+			t.Fatalf("dead letter %+v", e)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no dead letter")
+	}
+	_ = closeDrop()
+	_ = closeDead()
+
+	_, err = c.Subscribe(ctx, dapr.SubscriptionOptions{PubsubName: "nope", Topic: "orders"})
+	if err == nil || !strings.Contains(err.Error(), "pubsub nope is not found") {
+		t.Fatalf("unknown pubsub: %v", err)
+	}
+	// The stream still open when the sidecar shuts down ends, and the
+	// shutdown is clean.
+	if err := c.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if code := sc.waitExit(t); code != 0 {
+		t.Fatalf("exit code %d with a stream open", code)
+	}
+	if _, err := sub.Receive(); err == nil {
+		t.Fatal("the stream did not end at shutdown")
 	}
 }
