@@ -140,7 +140,7 @@ type Subscriber struct {
 	log *slog.Logger
 
 	mu       sync.Mutex
-	subs     []Subscription // what /v1.0/metadata lists
+	subs     []Subscription  // what /v1.0/metadata lists
 	streams  []*Subscription // the streaming subscriptions open now
 	cancel   context.CancelFunc
 	stopped  bool
