@@ -122,6 +122,9 @@ type canonicalizer struct {
 	mem   []member // stack of object members
 	tmp   []byte   // scratch for reordering members
 	dig   [2][]byte
+	// exact keeps number literals as written (json.Decoder.UseNumber then
+	// json.Marshal of the json.Number).
+	exact bool
 }
 
 var canonPool = sync.Pool{New: func() any { return new(canonicalizer) }}
@@ -142,6 +145,26 @@ func Canonicalize(dst, src []byte) ([]byte, error) {
 		}
 	}
 	c.in = nil
+	canonPool.Put(c)
+	if err != nil {
+		return dst[:n], err
+	}
+	return out, nil
+}
+
+// CanonicalizeFirst appends what json.NewDecoder(src) with UseNumber
+// decodes as its first value, re-encoded by json.Marshal: the canonical
+// form with number literals kept as written. Like the Decoder it ignores
+// whatever follows the first value (its complaint about it would come on
+// a second Decode). On malformed input it returns errJSON and dst
+// unchanged.
+func CanonicalizeFirst(dst, src []byte) ([]byte, error) {
+	c := canonPool.Get().(*canonicalizer)
+	c.in, c.pos, c.depth, c.exact = src, 0, 0, true
+	c.arena, c.mem = c.arena[:0], c.mem[:0]
+	n := len(dst)
+	out, err := c.value(dst)
+	c.in, c.exact = nil, false
 	canonPool.Put(c)
 	if err != nil {
 		return dst[:n], err
@@ -464,6 +487,9 @@ func (c *canonicalizer) number(dst []byte) ([]byte, error) {
 	}
 	lit := c.in[c.pos:end]
 	c.pos = end
+	if c.exact {
+		return append(dst, lit...), nil
+	}
 	return appendNumber(dst, lit, &c.dig), nil
 }
 

@@ -389,14 +389,11 @@ func (p *PubSub) Publish(ctx context.Context, req *PublishRequest) *Error {
 	data := req.Data
 	meta := req.Metadata
 	if !raw {
-		env, err := newCloudEvent(&cloudEventInput{source: p.cfg.AppID, topic: req.Topic, pubsub: req.PubsubName,
-			contentType: req.ContentType, data: req.Data, traceID: req.TraceParent, traceState: req.TraceState}, req.Metadata)
+		var err error
+		data, err = buildEnvelope(&cloudEventInput{source: p.cfg.AppID, topic: req.Topic, pubsub: req.PubsubName,
+			contentType: req.ContentType, data: req.Data, traceID: req.TraceParent, traceState: req.TraceState}, req.Metadata, b.features)
 		if err != nil {
 			return errCloudEventCreation(req.PubsubName, p.cfg.AppID, err)
-		}
-		applyTTL(env, b.features, req.Metadata)
-		if data, err = marshalEnvelope(env); err != nil {
-			return errMarshalEnvelope(req.PubsubName, req.Topic, p.cfg.AppID, nil)
 		}
 	} else if req.GRPC {
 		meta = make(map[string]string, len(req.Metadata)+2)
@@ -536,15 +533,10 @@ func (p *PubSub) BulkPublish(ctx context.Context, req *BulkPublishRequest) (fail
 					return nil, e
 				}
 			}
-			env, err := newCloudEvent(&cloudEventInput{source: p.cfg.AppID, topic: req.Topic, pubsub: req.PubsubName,
-				contentType: en.ContentType, data: en.Event, traceID: req.TraceParent, traceState: req.TraceState}, en.Metadata)
+			data, err := buildEnvelope(&cloudEventInput{source: p.cfg.AppID, topic: req.Topic, pubsub: req.PubsubName,
+				contentType: en.ContentType, data: en.Event, traceID: req.TraceParent, traceState: req.TraceState}, en.Metadata, b.features)
 			if err != nil {
 				return nil, errCloudEventCreation(req.PubsubName, p.cfg.AppID, err)
-			}
-			applyTTL(env, b.features, en.Metadata)
-			data, err := marshalEnvelope(env)
-			if err != nil {
-				return nil, errMarshalEnvelope(req.PubsubName, req.Topic, p.cfg.AppID, nil)
 			}
 			entries[i] = en
 			entries[i].Event = data
@@ -673,51 +665,34 @@ type cloudEventInput struct {
 	traceID, traceState                   string
 }
 
-// newCloudEvent is daprd's NewCloudEvent: an existing CloudEvent
-// (Content-Type application/cloudevents+json) is completed, anything else
-// is wrapped; metadata cloudevent.{id,source,type,subject,traceid,
-// traceparent,tracestate} override the envelope (names case-insensitive).
-func newCloudEvent(in *cloudEventInput, meta map[string]string) (map[string]any, error) {
+// envelopeNow is the clock of the envelopes' time and expiration (tests
+// fix it).
+var envelopeNow = time.Now
+
+// buildEnvelope is daprd's NewCloudEvent, ApplyMetadata and json.Marshal:
+// the envelope's bytes. A published CloudEvent goes through a map (its
+// fields are the publisher's); every other body is written directly, byte
+// for byte what json.Marshal writes for daprd's map.
+func buildEnvelope(in *cloudEventInput, meta map[string]string, features []string) ([]byte, error) {
 	if isCloudEventContentType(in.contentType) {
-		return fromCloudEvent(in.data, in.topic, in.pubsub, in.traceID, in.traceState)
-	}
-	for k, v := range meta {
-		name, ok := cutPrefixFold(k, "cloudevent.")
-		if !ok {
-			continue
+		env, err := fromCloudEvent(in.data, in.topic, in.pubsub, in.traceID, in.traceState)
+		if err != nil {
+			return nil, err
 		}
-		switch strings.ToLower(name) {
-		case "id":
-			in.id = v
-		case "source":
-			in.source = v
-		case "type":
-			in.typ = v
-		case "subject":
-			in.subject = v
-		case "traceid":
-			in.traceID = v
-		case "traceparent":
-			in.traceParent = v
-		case "tracestate":
-			in.traceState = v
-		}
+		applyTTL(env, features, meta)
+		return marshalEnvelope(env)
 	}
-	if in.traceParent != "" {
-		in.traceID = in.traceParent
+	applyOverrides(in, meta)
+	exp := ""
+	if ttl, ok, _ := binding.TTL(meta); ok && !slices.Contains(features, pubsub.FeatureMessageTTL) {
+		exp = envelopeNow().UTC().Add(ttl).Format(time.RFC3339)
 	}
-	return newEnvelope(in), nil
+	return appendEnvelope(make([]byte, 0, len(in.data)+320), in, exp), nil
 }
 
-func cutPrefixFold(s, prefix string) (string, bool) {
-	if len(s) < len(prefix) || !strings.EqualFold(s[:len(prefix)], prefix) {
-		return "", false
-	}
-	return s[len(prefix):], true
-}
-
-// newEnvelope is contrib's NewCloudEventsEnvelope.
-func newEnvelope(in *cloudEventInput) map[string]any {
+// appendEnvelope appends the JSON of contrib's NewCloudEventsEnvelope (keys
+// in encoding/json's sorted order) with an optional expiration.
+func appendEnvelope(dst []byte, in *cloudEventInput, expiration string) []byte {
 	if in.id == "" {
 		in.id, _ = component.NewUUID()
 	}
@@ -731,37 +706,52 @@ func newEnvelope(in *cloudEventInput) map[string]any {
 	if ct == "" {
 		ct = defaultCEContentType
 	}
-	var data any
-	field := ceData
 	switch {
 	case isJSONContentType(ct):
-		if err := unmarshalPrecise(in.data, &data); err != nil {
-			data = string(in.data)
+		dst = append(dst, `{"data":`...)
+		n := len(dst)
+		var err error
+		if dst, err = CanonicalizeFirst(dst, in.data); err != nil {
+			dst = appendJSONString(dst[:n], in.data) // not JSON: the text
 		}
 	case isBinaryContentType(ct) || isContentType(ct, "application/cloudevents+protobuf"):
-		data = base64.StdEncoding.EncodeToString(in.data)
-		field = ceDataBase64
+		dst = append(dst, `{"data_base64":"`...)
+		dst = base64.StdEncoding.AppendEncode(dst, in.data)
+		dst = append(dst, '"')
 	default:
-		data = string(in.data)
+		dst = append(dst, `{"data":`...)
+		dst = appendJSONString(dst, in.data)
 	}
-	ce := map[string]any{
-		ceID:              in.id,
-		ceSpecVersion:     ceSpecVersion10,
-		ceDataContentType: ct,
-		ceSource:          in.source,
-		ceType:            in.typ,
-		ceTopic:           in.topic,
-		cePubsub:          in.pubsub,
-		ceTraceID:         in.traceID,
-		ceTraceParent:     in.traceID,
-		ceTraceState:      in.traceState,
-		ceTime:            time.Now().Format(time.RFC3339),
-		field:             data,
+	dst = append(dst, `,"datacontenttype":`...)
+	dst = appendJSONString(dst, ct)
+	if expiration != "" {
+		dst = append(dst, `,"expiration":`...)
+		dst = appendJSONString(dst, expiration)
 	}
+	dst = append(dst, `,"id":`...)
+	dst = appendJSONString(dst, in.id)
+	dst = append(dst, `,"pubsubname":`...)
+	dst = appendJSONString(dst, in.pubsub)
+	dst = append(dst, `,"source":`...)
+	dst = appendJSONString(dst, in.source)
+	dst = append(dst, `,"specversion":"1.0"`...)
 	if in.subject != "" {
-		ce[ceSubject] = in.subject
+		dst = append(dst, `,"subject":`...)
+		dst = appendJSONString(dst, in.subject)
 	}
-	return ce
+	dst = append(dst, `,"time":"`...)
+	dst = envelopeNow().AppendFormat(dst, time.RFC3339)
+	dst = append(dst, `","topic":`...)
+	dst = appendJSONString(dst, in.topic)
+	dst = append(dst, `,"traceid":`...)
+	dst = appendJSONString(dst, in.traceID)
+	dst = append(dst, `,"traceparent":`...)
+	dst = appendJSONString(dst, in.traceID)
+	dst = append(dst, `,"tracestate":`...)
+	dst = appendJSONString(dst, in.traceState)
+	dst = append(dst, `,"type":`...)
+	dst = appendJSONString(dst, in.typ)
+	return append(dst, '}')
 }
 
 // fromCloudEvent is contrib's FromCloudEvent.
@@ -774,7 +764,7 @@ func fromCloudEvent(raw []byte, topic, ps, traceParent, traceState string) (map[
 		m = map[string]any{}
 	}
 	if _, ok := m[ceTime]; !ok {
-		m[ceTime] = time.Now().Format(time.RFC3339)
+		m[ceTime] = envelopeNow().Format(time.RFC3339)
 	}
 	if _, ok := m[ceTraceID]; !ok {
 		m[ceTraceID] = traceParent
@@ -810,7 +800,7 @@ func unmarshalPrecise(data []byte, v any) error {
 func applyTTL(ce map[string]any, features []string, meta map[string]string) {
 	ttl, ok, _ := binding.TTL(meta)
 	if ok && !slices.Contains(features, pubsub.FeatureMessageTTL) {
-		ce[ceExpiration] = time.Now().UTC().Add(ttl).Format(time.RFC3339)
+		ce[ceExpiration] = envelopeNow().UTC().Add(ttl).Format(time.RFC3339)
 	}
 }
 
