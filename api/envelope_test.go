@@ -25,43 +25,6 @@ func newCloudEvent(in *cloudEventInput, meta map[string]string) (map[string]any,
 	return newEnvelope(in), nil
 }
 
-// applyOverrides applies the cloudevent.* metadata (daprd's mapstructure
-// decode into its CloudEvent: names case-insensitive).
-func applyOverrides(in *cloudEventInput, meta map[string]string) {
-	for k, v := range meta {
-		name, ok := cutPrefixFold(k, "cloudevent.")
-		if !ok {
-			continue
-		}
-		switch strings.ToLower(name) {
-		case "id":
-			in.id = v
-		case "source":
-			in.source = v
-		case "type":
-			in.typ = v
-		case "subject":
-			in.subject = v
-		case "traceid":
-			in.traceID = v
-		case "traceparent":
-			in.traceParent = v
-		case "tracestate":
-			in.traceState = v
-		}
-	}
-	if in.traceParent != "" {
-		in.traceID = in.traceParent
-	}
-}
-
-func cutPrefixFold(s, prefix string) (string, bool) {
-	if len(s) < len(prefix) || !strings.EqualFold(s[:len(prefix)], prefix) {
-		return "", false
-	}
-	return s[len(prefix):], true
-}
-
 // newEnvelope is contrib's NewCloudEventsEnvelope.
 func newEnvelope(in *cloudEventInput) map[string]any {
 	if in.id == "" {

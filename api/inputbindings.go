@@ -81,6 +81,12 @@ type InputBindings struct {
 
 	seriesMu sync.Mutex
 	series   map[[2]string]*ingressSeries // [binding, success]
+
+	// deliverCtx bounds the deliveries and forwards: not the binding's
+	// context (cancelled first when stopping), cancelled by Stop once its
+	// deadline has passed.
+	deliverCtx    context.Context
+	deliverCancel context.CancelFunc
 }
 
 // NewInputBindings builds the runner; Start begins reading.
@@ -91,7 +97,9 @@ func NewInputBindings(cfg InputBindingsConfig) *InputBindings {
 	if cfg.LatencyBuckets == nil {
 		cfg.LatencyBuckets = defaultLatencyBuckets
 	}
-	return &InputBindings{cfg: cfg, log: cfg.Logger, started: make(chan struct{}), series: map[[2]string]*ingressSeries{}}
+	ib := &InputBindings{cfg: cfg, log: cfg.Logger, started: make(chan struct{}), series: map[[2]string]*ingressSeries{}}
+	ib.deliverCtx, ib.deliverCancel = context.WithCancel(context.Background())
+	return ib
 }
 
 // Started is closed once every subscribed binding reads (or was given up).
@@ -157,7 +165,7 @@ func (ib *InputBindings) handle(ctx context.Context, e InputBindingEntry, ev *bi
 		return nil, nil
 	}
 	start := time.Now()
-	resp, err := ib.cfg.App.DeliverBinding(context.WithoutCancel(ctx), e.Name, e.Route, ev.Data, ev.Metadata)
+	resp, err := ib.cfg.App.DeliverBinding(ib.deliverCtx, e.Name, e.Route, ev.Data, ev.Metadata)
 	ib.record(e.Name, err == nil, time.Since(start))
 	if err != nil {
 		ib.log.Debug(fmt.Sprintf("error from app consumer for binding [%s]: %s", e.Name, err))
@@ -170,7 +178,7 @@ func (ib *InputBindings) handle(ctx context.Context, e InputBindingEntry, ev *bi
 		ib.log.Warn(fmt.Sprintf("binding %s: the app's response asks to save state into %s, which statecar does not implement; ignored", e.Name, resp.StateStore))
 	}
 	if len(resp.To) > 0 {
-		if err := ib.forward(ctx, resp); err != nil {
+		if err := ib.forward(ib.deliverCtx, resp); err != nil {
 			ib.log.Error(fmt.Sprintf("error executing app response: %s", err))
 		}
 	}
@@ -259,6 +267,8 @@ func (ib *InputBindings) Stop(ctx context.Context) {
 	select {
 	case <-done:
 	case <-ctx.Done():
+		ib.deliverCancel() // the drain overran: cancel what is still running
+		<-done
 	}
 }
 

@@ -84,7 +84,10 @@ type recOutput struct {
 }
 
 func (o *recOutput) Operations() []string { return []string{binding.OpCreate} }
-func (o *recOutput) Invoke(_ context.Context, r *binding.InvokeRequest) (*binding.InvokeResponse, error) {
+func (o *recOutput) Invoke(ctx context.Context, r *binding.InvokeRequest) (*binding.InvokeResponse, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err // as a binding doing I/O would fail
+	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.got = append(o.got, r.Operation+":"+string(r.Data))
@@ -204,5 +207,32 @@ func TestInputBindingsWithoutApp(t *testing.T) {
 	startInputs(t, nil, nil, InputBindingEntry{Name: "in", Binding: in, Route: "in", Explicit: true})
 	if in.reads != 0 {
 		t.Fatal("read without an app channel")
+	}
+}
+
+// TestInputBindingsForwardDuringStop: a gRPC app's "to" of an event in
+// flight when Stop is called is still forwarded.
+func TestInputBindingsForwardDuringStop(t *testing.T) {
+	out := &recOutput{}
+	outputs := NewBindings(BindingsConfig{AppID: "myapp", Bindings: []OutputBinding{{Name: "o", Binding: out}}, DisableMetrics: true})
+	in := &manualInput{}
+	app := &fakeBindingApp{block: make(chan struct{})}
+	app.answer = func(string) (*BindingAppResponse, error) {
+		return &BindingAppResponse{Body: []byte(`1`), To: []string{"o"}}, nil
+	}
+	ib := startInputs(t, app, outputs, InputBindingEntry{Name: "in", Binding: in, Route: "in", Explicit: true})
+	fired := make(chan error, 1)
+	go func() { _, err := in.fire(t, "x", nil); fired <- err }()
+	time.Sleep(50 * time.Millisecond)
+	stopped := make(chan struct{})
+	go func() { ib.Stop(context.Background()); close(stopped) }()
+	time.Sleep(50 * time.Millisecond)
+	close(app.block)
+	if err := <-fired; err != nil {
+		t.Fatal(err)
+	}
+	<-stopped
+	if len(out.got) != 1 || out.got[0] != "create:1" {
+		t.Fatalf("forwarded %v", out.got)
 	}
 }

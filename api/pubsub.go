@@ -144,6 +144,14 @@ func (p *PubSub) Names() []string {
 	return p.names
 }
 
+// Broker returns the broker named name (nil when unknown).
+func (p *PubSub) Broker(name string) pubsub.PubSub {
+	if b := p.lookup(name); b != nil {
+		return b.ps
+	}
+	return nil
+}
+
 // Features returns the features of broker name (nil when unknown).
 func (p *PubSub) Features(name string) []string {
 	if b := p.lookup(name); b != nil {
@@ -752,6 +760,43 @@ func appendEnvelope(dst []byte, in *cloudEventInput, expiration string) []byte {
 	dst = append(dst, `,"type":`...)
 	dst = appendJSONString(dst, in.typ)
 	return append(dst, '}')
+}
+
+// applyOverrides applies the cloudevent.* metadata (daprd's mapstructure
+// decode into its CloudEvent: names case-insensitive).
+func applyOverrides(in *cloudEventInput, meta map[string]string) {
+	for k, v := range meta {
+		name, ok := cutPrefixFold(k, "cloudevent.")
+		if !ok {
+			continue
+		}
+		switch strings.ToLower(name) {
+		case "id":
+			in.id = v
+		case "source":
+			in.source = v
+		case "type":
+			in.typ = v
+		case "subject":
+			in.subject = v
+		case "traceid":
+			in.traceID = v
+		case "traceparent":
+			in.traceParent = v
+		case "tracestate":
+			in.traceState = v
+		}
+	}
+	if in.traceParent != "" {
+		in.traceID = in.traceParent
+	}
+}
+
+func cutPrefixFold(s, prefix string) (string, bool) {
+	if len(s) < len(prefix) || !strings.EqualFold(s[:len(prefix)], prefix) {
+		return "", false
+	}
+	return s[len(prefix):], true
 }
 
 // fromCloudEvent is contrib's FromCloudEvent.

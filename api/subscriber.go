@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/statecar/statecar/component"
@@ -139,14 +140,22 @@ type Subscriber struct {
 	cfg SubscriberConfig
 	log *slog.Logger
 
-	mu       sync.Mutex
-	subs     []Subscription  // what /v1.0/metadata lists
-	streams  []*Subscription // the streaming subscriptions open now
-	cancel   context.CancelFunc
-	stopped  bool
-	inflight sync.WaitGroup
-	closing  chan struct{} // closed by Stop: handlers refuse new messages
-	started  chan struct{} // closed once the subscriptions are running
+	mu      sync.Mutex
+	subs    []Subscription  // what /v1.0/metadata lists
+	streams []*Subscription // the streaming subscriptions open now
+	cancel  context.CancelFunc
+	stopped bool
+	// stoppedFlag mirrors stopped for readers that hold s.mu already.
+	stoppedFlag atomic.Bool
+	inflight    sync.WaitGroup
+	closing     chan struct{} // closed by Stop: handlers refuse new messages
+	started     chan struct{} // closed once the subscriptions are running
+
+	// deliverCtx is the context of every delivery to the app: not the
+	// broker's (a delivery outlives its subscription's cancellation while
+	// the sidecar drains), cancelled by Stop once its deadline has passed.
+	deliverCtx    context.Context
+	deliverCancel context.CancelFunc
 }
 
 // NewSubscriber builds the subscriber; Start begins delivering.
@@ -155,6 +164,7 @@ func NewSubscriber(cfg SubscriberConfig) *Subscriber {
 		cfg.Logger = slog.Default()
 	}
 	s := &Subscriber{cfg: cfg, log: cfg.Logger, closing: make(chan struct{}), started: make(chan struct{})}
+	s.deliverCtx, s.deliverCancel = context.WithCancel(context.Background())
 	for _, d := range cfg.Declarative {
 		if len(d.Scopes) > 0 && !contains(d.Scopes, cfg.AppID) {
 			continue
@@ -242,7 +252,7 @@ func (s *Subscriber) run(ctx context.Context) {
 	if s.cfg.DisableProgrammatic {
 		s.log.Warn("Skipping programmatic subscription loading (see 'disable-init-endpoints' flag/annotation)")
 	} else {
-		prog, err := s.cfg.App.Subscriptions(ctx)
+		prog, err := s.programmatic(ctx)
 		if err != nil {
 			s.log.Error(fmt.Sprintf("error getting topics from app: %s", err))
 		}
@@ -284,6 +294,24 @@ func (s *Subscriber) run(ctx context.Context) {
 
 var errNotRetried = errors.New("not retried")
 
+// programmatic asks the app for its subscriptions with daprd's built-in
+// initialization retries (3 retries, 500 ms growing by 1.5).
+func (s *Subscriber) programmatic(ctx context.Context) ([]Subscription, error) {
+	d := 500 * time.Millisecond
+	for attempt := 0; ; attempt++ {
+		subs, err := s.cfg.App.Subscriptions(ctx)
+		if err == nil || attempt == 3 {
+			return subs, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(d):
+		}
+		d = d * 3 / 2
+	}
+}
+
 // retry starts sub again with exponential backoff (daprd retries forever,
 // 0.5 s growing to 60 s) until it succeeds or the subscriber stops.
 func (s *Subscriber) retry(ctx context.Context, sub Subscription) {
@@ -321,7 +349,7 @@ func (s *Subscriber) startOne(ctx context.Context, sub Subscription) error {
 		topic = s.cfg.Namespace + topic
 	}
 	err := b.ps.Subscribe(ctx, pubsub.SubscribeRequest{Topic: topic, Metadata: sub.Metadata}, func(hctx context.Context, msg *pubsub.Message) error {
-		return s.handle(hctx, b, sub, msg, s.cfg.App.DeliverTopicEvent)
+		return s.handle(hctx, b, sub, msg, s.cfg.App.DeliverTopicEvent, s.stopping)
 	})
 	if err != nil {
 		return fmt.Errorf("failed to subscribe to topic %s: %w", sub.Topic, err)
@@ -367,8 +395,9 @@ func (s *Subscriber) StartStream(sub Subscription, deliver func(ctx context.Cont
 		topic = s.cfg.Namespace + topic
 	}
 	entry := &sub
+	var ending atomic.Bool
 	if err := b.ps.Subscribe(ctx, pubsub.SubscribeRequest{Topic: topic, Metadata: sub.Metadata}, func(hctx context.Context, msg *pubsub.Message) error {
-		return s.handle(hctx, b, sub, msg, deliver)
+		return s.handle(hctx, b, sub, msg, deliver, ending.Load)
 	}); err != nil {
 		cancel()
 		return nil, nil, fmt.Errorf("failed to create subscription for %s: failed to subscribe to topic %s: %w", sub.PubsubName, sub.Topic, err)
@@ -378,6 +407,7 @@ func (s *Subscriber) StartStream(sub Subscription, deliver func(ctx context.Cont
 	s.mu.Unlock()
 	s.log.Info(fmt.Sprintf("Subscribing to pubsub '%s' topic '%s'", sub.PubsubName, sub.Topic))
 	return func() {
+		ending.Store(true)
 		cancel()
 		s.mu.Lock()
 		defer s.mu.Unlock()
@@ -405,6 +435,7 @@ func (s *Subscriber) Stop(ctx context.Context) {
 		return
 	}
 	s.stopped = true
+	s.stoppedFlag.Store(true)
 	close(s.closing)
 	cancel := s.cancel
 	s.mu.Unlock()
@@ -416,17 +447,29 @@ func (s *Subscriber) Stop(ctx context.Context) {
 	select {
 	case <-done:
 	case <-ctx.Done():
+		// The drain overran: the deliveries still running are cancelled
+		// (their messages stay with the broker), so that closing the
+		// brokers does not wait for them.
+		s.deliverCancel()
+		<-done
 	}
 }
 
-// handle is daprd's subscription handler for one message.
+// stopping reports whether Stop was called (without s.mu: handle calls
+// it while holding it).
+func (s *Subscriber) stopping() bool { return s.stoppedFlag.Load() }
+
 // deliverFunc sends one event to its consumer (the app channel, or a
 // streaming subscriber).
 type deliverFunc func(ctx context.Context, ev *TopicEvent) (Outcome, error)
 
-func (s *Subscriber) handle(ctx context.Context, b *broker, sub Subscription, msg *pubsub.Message, deliver deliverFunc) error {
+// handle is daprd's subscription handler for one message. closing reports
+// whether the subscription is ending (the subscriber stops, or a stream
+// ends): a message refused or failed then is left to the
+// broker, never sent to the dead-letter topic (daprd's closed check).
+func (s *Subscriber) handle(ctx context.Context, b *broker, sub Subscription, msg *pubsub.Message, deliver deliverFunc, closing func() bool) error {
 	s.mu.Lock()
-	if s.stopped {
+	if s.stopped || closing() {
 		s.mu.Unlock()
 		// Not taken. Wait for the subscription's end (Stop cancels it
 		// next) and fail with it, so that the broker keeps the message:
@@ -514,12 +557,12 @@ func (s *Subscriber) handle(ctx context.Context, b *broker, sub Subscription, ms
 		ce[ceData] = msg.Data
 		ce[ceDataContentType] = contentType
 	default:
-		if err := json.Unmarshal(msg.Data, &ce); err != nil || ce == nil {
-			if err == nil {
-				err = errors.New("the cloud event is null")
-			}
+		if err := json.Unmarshal(msg.Data, &ce); err != nil {
 			s.log.Error(fmt.Sprintf("error deserializing cloud event in pubsub %s and topic %s: %s", name, topic, err))
 			return fail(err)
+		}
+		if ce == nil { // the JSON null: delivered as daprd does, with no fields
+			ce = map[string]any{}
 		}
 		if _, ok := ce[ceTraceID]; !ok {
 			if v, ok := md[ceTraceID]; ok {
@@ -557,9 +600,16 @@ func (s *Subscriber) handle(ctx context.Context, b *broker, sub Subscription, ms
 	}
 
 	start := time.Now()
-	out, derr := deliver(context.WithoutCancel(ctx), &TopicEvent{PubsubName: name, Topic: topic, Path: path,
+	out, derr := deliver(s.deliverCtx, &TopicEvent{PubsubName: name, Topic: topic, Path: path,
 		CloudEvent: ce, Data: data, Metadata: md})
 	elapsed := time.Since(start)
+	if out != OutcomeSuccess && (s.stopping() || closing()) {
+		// Ending: no dead letter and no error the broker would take as
+		// handled; the message stays pending (daprd blocks on the handler
+		// context here too).
+		<-ctx.Done()
+		return ctx.Err()
+	}
 	switch out {
 	case OutcomeSuccess:
 		p.RecordIngress(name, "success", "", topic, elapsed)

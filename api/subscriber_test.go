@@ -355,3 +355,33 @@ func TestCompileExpr(t *testing.T) {
 		t.Fatalf("non-boolean: %v", err)
 	}
 }
+
+// TestSubscriberBulkBinaryEntry: a bulk-published octet-stream entry is a
+// CloudEvent on the broker (its data in data_base64); the in-memory broker
+// does not carry the entry's content type, so the subscriber reads the
+// envelope rather than a raw binary message.
+func TestSubscriberBulkBinaryEntry(t *testing.T) {
+	app := newFakeApp(Subscription{PubsubName: "ps", Topic: "bin", Rules: []Rule{mustRule(t, `event.type == "com.dapr.event.sent"`, "/bin")}})
+	p, _ := startSubscriber(t, app, nil, nil)
+	if _, e := p.BulkPublish(context.Background(), &BulkPublishRequest{PubsubName: "ps", Topic: "bin",
+		Entries: []BulkEntry{{EntryID: "1", Event: []byte{1, 2, 3}, ContentType: "application/octet-stream"}}}); e != nil {
+		t.Fatal(httpBody(e))
+	}
+	ev := app.next(t)
+	if ev.Path != "/bin" || ev.CloudEvent["data_base64"] != "AQID" || ev.CloudEvent["datacontenttype"] != "application/octet-stream" || ev.CloudEvent["id"] == nil {
+		t.Fatalf("%+v", ev.CloudEvent)
+	}
+}
+
+// TestSubscriberNullEvent: a message whose body is the JSON null is
+// delivered (daprd's json.Unmarshal gives an empty event, not an error).
+func TestSubscriberNullEvent(t *testing.T) {
+	app := newFakeApp(Subscription{PubsubName: "ps", Topic: "n", Rules: []Rule{mustRule(t, "", "/n")}})
+	p, _ := startSubscriber(t, app, nil, nil)
+	if e := p.Publish(context.Background(), &PublishRequest{PubsubName: "ps", Topic: "n", Data: []byte("null"), Metadata: map[string]string{"rawPayload": "true"}}); e != nil {
+		t.Fatal(e)
+	}
+	if ev := app.next(t); ev.Path != "/n" || string(ev.Data) != "null" {
+		t.Fatalf("%+v", ev)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -753,8 +754,13 @@ func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root 
 		defer tcancel()
 	}
 	conf.StopSubscriptions() // or gRPC's graceful stop waits for SubscribeConfiguration streams
-	subscriber.Stop(sctx)    // no new deliveries; the ones in flight finish
-	inputs.Stop(sctx)
+	// No new deliveries; the ones in flight finish (pub/sub and input
+	// bindings together, within the same grace period).
+	var drain sync.WaitGroup
+	drain.Add(2)
+	go func() { defer drain.Done(); subscriber.Stop(sctx) }()
+	go func() { defer drain.Done(); inputs.Stop(sctx) }()
+	drain.Wait()
 	done := make(chan error, 2)
 	go func() { done <- rt.Stop(sctx) }()
 	go func() { done <- gs.GracefulStop(sctx) }()

@@ -490,7 +490,11 @@ func InitState(ctx context.Context, c *Component, env component.Env) (component.
 	if !ok {
 		return nil, creationError(c, fmt.Errorf("couldn't find state store %s/%s", c.Type, c.Version))
 	}
-	return initWithin(ctx, c, func(ctx context.Context) (component.Store, error) { return f(ctx, c.Spec, env) })
+	spec, err := expandSpec(c, env)
+	if err != nil {
+		return nil, initError(c, err)
+	}
+	return initWithin(ctx, c, func(ctx context.Context) (component.Store, error) { return f(ctx, spec, env) })
 }
 
 // InitConfiguration creates and initialises a configuration store
@@ -506,7 +510,11 @@ func InitConfiguration(ctx context.Context, c *Component, env component.Env) (co
 	if !slices.Contains(configstore.Types(), strings.ToLower(c.Type)) {
 		return nil, creationError(c, fmt.Errorf("%w %s/%s", configstore.ErrUnknownType, c.Type, c.Version))
 	}
-	return initWithin(ctx, c, func(ctx context.Context) (configstore.Store, error) { return configstore.Open(ctx, c.Spec, env) })
+	spec, err := expandSpec(c, env)
+	if err != nil {
+		return nil, initError(c, err)
+	}
+	return initWithin(ctx, c, func(ctx context.Context) (configstore.Store, error) { return configstore.Open(ctx, spec, env) })
 }
 
 // InitLock creates and initialises a lock store component (lock.redis)
@@ -523,7 +531,11 @@ func InitLock(ctx context.Context, c *Component, env component.Env) (lockstore.S
 	if !slices.Contains(lockstore.Types(), strings.ToLower(c.Type)) {
 		return nil, "", creationError(c, fmt.Errorf("%w %s/%s", lockstore.ErrUnknownType, c.Type, c.Version))
 	}
-	st, err := initWithin(ctx, c, func(ctx context.Context) (lockstore.Store, error) { return lockstore.Open(ctx, c.Spec, env) })
+	spec, err := expandSpec(c, env)
+	if err != nil {
+		return nil, "", initError(c, err)
+	}
+	st, err := initWithin(ctx, c, func(ctx context.Context) (lockstore.Store, error) { return lockstore.Open(ctx, spec, env) })
 	if err != nil {
 		return nil, "", err
 	}
@@ -595,7 +607,11 @@ func InitInputBinding(ctx context.Context, c *Component, env component.Env) (bin
 	if c.resolveErr != nil {
 		return nil, creationError(c, c.resolveErr)
 	}
-	return initWithin(ctx, c, func(ctx context.Context) (binding.Input, error) { return binding.OpenInput(ctx, c.Spec, env) })
+	spec, err := expandSpec(c, env)
+	if err != nil {
+		return nil, initError(c, err)
+	}
+	return initWithin(ctx, c, func(ctx context.Context) (binding.Input, error) { return binding.OpenInput(ctx, spec, env) })
 }
 
 // InitOutputBinding creates and initialises an output binding component
@@ -604,7 +620,45 @@ func InitOutputBinding(ctx context.Context, c *Component, env component.Env) (bi
 	if c.resolveErr != nil {
 		return nil, creationError(c, c.resolveErr)
 	}
-	return initWithin(ctx, c, func(ctx context.Context) (binding.Output, error) { return binding.Open(ctx, c.Spec, env) })
+	spec, err := expandSpec(c, env)
+	if err != nil {
+		return nil, initError(c, err)
+	}
+	return initWithin(ctx, c, func(ctx context.Context) (binding.Output, error) { return binding.Open(ctx, spec, env) })
+}
+
+func initError(c *Component, err error) error {
+	return &ProcessError{Name: c.Name, Reason: "init", Err: &InitError{Kind: "INIT_COMPONENT_FAILURE", Entity: c.LogName(), Err: err}}
+}
+
+// expandSpec returns c's spec with its metadata as daprd hands it to the
+// component (pkg/runtime/meta convertItemsToProps): every "{uuid}" a new
+// UUID, "{podName}" the POD_NAME environment variable (an error when it is
+// not set), "{namespace}" "<namespace>.<app id>" and "{appID}" the app id.
+// c.Spec itself keeps the text as written.
+func expandSpec(c *Component, env component.Env) (component.Spec, error) {
+	spec := c.Spec
+	spec.Metadata = make(map[string]string, len(c.Spec.Metadata)+1)
+	for k, v := range c.Spec.Metadata {
+		for strings.Contains(v, "{uuid}") {
+			u, err := component.NewUUID()
+			if err != nil {
+				return spec, fmt.Errorf("failed to generate UUID: %w", err)
+			}
+			v = strings.Replace(v, "{uuid}", u, 1)
+		}
+		if strings.Contains(v, "{podName}") {
+			pod := os.Getenv("POD_NAME")
+			if pod == "" {
+				return spec, fmt.Errorf("failed to parse metadata: property %s refers to {podName} but podName is not set", k)
+			}
+			v = strings.ReplaceAll(v, "{podName}", pod)
+		}
+		v = strings.ReplaceAll(v, "{namespace}", env.Namespace+"."+env.AppID)
+		v = strings.ReplaceAll(v, "{appID}", env.AppID)
+		spec.Metadata[k] = v
+	}
+	return spec, nil
 }
 
 func creationError(c *Component, err error) error {
@@ -675,10 +729,9 @@ func InitPubSub(ctx context.Context, c *Component, env component.Env) (pubsub.Pu
 		// initial one ("", v0, v1), is not found.
 		return nil, creationError(c, fmt.Errorf("%w %s/%s", pubsub.ErrUnknownType, strings.ToLower(c.Type), strings.ToLower(c.Version)))
 	}
-	spec := c.Spec
-	spec.Metadata = make(map[string]string, len(c.Spec.Metadata)+1)
-	for k, v := range c.Spec.Metadata {
-		spec.Metadata[k] = v
+	spec, err := expandSpec(c, env)
+	if err != nil {
+		return nil, initError(c, err)
 	}
 	if strings.TrimSpace(spec.Metadata["consumerID"]) == "" {
 		spec.Metadata["consumerID"] = env.AppID

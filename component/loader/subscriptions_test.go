@@ -154,3 +154,28 @@ func TestBindingDirections(t *testing.T) {
 		t.Errorf("default route %q", r)
 	}
 }
+
+func TestExpandSpecPlaceholders(t *testing.T) {
+	c := &Component{Spec: component.Spec{Name: "ps", Metadata: map[string]string{
+		"consumerID": "{uuid}", "two": "{uuid}-{uuid}", "app": "x-{appID}", "ns": "{namespace}", "plain": "keep"}}}
+	spec, err := expandSpec(c, component.Env{AppID: "myapp", Namespace: "prod"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := spec.Metadata
+	if len(m["consumerID"]) != 36 || len(m["two"]) != 73 || m["two"][:36] == m["two"][37:] || m["app"] != "x-myapp" || m["ns"] != "prod.myapp" || m["plain"] != "keep" {
+		t.Fatalf("%v", m)
+	}
+	if c.Spec.Metadata["consumerID"] != "{uuid}" {
+		t.Fatal("the component's own metadata changed")
+	}
+	t.Setenv("POD_NAME", "")
+	c.Spec.Metadata = map[string]string{"p": "{podName}"}
+	if _, err := expandSpec(c, component.Env{}); err == nil || err.Error() != "failed to parse metadata: property p refers to {podName} but podName is not set" {
+		t.Fatalf("%v", err)
+	}
+	t.Setenv("POD_NAME", "pod-1")
+	if spec, err := expandSpec(c, component.Env{}); err != nil || spec.Metadata["p"] != "pod-1" {
+		t.Fatalf("%v %v", spec.Metadata, err)
+	}
+}

@@ -78,7 +78,8 @@ func (m *Memory) Publish(_ context.Context, req *PublishRequest) error {
 	m.mu.Unlock()
 	for _, s := range targets {
 		s.busy.Lock() // in order, one at a time per subscription
-		msg := &Message{Topic: req.Topic, Data: req.Data, Metadata: req.Metadata, ContentType: req.ContentType}
+		// No content type: contrib's bus carries data and metadata only.
+		msg := &Message{Topic: req.Topic, Data: req.Data, Metadata: req.Metadata}
 		go func() {
 			defer m.wg.Done()
 			defer s.busy.Unlock()

@@ -32,7 +32,7 @@ type Config struct {
 	Port     int    // --app-port; <= 0 means there is no app channel
 	// Token is APP_API_TOKEN: sent as dapr-api-token on every call.
 	Token string
-	// Timeout bounds one call (0: 60 s).
+	// Timeout bounds one call (0: no limit, as daprd's app channel).
 	Timeout time.Duration
 }
 
@@ -52,9 +52,6 @@ type Channel struct {
 func New(cfg Config) *Channel {
 	if cfg.Port <= 0 {
 		return nil
-	}
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = 60 * time.Second
 	}
 	if cfg.Address == "" {
 		cfg.Address = "127.0.0.1"
@@ -198,8 +195,11 @@ func (c *Channel) invokeGRPC(ctx context.Context, verb, method, contentType stri
 	if c.cfg.Token != "" {
 		ctx = metadata.AppendToOutgoingContext(ctx, tokenHeader, c.cfg.Token)
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
-	defer cancel()
+	if c.cfg.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.cfg.Timeout)
+		defer cancel()
+	}
 	v, ok := commonv1pb.HTTPExtension_Verb_value[strings.ToUpper(verb)]
 	if !ok {
 		v = int32(commonv1pb.HTTPExtension_POST)

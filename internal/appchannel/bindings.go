@@ -76,8 +76,12 @@ func (a *BindingApp) DeliverBinding(ctx context.Context, name, route string, dat
 		if err != nil {
 			return nil, fmt.Errorf("error while getting app client: %w", err)
 		}
-		ctx, cancel := context.WithTimeout(a.grpcContext(ctx), a.c.cfg.Timeout)
-		defer cancel()
+		ctx = a.grpcContext(ctx)
+		if a.c.cfg.Timeout > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, a.c.cfg.Timeout)
+			defer cancel()
+		}
 		resp, err := runtimev1pb.NewAppCallbackClient(conn).OnBindingEvent(ctx, &runtimev1pb.BindingEventRequest{Name: name, Data: data, Metadata: meta})
 		if err != nil {
 			return nil, fmt.Errorf("error invoking app: %w", err)

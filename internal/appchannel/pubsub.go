@@ -311,8 +311,11 @@ func (a *PubSubApp) deliverGRPC(ctx context.Context, ev *api.TopicEvent) (api.Ou
 	for k, v := range ev.Metadata {
 		ctx = metadata.AppendToOutgoingContext(ctx, k, v)
 	}
-	ctx, cancel := context.WithTimeout(ctx, a.c.cfg.Timeout)
-	defer cancel()
+	if a.c.cfg.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, a.c.cfg.Timeout)
+		defer cancel()
+	}
 	res, err := runtimev1pb.NewAppCallbackClient(conn).OnTopicEvent(ctx, req)
 	if err != nil {
 		if status.Code(err) == codes.Unimplemented {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	runtimev1pb "github.com/dapr/dapr/pkg/proto/runtime/v1"
 	"google.golang.org/grpc/codes"
@@ -61,8 +62,10 @@ func (d *daprAPI) SubscribeTopicEventsAlpha1(stream runtimev1pb.Dapr_SubscribeTo
 	if err != nil {
 		return err
 	}
-	defer stop()
+	// stop (the subscription ends: failed deliveries stay with the
+	// broker) runs before close (the deliveries waiting for answers end).
 	defer c.close()
+	defer stop()
 	if err := c.send(&runtimev1pb.SubscribeTopicEventsResponseAlpha1{
 		SubscribeTopicEventsResponseType: &runtimev1pb.SubscribeTopicEventsResponseAlpha1_InitialResponse{
 			InitialResponse: &runtimev1pb.SubscribeTopicEventsResponseInitialAlpha1{},
@@ -78,8 +81,28 @@ func (d *daprAPI) SubscribeTopicEventsAlpha1(stream runtimev1pb.Dapr_SubscribeTo
 	case <-stream.Context().Done():
 		return stream.Context().Err()
 	case <-sub.Closed():
-		return errors.New("stream closed")
 	}
+	// Shutdown: no new event is sent (the subscriber refuses them); the
+	// answers still due are awaited, as daprd's streamer does, until they
+	// came, the client left, or the subscriber's drain ran out (which
+	// cancels the deliveries).
+	for c.pending() > 0 {
+		select {
+		case err := <-recv:
+			return err
+		case <-stream.Context().Done():
+			return stream.Context().Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	return errors.New("stream closed")
+}
+
+// pending is the number of events sent and not answered yet.
+func (c *streamConn) pending() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.waiting)
 }
 
 // streamConn is one open streaming subscription.

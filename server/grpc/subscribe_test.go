@@ -119,3 +119,63 @@ func TestSubscribeTopicEvents(t *testing.T) {
 		t.Fatal("stream still open after Stop")
 	}
 }
+
+// TestSubscribeTopicEventsShutdownKeepsInFlight: an event sent on a stream
+// and not yet answered when the subscriber stops is neither sent to the
+// dead-letter topic nor taken as handled; an answer that arrives during
+// the drain completes it.
+func TestSubscribeTopicEventsShutdownKeepsInFlight(t *testing.T) {
+	for _, answer := range []bool{false, true} {
+		c, ps, sub := startStreamEnv(t)
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		dead := make(chan string, 4)
+		if err := ps.Broker("mem").Subscribe(ctx, pubsub.SubscribeRequest{Topic: "dead"}, func(_ context.Context, m *pubsub.Message) error {
+			dead <- string(m.Data)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		s, err := c.SubscribeTopicEventsAlpha1(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := initial("mem", "orders")
+		dl := "dead"
+		req.GetInitialRequest().DeadLetterTopic = &dl
+		_ = s.Send(req)
+		if r, err := s.Recv(); err != nil || r.GetInitialResponse() == nil {
+			t.Fatalf("initial: %v %v", r, err)
+		}
+		if e := ps.Publish(ctx, &api.PublishRequest{PubsubName: "mem", Topic: "orders", Data: []byte("x")}); e != nil {
+			t.Fatal(e)
+		}
+		ev, err := s.Recv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		stopCtx, stopCancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		stopped := make(chan struct{})
+		go func() { sub.Stop(stopCtx); close(stopped) }()
+		if answer {
+			time.Sleep(50 * time.Millisecond)
+			_ = s.Send(&runtimev1pb.SubscribeTopicEventsRequestAlpha1{SubscribeTopicEventsRequestType: &runtimev1pb.SubscribeTopicEventsRequestAlpha1_EventProcessed{
+				EventProcessed: &runtimev1pb.SubscribeTopicEventsRequestProcessedAlpha1{Id: ev.GetEventMessage().GetId(),
+					Status: &runtimev1pb.TopicEventResponse{Status: runtimev1pb.TopicEventResponse_SUCCESS}}}})
+		}
+		select {
+		case <-stopped:
+		case <-time.After(5 * time.Second):
+			t.Fatal("Stop did not return")
+		}
+		stopCancel()
+		select {
+		case d := <-dead:
+			t.Fatalf("answer=%v: the in-flight event went to the dead-letter topic: %s", answer, d)
+		case <-time.After(200 * time.Millisecond):
+		}
+		if _, err := s.Recv(); err == nil {
+			t.Fatalf("answer=%v: stream still open", answer)
+		}
+	}
+}
