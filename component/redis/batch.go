@@ -28,9 +28,9 @@ import (
 //     calls have queued meanwhile, makes the first of them the leader of a
 //     batch of all of them (at most maxBatch; the rest wait for the next).
 //
-// A call is a Get (HMGET data version + the expiry read of one key) or one
+// A call is a Get (HMGET data version + the expiry read of one key), one
 // applyScript run (EVALSHA: a save, delete, bulk write or transaction,
-// atomic on its own as before). One batch is one go-redis pipeline of the
+// atomic on its own as before) or, for pubsub.redis, one XADD of a publish. One batch is one go-redis pipeline of the
 // calls' commands in arrival order, so per call the commands and replies
 // are exactly those of an unbatched call, and every reply is decoded by
 // its own caller (fillHash, run). Pipelining changes nothing about
@@ -43,8 +43,11 @@ import (
 // Ordering: a call is sent no earlier than it was made, so a read issued
 // after a write was acknowledged sees that write, as before.
 type batcher struct {
-	s  *Store
-	mu sync.Mutex
+	// client sends the pipelines; expiry queues a Get's expiry read (set
+	// by the state store; pubsub.redis batches only XADDs).
+	client goredis.UniversalClient
+	expiry func(ctx context.Context, pipe goredis.Pipeliner, key string) *goredis.DurationCmd
+	mu     sync.Mutex
 	// busy is whether a batch is in flight (its leader owns the queue's
 	// hand-over). queue holds the calls waiting for the next batch.
 	busy  bool
@@ -65,6 +68,8 @@ type call struct {
 	keys []string // script run: KEYS and ARGV of applyScript; reply in ev
 	args []any
 	ev   *goredis.Cmd
+	xadd *goredis.XAddArgs // XADD (pubsub.redis Publish); reply in xr
+	xr   *goredis.StringCmd
 
 	done  chan struct{}
 	lead  bool
@@ -87,6 +92,15 @@ func (b *batcher) get(ctx context.Context, key string) *call {
 func (b *batcher) script(ctx context.Context, keys []string, args []any) *call {
 	c := calls.Get().(*call)
 	c.keys, c.args = keys, args
+	b.do(ctx, c)
+	return c
+}
+
+// xAdd runs XADD a in some batch and returns once its reply is in c.xr.
+// The caller must release c (putCall).
+func (b *batcher) xAdd(ctx context.Context, a *goredis.XAddArgs) *call {
+	c := calls.Get().(*call)
+	c.xadd = a
 	b.do(ctx, c)
 	return c
 }
@@ -148,6 +162,11 @@ func (b *batcher) send(ctx context.Context, calls []*call) {
 		}
 		err := fmt.Errorf("redis store: pipeline failed: panic: %v", p)
 		for _, c := range calls {
+			if c.xadd != nil {
+				c.xr = goredis.NewStringCmd(ctx)
+				c.xr.SetErr(err)
+				continue
+			}
 			if c.keys != nil {
 				c.ev = goredis.NewCmd(ctx)
 				c.ev.SetErr(err)
@@ -158,14 +177,18 @@ func (b *batcher) send(ctx context.Context, calls []*call) {
 			c.ex.SetErr(err)
 		}
 	}()
-	pipe := b.s.client.Pipeline()
+	pipe := b.client.Pipeline()
 	for _, c := range calls {
+		if c.xadd != nil {
+			c.xr = pipe.XAdd(ctx, c.xadd)
+			continue
+		}
 		if c.keys != nil {
 			c.ev = pipe.EvalSha(ctx, applyScript.Hash(), c.keys, c.args...)
 			continue
 		}
 		c.hm = pipe.HMGet(ctx, c.key, "data", "version")
-		c.ex = b.s.expiryCmd(ctx, pipe, c.key)
+		c.ex = b.expiry(ctx, pipe, c.key)
 	}
 	_, _ = pipe.Exec(ctx) // each command carries its own error
 }
@@ -174,5 +197,6 @@ func (b *batcher) send(ctx context.Context, calls []*call) {
 func putCall(c *call) {
 	c.key, c.hm, c.ex, c.lead, c.calls = "", nil, nil, false, nil
 	c.keys, c.args, c.ev = nil, nil, nil
+	c.xadd, c.xr = nil, nil
 	calls.Put(c)
 }

@@ -42,6 +42,7 @@ type PubSub struct {
 	cfg    *config
 	st     streamSettings
 	client goredis.UniversalClient
+	batch  batcher // pipelines concurrent publishes (batch.go)
 	log    *slog.Logger
 	queue  chan streamMessage
 
@@ -112,6 +113,7 @@ func OpenPubSub(ctx context.Context, spec component.Spec, env component.Env) (*P
 		log.Warn("redis streams: maxLenApprox and streamTTL cannot be used together; only one stream trimming strategy can be active at a time.")
 	}
 	p := &PubSub{cfg: cfg, st: st, client: c, log: log, queue: make(chan streamMessage, int(st.queueDepth)), closeCh: make(chan struct{})}
+	p.batch.client = c
 	for range st.concurrency {
 		p.workers.Add(1)
 		go func() {
@@ -272,13 +274,17 @@ func (p *PubSub) Publish(ctx context.Context, req *pubsub.PublishRequest) error 
 		}
 		values = append(values, "metadata", md)
 	}
-	err := p.client.XAdd(ctx, &goredis.XAddArgs{
+	// Pipelined with the publishes in flight beside it (batch.go): one
+	// round trip for all of them, each XADD its own command and reply.
+	c := p.batch.xAdd(ctx, &goredis.XAddArgs{
 		Stream: req.Topic,
 		Values: values,
 		MaxLen: p.st.maxLenApprox,
 		MinID:  p.st.minID(time.Now()),
 		Approx: true,
-	}).Err()
+	})
+	err := c.xr.Err()
+	putCall(c)
 	if err != nil {
 		return fmt.Errorf("redis streams: error from publish: %s", err)
 	}

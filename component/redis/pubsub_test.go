@@ -644,3 +644,58 @@ func TestPubSubConnectFailure(t *testing.T) {
 		t.Fatalf("server down at init: %v", err)
 	}
 }
+
+// TestPubSubPublishPipelined: concurrent publishes share round trips (one
+// pipeline for the XADDs in flight together) and each still lands as its
+// own stream entry with its own fields; a failing one (a wrong-type key)
+// fails alone.
+func TestPubSubPublishPipelined(t *testing.T) {
+	p := newPubSub(t, nil)
+	rc := rawDB(t, 0)
+	topic := psTopic(t)
+	mustDo(t, rc.Set(context.Background(), topic+"-notastream", "x", 0).Err())
+	b0, c0 := p.batch.batches.Load(), p.batch.calls.Load()
+	const n = 200
+	var wg sync.WaitGroup
+	errs := make(chan error, n+1)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- p.Publish(context.Background(), &pubsub.PublishRequest{Topic: topic, Data: []byte(strconv.Itoa(i)), Metadata: map[string]string{"i": strconv.Itoa(i)}})
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		err := p.Publish(context.Background(), &pubsub.PublishRequest{Topic: topic + "-notastream", Data: []byte("x")})
+		if err == nil || !strings.Contains(err.Error(), "redis streams: error from publish: WRONGTYPE") {
+			errs <- fmt.Errorf("publish to a string key: %v", err)
+		}
+	}()
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	entries, err := rc.XRange(context.Background(), topic, "-", "+").Result()
+	mustDo(t, err)
+	seen := map[string]bool{}
+	for _, e := range entries {
+		d, _ := e.Values["data"].(string)
+		if e.Values["metadata"] != `{"i":"`+d+`"}` || seen[d] {
+			t.Fatalf("entry %v", e.Values)
+		}
+		seen[d] = true
+	}
+	if len(seen) != n {
+		t.Fatalf("%d entries, want %d", len(seen), n)
+	}
+	batches, got := p.batch.batches.Load()-b0, p.batch.calls.Load()-c0
+	if got != n+1 || batches >= got {
+		t.Fatalf("%d publishes in %d round trips: no pipelining", got, batches)
+	}
+	t.Logf("%d publishes in %d round trips", got, batches)
+}

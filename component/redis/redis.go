@@ -89,8 +89,8 @@ func New(ctx context.Context, spec component.Spec, env component.Env) (*Store, e
 	}
 	setClientLogger(log)
 	s := &Store{name: spec.Name, cfg: cfg, log: log}
-	s.batch.s = s
 	s.client = newClient(cfg)
+	s.batch.client, s.batch.expiry = s.client, s.expiryCmd
 	if v, ok := metaLookup(spec, "queryIndexes"); ok && v != "" {
 		log.Warn("redis store: queryIndexes is ignored: statecar does not offer the query API on Redis", "component", spec.Name)
 	}
