@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -711,5 +712,79 @@ func TestPubSubRedisKill9(t *testing.T) {
 	app.none(t, 1500*time.Millisecond) // delivered again once, not more
 	if code := sc.Stop(); code != 0 {
 		t.Errorf("exit %d; output:\n%s", code, sc.Output())
+	}
+}
+
+// TestPubSubRedisLoad: 2,000 events published by 32 concurrent clients
+// through the binary (pipelined XADDs) are all delivered to the app,
+// each once, with the Redis workers delivering in parallel.
+func TestPubSubRedisLoad(t *testing.T) {
+	r, rc := startRedisWithClient(t)
+	const n, clients = 2000, 32
+	var mu sync.Mutex
+	seen := map[string]int{}
+	all := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/dapr/subscribe" {
+			_, _ = io.WriteString(w, `[{"pubsubname":"ps","topic":"load","route":"/load"}]`)
+			return
+		}
+		var ce map[string]any
+		b, _ := io.ReadAll(r.Body)
+		_ = json.Unmarshal(b, &ce)
+		mu.Lock()
+		seen[ce["id"].(string)]++
+		if len(seen) == n {
+			close(all)
+		}
+		mu.Unlock()
+	}))
+	t.Cleanup(srv.Close)
+	dir := t.TempDir()
+	testutil.WriteComponent(t, dir, "ps", "pubsub.redis", map[string]string{"redisHost": r.Addr})
+	sc := testutil.Start(t, testutil.Options{AppID: "loadapp", ResourcesDir: dir,
+		ExtraArgs: []string{"--app-port", strconv.Itoa(srv.Listener.Addr().(*net.TCPAddr).Port)}})
+	waitSubscribed(t, sc, 1)
+	var wg sync.WaitGroup
+	errs := make(chan string, clients)
+	for c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cl := &client{addr: sc.Addr(), keepAlive: true}
+			defer cl.close()
+			for i := c; i < n; i += clients {
+				resp, err := cl.do("POST", "/v1.0/publish/ps/load?metadata.cloudevent.id=ev-"+strconv.Itoa(i), []string{"Content-Type: application/json"}, `{"i":`+strconv.Itoa(i)+`}`)
+				if err != nil || resp.Status != 204 {
+					errs <- fmt.Sprintf("publish %d: %v %v", i, resp, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Fatal(e)
+	}
+	select {
+	case <-all:
+	case <-time.After(60 * time.Second):
+		mu.Lock()
+		t.Fatalf("%d of %d events delivered", len(seen), n)
+	}
+	time.Sleep(200 * time.Millisecond)
+	mu.Lock()
+	for id, k := range seen {
+		if k != 1 || !strings.HasPrefix(id, "ev-") {
+			t.Errorf("event %s delivered %d times", id, k)
+		}
+	}
+	mu.Unlock()
+	if l, err := rc.XLen(context.Background(), "load").Result(); err != nil || l != n {
+		t.Fatalf("stream length %d %v", l, err)
+	}
+	if code := sc.Stop(); code != 0 {
+		t.Errorf("exit %d", code)
 	}
 }
