@@ -631,6 +631,13 @@ func (s *Subscriber) handle(ctx context.Context, b *broker, sub Subscription, ms
 			p.RecordIngress(name, "drop", "", topic, elapsed)
 		}
 		if sub.DeadLetterTopic != "" && !dlq() {
+			// daprd tries the dead-letter topic once more outside its
+			// policy runner before giving the message back.
+			if dlq() {
+				p.RecordIngress(name, "drop", "", topic, 0)
+				return nil
+			}
+			p.RecordIngress(name, "retry", "", topic, 0)
 			return errMessageDropped
 		}
 		return nil

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -383,5 +384,49 @@ func TestSubscriberNullEvent(t *testing.T) {
 	}
 	if ev := app.next(t); ev.Path != "/n" || string(ev.Data) != "null" {
 		t.Fatalf("%+v", ev)
+	}
+}
+
+// flakyDLQ is the in-memory bus whose first publish to "dead" fails.
+type flakyDLQ struct {
+	*pubsub.Memory
+	failed atomic.Bool
+}
+
+func (f *flakyDLQ) Publish(ctx context.Context, r *pubsub.PublishRequest) error {
+	if r.Topic == "dead" && f.failed.CompareAndSwap(false, true) {
+		return errors.New("dead letter broker hiccup")
+	}
+	return f.Memory.Publish(ctx, r)
+}
+
+// TestSubscriberDeadLetterRetried: a DROP whose dead-letter publish fails
+// is tried once more (daprd's second attempt after its policy runner).
+func TestSubscriberDeadLetterRetried(t *testing.T) {
+	app := newFakeApp(
+		Subscription{PubsubName: "ps", Topic: "in", DeadLetterTopic: "dead", Rules: []Rule{mustRule(t, "", "/in")}},
+		Subscription{PubsubName: "ps", Topic: "dead", Rules: []Rule{mustRule(t, "", "/dead")}},
+	)
+	app.outcome = func(ev *TopicEvent) Outcome {
+		if ev.Path == "/in" {
+			return OutcomeDrop
+		}
+		return OutcomeSuccess
+	}
+	broker := &flakyDLQ{Memory: pubsub.NewMemory(nil)}
+	p := NewPubSub(PubSubConfig{AppID: "myapp", Brokers: []PubSubEntry{{Name: "ps", Broker: broker}}, DisableMetrics: true})
+	s := NewSubscriber(SubscriberConfig{AppID: "myapp", PubSub: p, App: app})
+	s.Start()
+	<-s.Started()
+	t.Cleanup(func() { s.Stop(context.Background()); _ = p.Close() })
+	publishJSON(t, p, "in", `"x"`, nil)
+	if ev := app.next(t); ev.Path != "/in" {
+		t.Fatalf("%s", ev.Path)
+	}
+	if ev := app.next(t); ev.Path != "/dead" {
+		t.Fatalf("the dead letter was not retried: %s", ev.Path)
+	}
+	if !broker.failed.Load() {
+		t.Fatal("the first dead-letter publish did not fail")
 	}
 }
