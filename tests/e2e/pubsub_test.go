@@ -788,3 +788,48 @@ func TestPubSubRedisLoad(t *testing.T) {
 		t.Errorf("exit %d", code)
 	}
 }
+
+// TestPubSubShutdownBoundedByGrace: an app that never answers a delivery
+// does not hold the shutdown past --dapr-graceful-shutdown-seconds: the
+// drain's deadline cancels the delivery, the broker closes, the process
+// exits; on Redis the event stays pending for the next start.
+func TestPubSubShutdownBoundedByGrace(t *testing.T) {
+	r, rc := startRedisWithClient(t)
+	hang := make(chan struct{})
+	arrived := make(chan struct{}, 4)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.URL.Path == "/dapr/subscribe" {
+			_, _ = io.WriteString(w, `[{"pubsubname":"ps","topic":"slow","route":"/slow"}]`)
+			return
+		}
+		arrived <- struct{}{}
+		select {
+		case <-hang:
+		case <-req.Context().Done():
+		}
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(hang) }) // runs first: the handler returns, then the server closes
+	dir := t.TempDir()
+	testutil.WriteComponent(t, dir, "ps", "pubsub.redis", map[string]string{"redisHost": r.Addr})
+	sc := testutil.Start(t, testutil.Options{AppID: "graceapp", ResourcesDir: dir,
+		ExtraArgs: []string{"--app-port", strconv.Itoa(srv.Listener.Addr().(*net.TCPAddr).Port), "--dapr-graceful-shutdown-seconds", "1"}})
+	waitSubscribed(t, sc, 1)
+	runSteps(t, target{addr: sc.Addr(), sc: sc}, nil, []step{req("POST", "/v1.0/publish/ps/slow", `{"a":1}`, 204, "").h("Content-Type: application/json")})
+	select {
+	case <-arrived:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no delivery")
+	}
+	start := time.Now()
+	code := sc.Stop()
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("shutdown took %v with a 1 s grace period", d)
+	}
+	if code != 0 {
+		t.Errorf("exit %d; output:\n%s", code, sc.Output())
+	}
+	if p, err := rc.XPending(context.Background(), "slow", "graceapp").Result(); err != nil || p.Count != 1 {
+		t.Fatalf("the cancelled delivery is not pending: %+v %v", p, err)
+	}
+}
