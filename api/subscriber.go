@@ -258,6 +258,15 @@ func (s *Subscriber) run(ctx context.Context) {
 		}
 		byPubsub := map[string][]string{}
 		var order []string
+		kept := prog[:0]
+		for _, x := range prog {
+			if len(x.Rules) == 0 {
+				s.log.Warn(fmt.Sprintf("topic %s has an empty routes. removing from subscriptions list", x.Topic))
+				continue
+			}
+			kept = append(kept, x)
+		}
+		prog = kept
 		for i := range prog {
 			prog[i].Type = SubscriptionProgrammatic
 			if _, ok := byPubsub[prog[i].PubsubName]; !ok {

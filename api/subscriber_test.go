@@ -273,6 +273,7 @@ func TestSubscriberScopesAndBulk(t *testing.T) {
 		Subscription{PubsubName: "ps", Topic: "bulk", BulkSubscribe: true, Rules: []Rule{mustRule(t, "", "/b")}},
 		Subscription{PubsubName: "ps", Topic: "ok", Rules: []Rule{mustRule(t, "", "/ok")}},
 		Subscription{PubsubName: "nope", Topic: "ok", Rules: []Rule{mustRule(t, "", "/nope")}},
+		Subscription{PubsubName: "ps", Topic: "noroutes"}, // dropped: no routes
 	)
 	p, s := startSubscriber(t, app, nil, map[string]string{"subscriptionScopes": "myapp=bulk,ok"})
 	publishJSON(t, p, "denied", "1", nil)

@@ -100,11 +100,8 @@ func (a *PubSubApp) Subscriptions(ctx context.Context) ([]api.Subscription, erro
 		case si.Route != "":
 			rules = append(rules, api.Rule{Path: si.Route})
 		}
-		if len(rules) == 0 {
-			// daprd's filterSubscriptions: a subscription without routes
-			// is dropped with a warning.
-			continue
-		}
+		// A subscription without routes is kept here: the subscriber drops
+		// it with daprd's warning (filterSubscriptions).
 		out = append(out, api.Subscription{PubsubName: si.PubsubName, Topic: si.Topic, Metadata: si.Metadata,
 			DeadLetterTopic: si.DeadLetterTopic, Rules: rules, BulkSubscribe: si.BulkSubscribe.Enabled})
 	}

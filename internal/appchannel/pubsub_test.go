@@ -53,11 +53,12 @@ func TestHTTPSubscriptions(t *testing.T) {
 	if gotHdr.Get("dapr-app-id") != "myapp" || gotHdr.Get("Content-Type") != "application/json" || gotHdr.Get("dapr-api-token") != "apptoken" {
 		t.Fatalf("headers %v", gotHdr)
 	}
-	// "c" has no route at all: dropped, as daprd's filterSubscriptions.
-	if len(subs) != 3 {
+	// "c" has no route at all: returned without rules (the subscriber
+	// drops it, as daprd's filterSubscriptions).
+	if len(subs) != 4 || subs[2].Topic != "c" || len(subs[2].Rules) != 0 {
 		t.Fatalf("%+v", subs)
 	}
-	a, b, d := subs[0], subs[1], subs[2]
+	a, b, d := subs[0], subs[1], subs[3]
 	if a.Topic != "a" || len(a.Rules) != 1 || a.Rules[0].Path != "/a" || a.Rules[0].Match != nil || a.Metadata["rawPayload"] != "true" || a.DeadLetterTopic != "dl" {
 		t.Fatalf("a: %+v", a)
 	}
