@@ -612,10 +612,11 @@ func (s *Subscriber) handle(ctx context.Context, b *broker, sub Subscription, ms
 	out, derr := deliver(s.deliverCtx, &TopicEvent{PubsubName: name, Topic: topic, Path: path,
 		CloudEvent: ce, Data: data, Metadata: md})
 	elapsed := time.Since(start)
-	if out != OutcomeSuccess && (s.stopping() || closing()) {
-		// Ending: no dead letter and no error the broker would take as
-		// handled; the message stays pending (daprd blocks on the handler
-		// context here too).
+	// ending: the subscription is closing and the delivery failed: no dead
+	// letter and no error the broker would take as handled; the message
+	// stays pending (daprd blocks on the handler context there too). A
+	// DROP, 404 or Unimplemented answer is still honoured.
+	ending := func() error {
 		<-ctx.Done()
 		return ctx.Err()
 	}
@@ -640,6 +641,9 @@ func (s *Subscriber) handle(ctx context.Context, b *broker, sub Subscription, ms
 			p.RecordIngress(name, "drop", "", topic, elapsed)
 		}
 		if sub.DeadLetterTopic != "" && !dlq() {
+			if s.stopping() || closing() {
+				return ending()
+			}
 			// daprd tries the dead-letter topic once more outside its
 			// policy runner before giving the message back.
 			if dlq() {
@@ -650,6 +654,9 @@ func (s *Subscriber) handle(ctx context.Context, b *broker, sub Subscription, ms
 			return errMessageDropped
 		}
 		return nil
+	}
+	if s.stopping() || closing() {
+		return ending()
 	}
 	p.RecordIngress(name, "retry", "", topic, elapsed)
 	if derr == nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -430,4 +431,41 @@ func TestSubscriberDeadLetterRetried(t *testing.T) {
 	if !broker.failed.Load() {
 		t.Fatal("the first dead-letter publish did not fail")
 	}
+}
+
+// TestSubscriberDropDuringStop: a DROP answered while the subscriber drains
+// is still honoured: the event goes to the dead-letter topic and counts as
+// handled (only failures are left to the broker while stopping).
+func TestSubscriberDropDuringStop(t *testing.T) {
+	app := newFakeApp(Subscription{PubsubName: "ps", Topic: "in", DeadLetterTopic: "dead", Rules: []Rule{mustRule(t, "", "/in")}})
+	app.block = make(chan struct{})
+	app.outcome = func(*TopicEvent) Outcome { return OutcomeDrop }
+	mem := pubsub.NewMemory(nil)
+	p := NewPubSub(PubSubConfig{AppID: "myapp", Brokers: []PubSubEntry{{Name: "ps", Broker: mem}}, DisableMetrics: true})
+	dead := make(chan string, 2)
+	if err := mem.Subscribe(context.Background(), pubsub.SubscribeRequest{Topic: "dead"}, func(_ context.Context, m *pubsub.Message) error {
+		dead <- string(m.Data)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	s := NewSubscriber(SubscriberConfig{AppID: "myapp", PubSub: p, App: app})
+	s.Start()
+	<-s.Started()
+	publishJSON(t, p, "in", `"x"`, nil)
+	time.Sleep(50 * time.Millisecond) // the delivery waits in the app
+	stopped := make(chan struct{})
+	go func() { s.Stop(context.Background()); close(stopped) }()
+	time.Sleep(50 * time.Millisecond)
+	close(app.block)
+	select {
+	case d := <-dead:
+		if !strings.Contains(d, `"data":"x"`) {
+			t.Fatalf("dead letter %s", d)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the DROP during the drain was not dead-lettered")
+	}
+	<-stopped
+	_ = p.Close()
 }

@@ -117,9 +117,16 @@ type streamConn struct {
 	once    sync.Once
 }
 
+// send sends m unless the stream has ended (its handler returned or is
+// returning: grpc-go allows no Send after that).
 func (c *streamConn) send(m *runtimev1pb.SubscribeTopicEventsResponseAlpha1) error {
 	c.sendMu.Lock()
 	defer c.sendMu.Unlock()
+	select {
+	case <-c.closed:
+		return errors.New("stream closed")
+	default:
+	}
 	return c.stream.Send(m)
 }
 
@@ -168,10 +175,24 @@ func (c *streamConn) deliver(ctx context.Context, ev *api.TopicEvent) (api.Outco
 		delete(c.waiting, req.GetId())
 		c.mu.Unlock()
 	}()
-	if err := c.send(&runtimev1pb.SubscribeTopicEventsResponseAlpha1{
-		SubscribeTopicEventsResponseType: &runtimev1pb.SubscribeTopicEventsResponseAlpha1_EventMessage{EventMessage: req},
-	}); err != nil {
-		return api.OutcomeRetry, fmt.Errorf("error returned from app while processing pub/sub event %v: %w", req.GetId(), err)
+	// The send runs apart: a client that stops reading blocks it on flow
+	// control, and the delivery must still end with its context (the
+	// drain's deadline) or the stream.
+	sent := make(chan error, 1)
+	go func() {
+		sent <- c.send(&runtimev1pb.SubscribeTopicEventsResponseAlpha1{
+			SubscribeTopicEventsResponseType: &runtimev1pb.SubscribeTopicEventsResponseAlpha1_EventMessage{EventMessage: req},
+		})
+	}()
+	select {
+	case err := <-sent:
+		if err != nil {
+			return api.OutcomeRetry, fmt.Errorf("error returned from app while processing pub/sub event %v: %w", req.GetId(), err)
+		}
+	case <-ctx.Done():
+		return api.OutcomeRetry, ctx.Err()
+	case <-c.closed:
+		return api.OutcomeRetry, errors.New("stream closed")
 	}
 	select {
 	case <-ctx.Done():
