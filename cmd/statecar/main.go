@@ -342,14 +342,12 @@ func buildConfig(fs *flagSet, log, root *slog.Logger) (*runtimeConfig, []*loader
 		rc.resourcePaths = []string{fs.String("components-path")}
 	}
 	lo := loader.Options{Paths: rc.resourcePaths, AppID: c.AppID, Namespace: c.Namespace, Logger: daprlog.Scope(root, "dapr.runtime.loader.disk")}
-	comps, err := loader.Load(lo)
+	comps, subs, err := loader.LoadResources(lo)
 	if err != nil {
 		return nil, nil, fatal(log, "Fatal error from runtime: failed to load components: "+err.Error())
 	}
 	loader.Resolve(lo, comps)
-	if rc.subscriptions, err = loader.LoadSubscriptions(lo); err != nil {
-		return nil, nil, fatal(log, "Fatal error from runtime: failed to load subscriptions: "+err.Error())
-	}
+	rc.subscriptions = subs
 	for _, e := range fs.Slice("disable-init-endpoints") {
 		if strings.TrimSpace(e) == "subscribe" {
 			rc.noSubscribeEndpoint = true

@@ -150,11 +150,19 @@ type metaEntry struct {
 // scope, and resolves value and envRef entries (secretKeyRef entries are
 // resolved by Resolve once secret stores are known).
 func Load(o Options) ([]*Component, error) {
+	comps, _, err := LoadResources(o)
+	return comps, err
+}
+
+// LoadResources is Load that also returns the Subscription resources of
+// the same files (see LoadSubscriptions), reading each file once.
+func LoadResources(o Options) ([]*Component, []SubscriptionDoc, error) {
 	var all []*Component
+	var subs []SubscriptionDoc
 	for _, dir := range o.Paths {
 		entries, err := os.ReadDir(dir)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for _, e := range entries {
 			if e.IsDir() {
@@ -176,9 +184,47 @@ func Load(o Options) ([]*Component, error) {
 				o.log().Warn(fmt.Sprintf("daprd load Component error when parsing manifests yaml resource in %s: %v", path, err))
 			}
 			all = append(all, comps...)
+			docs, err := decodeSubscriptions(path, data)
+			if err != nil {
+				o.log().Warn(fmt.Sprintf("daprd load Subscription error when parsing manifests yaml resource in %s: %v", path, err))
+			}
+			for _, d := range docs {
+				if o.Namespace == "" || d.Namespace == "" || d.Namespace == o.Namespace {
+					subs = append(subs, d)
+				}
+			}
 		}
 	}
-	return filter(&o, all)
+	comps, err := filter(&o, all)
+	if err != nil {
+		return nil, nil, err
+	}
+	return comps, subs, nil
+}
+
+// eachDoc calls fn for every "---"-separated YAML document of data with its
+// apiVersion, kind and metadata; documents whose header does not parse are
+// errors, and so is whatever fn returns.
+func eachDoc(data []byte, fn func(doc []byte, tm *typeMeta) error) error {
+	var errs []error
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 0, 64<<10), len(data)+1)
+	sc.Split(splitYAMLDoc)
+	for sc.Scan() {
+		doc := sc.Bytes()
+		var tm typeMeta
+		if err := yaml.Unmarshal(doc, &tm); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if err := fn(doc, &tm); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
 }
 
 func isYAML(name string) bool {
@@ -221,31 +267,19 @@ func contains(xs []string, x string) bool {
 
 func decodeFile(o *Options, path string, data []byte) ([]*Component, error) {
 	var out []*Component
-	var errs []error
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 0, 64<<10), len(data)+1)
-	sc.Split(splitYAMLDoc)
-	for sc.Scan() {
-		doc := sc.Bytes()
-		var tm typeMeta
-		if err := yaml.Unmarshal(doc, &tm); err != nil {
-			errs = append(errs, err)
-			continue
-		}
+	err := eachDoc(data, func(doc []byte, tm *typeMeta) error {
 		if tm.APIVersion != "dapr.io/v1alpha1" || tm.Kind != "Component" {
-			continue
+			return nil
 		}
 		if msgs := pathSegmentErrors(tm.Metadata.Name); len(msgs) > 0 {
-			errs = append(errs, fmt.Errorf("invalid name %q for %q: %s", tm.Metadata.Name, "Component", strings.Join(msgs, "; ")))
-			continue
+			return fmt.Errorf("invalid name %q for %q: %s", tm.Metadata.Name, "Component", strings.Join(msgs, "; "))
 		}
 		if tm.Metadata.Name == "" {
-			continue // daprd skips nameless components silently
+			return nil // daprd skips nameless components silently
 		}
 		var cd componentDoc
 		if err := yaml.Unmarshal(doc, &cd); err != nil {
-			errs = append(errs, err)
-			continue
+			return err
 		}
 		c := &Component{
 			Spec: component.Spec{
@@ -286,11 +320,9 @@ func decodeFile(o *Options, path string, data []byte) ([]*Component, error) {
 			}
 		}
 		out = append(out, c)
-	}
-	if err := sc.Err(); err != nil {
-		errs = append(errs, err)
-	}
-	return out, errors.Join(errs...)
+		return nil
+	})
+	return out, err
 }
 
 // nodeString renders a metadata value as daprd's DynamicValue.String does:

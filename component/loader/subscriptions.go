@@ -1,15 +1,6 @@
 package loader
 
-import (
-	"bufio"
-	"bytes"
-	"errors"
-	"fmt"
-	"os"
-	"path/filepath"
-
-	"gopkg.in/yaml.v3"
-)
+import "gopkg.in/yaml.v3"
 
 // SubscriptionRule is one routing rule of a Subscription resource.
 type SubscriptionRule struct {
@@ -58,58 +49,22 @@ type subscriptionYAML struct {
 // LoadSubscriptions reads the Subscription resources of the folders (the
 // same folders as the components), in file order, keeping those of the
 // namespace. Scopes are left to the caller. A document that does not parse
-// is skipped with a warning, as daprd skips it.
+// is skipped with a warning, as daprd skips it. LoadResources reads
+// components and subscriptions in one pass.
 func LoadSubscriptions(o Options) ([]SubscriptionDoc, error) {
-	var out []SubscriptionDoc
-	for _, dir := range o.Paths {
-		entries, err := os.ReadDir(dir)
-		if err != nil {
-			return nil, err
-		}
-		for _, e := range entries {
-			if e.IsDir() || !isYAML(e.Name()) {
-				continue
-			}
-			path := filepath.Join(dir, e.Name())
-			data, err := os.ReadFile(path)
-			if err != nil {
-				continue // Load has warned already
-			}
-			docs, err := decodeSubscriptions(path, data)
-			if err != nil {
-				o.log().Warn(fmt.Sprintf("daprd load Subscription error when parsing manifests yaml resource in %s: %v", path, err))
-			}
-			for _, d := range docs {
-				if o.Namespace != "" && d.Namespace != "" && d.Namespace != o.Namespace {
-					continue
-				}
-				out = append(out, d)
-			}
-		}
-	}
-	return out, nil
+	_, subs, err := LoadResources(o)
+	return subs, err
 }
 
 func decodeSubscriptions(path string, data []byte) ([]SubscriptionDoc, error) {
 	var out []SubscriptionDoc
-	var errs []error
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 0, 64<<10), len(data)+1)
-	sc.Split(splitYAMLDoc)
-	for sc.Scan() {
-		doc := sc.Bytes()
-		var tm typeMeta
-		if err := yaml.Unmarshal(doc, &tm); err != nil {
-			errs = append(errs, err)
-			continue
-		}
+	err := eachDoc(data, func(doc []byte, tm *typeMeta) error {
 		if tm.Kind != "Subscription" || (tm.APIVersion != "dapr.io/v1alpha1" && tm.APIVersion != "dapr.io/v2alpha1") {
-			continue
+			return nil
 		}
 		var sy subscriptionYAML
 		if err := yaml.Unmarshal(doc, &sy); err != nil {
-			errs = append(errs, err)
-			continue
+			return err
 		}
 		d := SubscriptionDoc{Name: tm.Metadata.Name, Namespace: tm.Metadata.Namespace, PubsubName: sy.Spec.Pubsubname,
 			Topic: sy.Spec.Topic, DeadLetterTopic: sy.Spec.DeadLetterTopic, BulkEnabled: sy.Spec.BulkSubscribe.Enabled,
@@ -129,9 +84,7 @@ func decodeSubscriptions(path string, data []byte) ([]SubscriptionDoc, error) {
 			d.Default = sy.Spec.Routes.Default
 		}
 		out = append(out, d)
-	}
-	if err := sc.Err(); err != nil {
-		errs = append(errs, err)
-	}
-	return out, errors.Join(errs...)
+		return nil
+	})
+	return out, err
 }
