@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -166,22 +167,13 @@ func NewSubscriber(cfg SubscriberConfig) *Subscriber {
 	s := &Subscriber{cfg: cfg, log: cfg.Logger, closing: make(chan struct{}), started: make(chan struct{})}
 	s.deliverCtx, s.deliverCancel = context.WithCancel(context.Background())
 	for _, d := range cfg.Declarative {
-		if len(d.Scopes) > 0 && !contains(d.Scopes, cfg.AppID) {
+		if len(d.Scopes) > 0 && !slices.Contains(d.Scopes, cfg.AppID) {
 			continue
 		}
 		d.Type = SubscriptionDeclarative
 		s.subs = append(s.subs, d)
 	}
 	return s
-}
-
-func contains(xs []string, x string) bool {
-	for _, v := range xs {
-		if v == x {
-			return true
-		}
-	}
-	return false
 }
 
 // Subscriptions lists the subscriptions for /v1.0/metadata: declarative

@@ -187,19 +187,30 @@ func (c *Channel) grpcConn() (*grpc.ClientConn, error) {
 	return c.conn, c.connErr
 }
 
+// tokenContext adds the app API token (APP_API_TOKEN) to a gRPC call.
+func (c *Channel) tokenContext(ctx context.Context) context.Context {
+	if c.cfg.Token != "" {
+		ctx = metadata.AppendToOutgoingContext(ctx, tokenHeader, c.cfg.Token)
+	}
+	return ctx
+}
+
+// callContext is tokenContext bounded by Config.Timeout when it is set.
+func (c *Channel) callContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx = c.tokenContext(ctx)
+	if c.cfg.Timeout > 0 {
+		return context.WithTimeout(ctx, c.cfg.Timeout)
+	}
+	return ctx, func() {}
+}
+
 func (c *Channel) invokeGRPC(ctx context.Context, verb, method, contentType string, body []byte) (int, error) {
 	conn, err := c.grpcConn()
 	if err != nil {
 		return 0, fmt.Errorf("error getting app connection: %w", err)
 	}
-	if c.cfg.Token != "" {
-		ctx = metadata.AppendToOutgoingContext(ctx, tokenHeader, c.cfg.Token)
-	}
-	if c.cfg.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, c.cfg.Timeout)
-		defer cancel()
-	}
+	ctx, cancel := c.callContext(ctx)
+	defer cancel()
 	v, ok := commonv1pb.HTTPExtension_Verb_value[strings.ToUpper(verb)]
 	if !ok {
 		v = int32(commonv1pb.HTTPExtension_POST)

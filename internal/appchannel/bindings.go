@@ -8,7 +8,6 @@ import (
 	"sync"
 
 	runtimev1pb "github.com/dapr/dapr/pkg/proto/runtime/v1"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/types/known/emptypb"
 
 	"github.com/statecar/statecar/api"
@@ -44,7 +43,7 @@ func (a *BindingApp) InputBindingSubscribed(ctx context.Context, name, route str
 			if err != nil {
 				return
 			}
-			resp, err := runtimev1pb.NewAppCallbackClient(conn).ListInputBindings(a.grpcContext(ctx), &emptypb.Empty{})
+			resp, err := runtimev1pb.NewAppCallbackClient(conn).ListInputBindings(a.c.tokenContext(ctx), &emptypb.Empty{})
 			if err == nil {
 				a.list = resp.GetBindings()
 			}
@@ -58,13 +57,6 @@ func (a *BindingApp) InputBindingSubscribed(ctx context.Context, name, route str
 	return resp.Status/100 == 2 || resp.Status == http.StatusMethodNotAllowed, nil
 }
 
-func (a *BindingApp) grpcContext(ctx context.Context) context.Context {
-	if a.c.cfg.Token != "" {
-		ctx = metadata.AppendToOutgoingContext(ctx, tokenHeader, a.c.cfg.Token)
-	}
-	return ctx
-}
-
 // DeliverBinding implements api.BindingApp: HTTP apps get POST {route} with
 // the data (Content-Type application/json, the event metadata as headers)
 // and must answer 2xx (their body is not read for instructions, as in
@@ -76,12 +68,8 @@ func (a *BindingApp) DeliverBinding(ctx context.Context, name, route string, dat
 		if err != nil {
 			return nil, fmt.Errorf("error while getting app client: %w", err)
 		}
-		ctx = a.grpcContext(ctx)
-		if a.c.cfg.Timeout > 0 {
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeout(ctx, a.c.cfg.Timeout)
-			defer cancel()
-		}
+		ctx, cancel := a.c.callContext(ctx)
+		defer cancel()
 		resp, err := runtimev1pb.NewAppCallbackClient(conn).OnBindingEvent(ctx, &runtimev1pb.BindingEventRequest{Name: name, Data: data, Metadata: meta})
 		if err != nil {
 			return nil, fmt.Errorf("error invoking app: %w", err)

@@ -108,19 +108,12 @@ func (a *PubSubApp) Subscriptions(ctx context.Context) ([]api.Subscription, erro
 	return out, nil
 }
 
-func (a *PubSubApp) grpcContext(ctx context.Context) context.Context {
-	if a.c.cfg.Token != "" {
-		ctx = metadata.AppendToOutgoingContext(ctx, tokenHeader, a.c.cfg.Token)
-	}
-	return ctx
-}
-
 func (a *PubSubApp) subscriptionsGRPC(ctx context.Context) ([]api.Subscription, error) {
 	conn, err := a.c.grpcConn()
 	if err != nil {
 		return nil, fmt.Errorf("error while getting app client: %w", err)
 	}
-	resp, err := runtimev1pb.NewAppCallbackClient(conn).ListTopicSubscriptions(a.grpcContext(ctx), &emptypb.Empty{})
+	resp, err := runtimev1pb.NewAppCallbackClient(conn).ListTopicSubscriptions(a.c.tokenContext(ctx), &emptypb.Empty{})
 	if err != nil {
 		if status.Code(err) == codes.Unimplemented {
 			return nil, nil
@@ -304,15 +297,11 @@ func (a *PubSubApp) deliverGRPC(ctx context.Context, ev *api.TopicEvent) (api.Ou
 	if err != nil {
 		return api.OutcomeRetry, fmt.Errorf("error while getting app client: %w", err)
 	}
-	ctx = a.grpcContext(ctx)
 	for k, v := range ev.Metadata {
 		ctx = metadata.AppendToOutgoingContext(ctx, k, v)
 	}
-	if a.c.cfg.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, a.c.cfg.Timeout)
-		defer cancel()
-	}
+	ctx, cancel := a.c.callContext(ctx)
+	defer cancel()
 	res, err := runtimev1pb.NewAppCallbackClient(conn).OnTopicEvent(ctx, req)
 	if err != nil {
 		if status.Code(err) == codes.Unimplemented {

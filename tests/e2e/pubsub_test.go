@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -321,7 +322,7 @@ func testPubSubAPI(t *testing.T, bp brokerProfile) {
 	for _, d := range got["/poison"] {
 		dead = append(dead, d.ce["data"].(string)+"@"+d.ce["topic"].(string))
 	}
-	if len(dead) != 3 || !contains(dead, "drop me@text") || !contains(dead, "not here@text") || !contains(dead, "oops@routed") {
+	if len(dead) != 3 || !slices.Contains(dead, "drop me@text") || !slices.Contains(dead, "not here@text") || !slices.Contains(dead, "oops@routed") {
 		t.Errorf("dead letters: %v", dead)
 	}
 	if len(got["/routed"]) != 1 || len(got["/text"]) != 3 {
@@ -335,7 +336,7 @@ func testPubSubAPI(t *testing.T, bp brokerProfile) {
 	for _, d := range got["/bulk"] {
 		bulk = append(bulk, d.ce["id"].(string)+"="+d.ce["datacontenttype"].(string))
 	}
-	if len(bulk) != 3 || !contains(bulk, "bulk-3=text/plain") {
+	if len(bulk) != 3 || !slices.Contains(bulk, "bulk-3=text/plain") {
 		t.Errorf("bulk deliveries: %v", bulk)
 	}
 
@@ -376,7 +377,7 @@ func testPubSubAPI(t *testing.T, bp brokerProfile) {
 	for range 2 {
 		texts = append(texts, app.next(t).ce["data"].(string))
 	}
-	if !contains(texts, "one") || !contains(texts, "two") {
+	if !slices.Contains(texts, "one") || !slices.Contains(texts, "two") {
 		t.Errorf("gRPC bulk deliveries: %v", texts)
 	}
 	_, err = cl.BulkPublishEvent(ctx, &runtimev1pb.BulkPublishRequest{PubsubName: "ps", Topic: "grpc", Entries: []*runtimev1pb.BulkPublishRequestEntry{{Event: []byte("x"), ContentType: "text/plain"}}})
@@ -429,15 +430,6 @@ func keys[V any](m map[string]V) []string {
 		out = append(out, k)
 	}
 	return out
-}
-
-func contains(xs []string, x string) bool {
-	for _, v := range xs {
-		if v == x {
-			return true
-		}
-	}
-	return false
 }
 
 // TestPubSubRedisLayout: pubsub.redis writes daprd's stream layout (fields
