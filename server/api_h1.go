@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -30,6 +31,18 @@ func (q *h1Req) queryValue(n string) ([]byte, bool) { return q.r.QueryValue(n) }
 func (q *h1Req) context() context.Context           { return context.Background() }
 func (q *h1Req) rawQuery() string                   { return unsafeString(q.r.RawQuery()) }
 func (q *h1Req) setParams([2]string)                {} // h1 decodes params itself
+func (q *h1Req) chunked() bool                      { return q.r.Chunked() }
+func (q *h1Req) visitHeaders(fn func(n, v []byte)) {
+	q.r.VisitHeaders(func(n, v []byte) {
+		if !strings.EqualFold(unsafeString(n), "Host") {
+			fn(n, v)
+		}
+	})
+}
+func (q *h1Req) decodedPath() (string, bool) {
+	p, err := url.PathUnescape(unsafeString(q.r.RawPath()))
+	return p, err == nil
+}
 
 // h1Resp adapts *h1.Response to response.
 type h1Resp struct{ w *h1.Response }
@@ -177,7 +190,7 @@ func (s *Runtime) newH1Router() *h1.Router {
 		pp := getPair(w, r)
 		s.notFound(&pp.resp, &pp.req)
 		putPair(pp)
-	}, false)
+	}, true) // service invocation waits for the callee
 	rt.Use(func(w *h1.Response, r *h1.Request, next h1.HandlerFunc) {
 		start := nowFunc()
 		id := routeNone

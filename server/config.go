@@ -41,6 +41,9 @@ type Config struct {
 	// AppChannel calls the app (configuration update deliveries); nil when
 	// there is no --app-port, as daprd's nil app channel.
 	AppChannel *appchannel.Channel
+	// Invoker runs service invocations (the fallback route); nil: one
+	// for the app channel alone, without HTTPEndpoints.
+	Invoker *api.Invoker
 
 	// HTTPPort and GRPCPort are --dapr-http-port and --dapr-grpc-port.
 	HTTPPort int

@@ -30,6 +30,17 @@ func (q *httpRequest) context() context.Context { return q.r.Context() }
 func (q *httpRequest) setParams(p [2]string)    { q.params = p }
 func (q *httpRequest) rawQuery() string         { return q.r.URL.RawQuery }
 func (q *httpRequest) param(i int) []byte       { return bytesOf(q.params[i]) }
+func (q *httpRequest) chunked() bool            { return q.r.ContentLength < 0 }
+func (q *httpRequest) decodedPath() (string, bool) {
+	return q.r.URL.Path, true
+}
+func (q *httpRequest) visitHeaders(fn func(n, v []byte)) {
+	for k, vs := range q.r.Header {
+		for _, v := range vs {
+			fn(bytesOf(k), bytesOf(v))
+		}
+	}
+}
 func (q *httpRequest) header(name string) ([]byte, bool) {
 	vs, ok := q.r.Header[http.CanonicalHeaderKey(name)]
 	if !ok || len(vs) == 0 {

@@ -34,6 +34,14 @@ type request interface {
 	rawQuery() string
 	// setParams stores the unescaped path parameters of the matched route.
 	setParams(p [2]string)
+	// visitHeaders calls fn for every header in order, with the name as
+	// written (not Host, which net/http keeps apart).
+	visitHeaders(fn func(name, value []byte))
+	// decodedPath is the request path as sent, percent-decoded and not
+	// cleaned (net/http's URL.Path); ok is false when it does not decode.
+	decodedPath() (p string, ok bool)
+	// chunked reports a chunked request body (net/http's ContentLength -1).
+	chunked() bool
 }
 
 // response is what a route handler writes: status and headers first, then
@@ -80,6 +88,10 @@ const (
 	routePublish
 	routeBulkPublish
 	routeBulkPublishAlpha
+	// routeInvoke is the service-invocation fallback (daprd's invoke/*
+	// endpoint with IsFallback): never matched, only checked against the
+	// allow/deny lists and used by notFound.
+	routeInvoke
 )
 
 type routeInfo struct {
@@ -124,6 +136,8 @@ var routes = [...]routeInfo{
 	routePublish:          {h: (*Runtime).handlePublish, group: "publish", version: "v1", blocking: true, rawParams: true},
 	routeBulkPublish:      {h: (*Runtime).handleBulkPublish, group: "publish", version: "v1", blocking: true, rawParams: true},
 	routeBulkPublishAlpha: {h: (*Runtime).handleBulkPublish, group: "publish", version: "v1alpha1", blocking: true, rawParams: true},
+
+	routeInvoke: {group: "invoke", version: "v1", blocking: true}, // h: notFound (an initialization cycle)
 }
 
 // match finds the route of method and escaped path p (already cleaned) and
@@ -311,6 +325,8 @@ var legacyRoutes = [...]string{
 	routePublish:          "v1.0/publish/{pubsubname}/*",
 	routeBulkPublish:      "v1.0/publish/bulk/{pubsubname}/*",
 	routeBulkPublishAlpha: "v1.0-alpha1/publish/bulk/{pubsubname}/*",
+
+	routeInvoke: "v1.0/invoke/*",
 }
 
 // allowed applies the Configuration API lists to a route as daprd does
@@ -384,8 +400,43 @@ const (
 	ctPlainText = "text/plain; charset=utf-8"
 )
 
-func (s *Runtime) notFound(w response, _ request) {
-	api.CountErrorCode("common", "ERR_DIRECT_INVOKE")
+// chiNotFound is chi's answer when daprd registered no fallback: 405 with
+// an Allow header per method when the path is an allowed route's, else 404
+// page not found.
+func (s *Runtime) chiNotFound(w response, r request) {
+	p := r.rawPath()
+	var allow []string
+	for _, m := range [...]string{http.MethodGet, http.MethodPut, http.MethodPost, http.MethodDelete} {
+		if id, _ := match(m, p); id != routeNone && s.allowed(id) {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) > 0 {
+		for _, m := range allow {
+			w.addHeader("Allow", m)
+		}
+		w.setStatus(http.StatusMethodNotAllowed)
+		return
+	}
+	w.addHeader("Content-Type", ctPlainText)
+	w.addHeader("X-Content-Type-Options", "nosniff")
+	w.setStatus(http.StatusNotFound)
+	w.write([]byte("404 page not found\n"))
+}
+
+// notFound is daprd's fallback route, service invocation: a request no
+// route matched invokes the app its path or headers name (invoke.go), or
+// answers 404 ERR_DIRECT_INVOKE. When the allow/deny lists exclude
+// "invoke", daprd has no fallback and chi answers 404 page not found.
+func (s *Runtime) notFound(w response, r request) {
+	if !s.allowed(routeInvoke) {
+		s.chiNotFound(w, r)
+		return
+	}
+	if s.invoke(w, r) {
+		return
+	}
+	api.CountErrorCode("service-invocation", api.CodeDirectInvoke)
 	w.addHeader("Content-Type", ctJSON)
 	w.setStatus(http.StatusNotFound)
 	w.write(bodyDirectInvoke)

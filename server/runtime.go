@@ -28,6 +28,7 @@ type Runtime struct {
 	cfg              Config              // read-only after New
 	state            *api.State          // read-only after New
 	comps            []api.ComponentInfo // read-only after New
+	invoker          *api.Invoker        // read-only after New
 	log              *slog.Logger
 	httpLog, infoLog *slog.Logger
 
@@ -91,6 +92,11 @@ func New(cfg Config, state *api.State, comps []api.ComponentInfo) (*Runtime, err
 		shutdownCh: make(chan struct{}),
 		stopProbe:  make(chan struct{}),
 		serveErrs:  make(chan error, 4),
+	}
+	r.invoker = cfg.Invoker
+	if r.invoker == nil {
+		r.invoker = api.NewInvoker(api.InvokerConfig{AppID: cfg.AppID, Namespace: cfg.Namespace,
+			App: cfg.AppChannel.Invoker(), MaxBodySize: cfg.MaxBodySize})
 	}
 	r.extended.m = map[string]string{}
 	r.appReady.Store(cfg.AppPort <= 0)
@@ -206,9 +212,14 @@ type metadataResponse struct {
 	Components              []metadataComponent     `json:"components,omitempty"`
 	Extended                map[string]string       `json:"extended,omitempty"`
 	Subscriptions           []metadataSubscription  `json:"subscriptions,omitempty"`
+	HTTPEndpoints           []metadataHTTPEndpoint  `json:"httpEndpoints,omitempty"`
 	AppConnectionProperties appConnectionProperties `json:"appConnectionProperties"`
 	ActorRuntime            actorRuntime            `json:"actorRuntime"`
 	Workflows               struct{}                `json:"workflows"`
+}
+
+type metadataHTTPEndpoint struct {
+	Name string `json:"name,omitempty"`
 }
 
 type metadataSubscription struct {
@@ -298,6 +309,9 @@ func (r *Runtime) metadata() *metadataResponse {
 		}
 		m.Subscriptions = append(m.Subscriptions, ms)
 	}
+	for _, name := range r.invoker.Endpoints() {
+		m.HTTPEndpoints = append(m.HTTPEndpoints, metadataHTTPEndpoint{Name: name})
+	}
 	return m
 }
 
@@ -339,6 +353,9 @@ func (r *Runtime) MetadataProto() *runtimev1pb.GetMetadataResponse {
 			HealthProbeTimeout:  h.HealthProbeTimeout,
 			HealthThreshold:     int32(h.HealthThreshold),
 		}
+	}
+	for _, e := range m.HTTPEndpoints {
+		out.HttpEndpoints = append(out.HttpEndpoints, &runtimev1pb.MetadataHTTPEndpoint{Name: e.Name})
 	}
 	for _, sub := range m.Subscriptions {
 		ps := &runtimev1pb.PubsubSubscription{PubsubName: sub.PubsubName, Topic: sub.Topic, Metadata: sub.Metadata,

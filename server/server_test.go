@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -48,6 +49,16 @@ func (f *fakeReq) header(n string) ([]byte, bool) {
 		}
 	}
 	return nil, false
+}
+func (f *fakeReq) chunked() bool { return false }
+func (f *fakeReq) decodedPath() (string, bool) {
+	p, err := url.PathUnescape(f.path)
+	return p, err == nil
+}
+func (f *fakeReq) visitHeaders(fn func(n, v []byte)) {
+	for k, v := range f.hdr {
+		fn(bytesOf(k), bytesOf(v))
+	}
 }
 func (f *fakeReq) visitQuery(fn func(n, v []byte)) {
 	for _, kv := range f.q {
@@ -318,8 +329,17 @@ func TestAPIAllowDeny(t *testing.T) {
 	if w := do(rt5, "POST", "/v1.0-alpha1/publish/bulk/ps/t", `[]`, nil); w.code != 404 || !strings.Contains(string(w.out), "ERR_PUBSUB_NOT_FOUND") {
 		t.Fatalf("bulk publish allowed: %d %s", w.code, w.out)
 	}
-	if w := do(rt5, "POST", "/v1.0/publish/ps/t", `x`, nil); w.code != 404 || !strings.Contains(string(w.out), "ERR_DIRECT_INVOKE") {
+	// Without "invoke" in the allowlist daprd has no fallback route: chi
+	// answers.
+	if w := do(rt5, "POST", "/v1.0/publish/ps/t", `x`, nil); w.code != 404 || string(w.out) != "404 page not found\n" {
 		t.Fatalf("publish v1 not allowed by a v1alpha1 rule: %d %s", w.code, w.out)
+	}
+	if w := do(rt5, "GET", "/v1.0-alpha1/publish/bulk/ps/t", ``, nil); w.code != 405 || w.get("Allow") != "PUT" && w.get("Allow") != "POST" {
+		t.Fatalf("wrong method without the fallback: %d %v", w.code, w.hdr)
+	}
+	rt6 := newTestRuntime(t, Config{APIAllowed: []APIRule{{Name: "publish", Version: "v1alpha1", Protocol: "http"}, {Name: "invoke", Version: "v1", Protocol: "http"}}})
+	if w := do(rt6, "POST", "/v1.0/publish/ps/t", `x`, nil); w.code != 404 || !strings.Contains(string(w.out), "ERR_DIRECT_INVOKE") {
+		t.Fatalf("publish v1 not allowed, invoke allowed: %d %s", w.code, w.out)
 	}
 	// Rules of another protocol (or none) do not apply to HTTP.
 	rt3 := newTestRuntime(t, Config{APIAllowed: []APIRule{{Name: "state", Version: "v1", Protocol: "grpc"}}, APIDenied: []APIRule{{Name: "metadata", Version: "v1"}}})

@@ -139,6 +139,8 @@ type runtimeConfig struct {
 	blockShutdown *time.Duration
 	// subscriptions are the Subscription resources of resourcePaths.
 	subscriptions []loader.SubscriptionDoc
+	// httpEndpoints are the HTTPEndpoint resources of resourcePaths.
+	httpEndpoints []api.HTTPEndpoint
 	// noSubscribeEndpoint: --disable-init-endpoints has "subscribe".
 	noSubscribeEndpoint bool
 }
@@ -342,12 +344,23 @@ func buildConfig(fs *flagSet, log, root *slog.Logger) (*runtimeConfig, []*loader
 		rc.resourcePaths = []string{fs.String("components-path")}
 	}
 	lo := loader.Options{Paths: rc.resourcePaths, AppID: c.AppID, Namespace: c.Namespace, Logger: daprlog.Scope(root, "dapr.runtime.loader.disk")}
-	comps, subs, err := loader.LoadResources(lo)
+	res, err := loader.LoadResources(lo)
 	if err != nil {
 		return nil, nil, fatal(log, "Fatal error from runtime: failed to load components: "+err.Error())
 	}
+	comps := res.Components
 	loader.Resolve(lo, comps)
-	rc.subscriptions = subs
+	rc.subscriptions = res.Subscriptions
+	endpoints, failed := loader.ResolveHTTPEndpoints(res.HTTPEndpoints, comps)
+	for _, e := range res.HTTPEndpoints {
+		if err := failed[e.Name]; err != nil {
+			log.Warn(fmt.Sprintf("Failed to process HTTPEndpoint %s: %v", e.Name, err))
+		}
+	}
+	for _, e := range endpoints {
+		log.Info("HTTPEndpoint loaded: " + e.Name)
+		rc.httpEndpoints = append(rc.httpEndpoints, api.HTTPEndpoint{Name: e.Name, BaseURL: e.BaseURL, Headers: e.Headers, TLS: e.TLS})
+	}
 	for _, e := range fs.Slice("disable-init-endpoints") {
 		if strings.TrimSpace(e) == "subscribe" {
 			rc.noSubscribeEndpoint = true
@@ -627,6 +640,15 @@ func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root 
 	rc.Bindings = outputs
 	rc.AppChannel = appchannel.New(appchannel.Config{Protocol: c.AppProtocol, Address: c.AppChannelAddress, Port: c.AppPort,
 		Token: os.Getenv("APP_API_TOKEN")})
+	// Service invocation compares namespaces as daprd does, with
+	// security.CurrentNamespace: "default" when NAMESPACE is unset.
+	invokeNS, ok := os.LookupEnv("NAMESPACE")
+	if !ok {
+		invokeNS = "default"
+	}
+	invoker := api.NewInvoker(api.InvokerConfig{AppID: c.AppID, Namespace: invokeNS, App: rc.AppChannel.Invoker(),
+		Endpoints: rc.httpEndpoints, MaxBodySize: c.MaxBodySize})
+	rc.Invoker = invoker
 	pubsubs := api.NewPubSub(api.PubSubConfig{AppID: c.AppID, Namespace: c.Namespace, Brokers: brokers,
 		LatencyBuckets: c.Metrics.LatencyBuckets, DisableMetrics: !c.MetricsEnabled})
 	rc.PubSub = pubsubs
@@ -640,6 +662,7 @@ func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root 
 	// From here on the stores close together: state, configuration, lock,
 	// the bindings, the brokers and the app channel.
 	closeStores := closerFunc(func() error {
+		invoker.Close()
 		return errors.Join(state.Close(), conf.Close(), locks.Close(), inputs.Close(), outputs.Close(), pubsubs.Close(), rc.AppChannel.Close())
 	})
 	rc.ForceShutdown = func() { forceExit(log, closeStores) }
@@ -672,6 +695,7 @@ func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root 
 		Bindings:          outputs,
 		PubSub:            pubsubs,
 		Subscriber:        subscriber,
+		Invoker:           invoker,
 		AppID:             c.AppID,
 		APIToken:          c.APIToken,
 		MaxMsgSize:        int(c.MaxBodySize),

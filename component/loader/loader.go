@@ -150,19 +150,32 @@ type metaEntry struct {
 // scope, and resolves value and envRef entries (secretKeyRef entries are
 // resolved by Resolve once secret stores are known).
 func Load(o Options) ([]*Component, error) {
-	comps, _, err := LoadResources(o)
-	return comps, err
+	res, err := LoadResources(o)
+	if err != nil {
+		return nil, err
+	}
+	return res.Components, nil
 }
 
-// LoadResources is Load that also returns the Subscription resources of
-// the same files (see LoadSubscriptions), reading each file once.
-func LoadResources(o Options) ([]*Component, []SubscriptionDoc, error) {
+// Resources are the resources of the folders that statecar reads.
+type Resources struct {
+	Components    []*Component
+	Subscriptions []SubscriptionDoc
+	// HTTPEndpoints are unresolved until ResolveHTTPEndpoints.
+	HTTPEndpoints []*HTTPEndpoint
+}
+
+// LoadResources is Load that also returns the Subscription (see
+// LoadSubscriptions) and HTTPEndpoint resources of the same files, reading
+// each file once.
+func LoadResources(o Options) (*Resources, error) {
 	var all []*Component
 	var subs []SubscriptionDoc
+	var endpoints []*HTTPEndpoint
 	for _, dir := range o.Paths {
 		entries, err := os.ReadDir(dir)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		for _, e := range entries {
 			if e.IsDir() {
@@ -193,13 +206,22 @@ func LoadResources(o Options) ([]*Component, []SubscriptionDoc, error) {
 					subs = append(subs, d)
 				}
 			}
+			eps, err := decodeHTTPEndpoints(path, data)
+			if err != nil {
+				o.log().Warn(fmt.Sprintf("daprd load HTTPEndpoint error when parsing manifests yaml resource in %s: %v", path, err))
+			}
+			for _, e := range eps {
+				if keepHTTPEndpoint(&o, e) {
+					endpoints = append(endpoints, e)
+				}
+			}
 		}
 	}
 	comps, err := filter(&o, all)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return comps, subs, nil
+	return &Resources{Components: comps, Subscriptions: subs, HTTPEndpoints: endpoints}, nil
 }
 
 // eachDoc calls fn for every "---"-separated YAML document of data with its

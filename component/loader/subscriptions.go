@@ -52,8 +52,11 @@ type subscriptionYAML struct {
 // is skipped with a warning, as daprd skips it. LoadResources reads
 // components and subscriptions in one pass.
 func LoadSubscriptions(o Options) ([]SubscriptionDoc, error) {
-	_, subs, err := LoadResources(o)
-	return subs, err
+	res, err := LoadResources(o)
+	if err != nil {
+		return nil, err
+	}
+	return res.Subscriptions, nil
 }
 
 func decodeSubscriptions(path string, data []byte) ([]SubscriptionDoc, error) {

@@ -65,7 +65,10 @@ func New(cfg Config) *Channel {
 		tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // daprd's app channel does not verify the app's certificate
 	}
 	c.base = scheme + "://" + hostPort
-	c.client = &http.Client{Transport: tr, Timeout: cfg.Timeout}
+	// daprd's app client follows no redirect: the app's 3xx is the answer.
+	c.client = &http.Client{Transport: tr, Timeout: cfg.Timeout, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	}}
 	return c
 }
 

@@ -33,6 +33,8 @@ type daprAPI struct {
 
 	cfg   *Config // read-only after New
 	state *api.State
+	// noInvoker answers InvokeService when Config.Invoker is nil.
+	noInvoker *api.Invoker
 }
 
 func (d *daprAPI) log() *slog.Logger {
@@ -43,7 +45,7 @@ func (d *daprAPI) log() *slog.Logger {
 }
 
 func newDaprAPI(cfg *Config) *daprAPI {
-	return &daprAPI{cfg: cfg, state: cfg.State}
+	return &daprAPI{cfg: cfg, state: cfg.State, noInvoker: api.NewInvoker(api.InvokerConfig{AppID: cfg.AppID})}
 }
 
 // fail converts an api error to its gRPC status error and counts it in

@@ -81,10 +81,11 @@ func newH2Transport(s *Server) *h2transport {
 		m := &desc.Methods[i]
 		t.fast["/"+desc.ServiceName+"/"+m.MethodName] = m
 	}
-	// InvokeBinding sends the binding's metadata as response headers
-	// (grpc.SetHeader), which the fast path does not carry: grpc-go's
-	// server answers it.
+	// InvokeBinding and InvokeService send response headers (and
+	// InvokeService trailers) with grpc.SetHeader/SetTrailer, which the
+	// fast path does not carry: grpc-go's server answers them.
 	delete(t.fast, "/"+desc.ServiceName+"/InvokeBinding")
+	delete(t.fast, "/"+desc.ServiceName+"/InvokeService")
 	// A GetState of stores that read from memory never waits: it runs on
 	// the reader, like the HTTP API's inline GET.
 	if s.cfg.State.InlineReads() {

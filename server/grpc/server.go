@@ -65,6 +65,9 @@ type Config struct {
 	// Subscriber serves SubscribeTopicEventsAlpha1 (streaming
 	// subscriptions); nil answers it as Unimplemented.
 	Subscriber *api.Subscriber
+	// Invoker serves InvokeService; nil answers it as a sidecar without an
+	// app channel.
+	Invoker *api.Invoker
 	// AppID labels the metrics (app_id) and is the fallback GetMetadata id.
 	AppID string
 	// APIToken, when not empty, is required in the dapr-api-token metadata

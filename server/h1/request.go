@@ -91,6 +91,10 @@ func (r *Request) VisitHeaders(fn func(name, value []byte)) {
 	}
 }
 
+// Chunked reports whether the body came with Transfer-Encoding: chunked
+// (net/http's ContentLength -1).
+func (r *Request) Chunked() bool { return r.chunked }
+
 // Body returns the request body (de-chunked). It is empty when BodyTooLarge.
 func (r *Request) Body() []byte { return r.body }
 

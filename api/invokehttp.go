@@ -1,0 +1,214 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/types/known/anypb"
+)
+
+// MethodRequest is one service invocation of a method: what daprd's
+// InvokeMethodRequest carries to an app channel.
+type MethodRequest struct {
+	// Verb is the upper-case HTTP verb ("NONE" passes a gRPC caller's
+	// missing HTTP extension through, as daprd does).
+	Verb string
+	// Method is the method, normalised (no leading slash needed).
+	Method string
+	// RawQuery is the query string, as the caller wrote it.
+	RawQuery    string
+	ContentType string
+	// Header holds the caller's HTTP headers or gRPC metadata as received
+	// (without dapr-app-id when it named the target, and without
+	// dapr-api-token when the API token is checked); the channel converts
+	// them as daprd does (ToHTTPHeaders, ToGRPCMetadata).
+	Header map[string][]string
+	Body   []byte
+	// TypeURL is the type of a gRPC caller's data (InvokeRequest.data).
+	TypeURL string
+}
+
+// MethodResponse is the callee's answer.
+type MethodResponse struct {
+	// HTTP tells that the callee answered over HTTP: Status is then an
+	// HTTP status; otherwise it is a gRPC code, with Message and Details.
+	HTTP    bool
+	Status  int
+	Message string
+	Details []*anypb.Any
+	// Header is the HTTP response's header, or the gRPC header metadata
+	// (lower-case keys), as received; Trailer the gRPC trailer metadata.
+	Header      map[string][]string
+	Trailer     metadata.MD
+	ContentType string
+	Body        []byte
+	TypeURL     string
+}
+
+// ErrResponseTooLarge is returned when a callee's body exceeds the limit.
+var ErrResponseTooLarge = errors.New("stream too large")
+
+// DoHTTP sends r to base (an http(s) URL without a trailing path) with
+// client, extra headers set last (an HTTPEndpoint's headers, the app token),
+// and returns the response with its body read up to limit bytes.
+func DoHTTP(ctx context.Context, client *http.Client, base string, r *MethodRequest, extra http.Header, limit int64) (*MethodResponse, error) {
+	var u strings.Builder
+	u.WriteString(base)
+	if len(r.Method) > 0 && r.Method[0] != '/' {
+		u.WriteByte('/')
+	}
+	u.WriteString(r.Method)
+	if r.RawQuery != "" {
+		u.WriteByte('?')
+		u.WriteString(r.RawQuery)
+	}
+	req, err := http.NewRequestWithContext(ctx, r.Verb, u.String(), bytes.NewReader(r.Body))
+	if err != nil {
+		return nil, err
+	}
+	th := ToHTTPHeaders(r.Header, req.Header.Add)
+	if th.Traceparent != "" {
+		req.Header.Set("traceparent", th.Traceparent)
+	}
+	if th.Tracestate != "" {
+		req.Header.Set("tracestate", th.Tracestate)
+	}
+	if r.ContentType != "" {
+		req.Header.Set("Content-Type", r.ContentType)
+	} else {
+		req.Header.Del("Content-Type")
+	}
+	for k, vs := range extra {
+		for _, v := range vs {
+			req.Header.Set(k, v)
+		}
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if limit <= 0 {
+		limit = 4 << 20
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return nil, err
+	}
+	if int64(len(body)) > limit {
+		return nil, ErrResponseTooLarge
+	}
+	return &MethodResponse{HTTP: true, Status: resp.StatusCode, Header: resp.Header,
+		ContentType: resp.Header.Get("Content-Type"), Body: body}, nil
+}
+
+// TraceHeaders are the W3C trace context headers of an invocation's caller,
+// which the callee receives (daprd continues the caller's trace).
+type TraceHeaders struct{ Traceparent, Tracestate string }
+
+// ToHTTPHeaders is daprd's InternalMetadataToHTTPHeader: md (HTTP headers
+// or gRPC metadata) as HTTP headers, without the trace headers (returned),
+// Content-Type, Content-Length, keys ending in -bin, destination-app-id,
+// hop-by-hop headers and those the Connection header nominates; gRPC
+// reserved names get a "dapr-" prefix (grpc-* -> dapr-grpc-*, :authority ->
+// dapr-authority).
+func ToHTTPHeaders(md map[string][]string, add func(name, value string)) TraceHeaders {
+	var th TraceHeaders
+	var nominated []string
+	for k, vs := range md {
+		if strings.EqualFold(k, "Connection") {
+			for _, v := range vs {
+				for _, tok := range strings.Split(v, ",") {
+					if tok = strings.TrimSpace(tok); tok != "" {
+						nominated = append(nominated, strings.ToLower(tok))
+					}
+				}
+			}
+		}
+	}
+	for k, vs := range md {
+		if len(vs) == 0 {
+			continue
+		}
+		name := strings.ToLower(k)
+		switch name {
+		case "traceparent":
+			th.Traceparent = vs[0]
+			continue
+		case "tracestate":
+			th.Tracestate = vs[0]
+			continue
+		case "grpc-trace-bin", "destination-app-id":
+			continue
+		case "baggage":
+			add("baggage", vs[0])
+			continue
+		case "content-type", "content-length":
+			continue
+		}
+		if strings.HasSuffix(name, "-bin") || isHopByHop(name) || slices.Contains(nominated, name) {
+			continue
+		}
+		switch {
+		case name == ":method" || name == ":scheme" || name == ":path" || name == ":authority":
+			name = "dapr-" + name[1:]
+		case strings.HasPrefix(name, "grpc-"):
+			name = "dapr-" + name
+		}
+		for _, v := range vs {
+			add(name, v)
+		}
+	}
+	return th
+}
+
+// ToGRPCMetadata is daprd's InternalMetadataToGrpcMetadata with HTTP header
+// conversion: md as gRPC metadata, without the trace headers and
+// destination-app-id; IANA permanent HTTP header names (in their canonical
+// form) get a "dapr-" prefix. (daprd base64-decodes the values of keys
+// ending in "-bin", which its internal metadata holds encoded: values
+// pass through unchanged either way.)
+func ToGRPCMetadata(md map[string][]string) metadata.MD {
+	out := metadata.MD{}
+	for k, vs := range md {
+		name := strings.ToLower(k)
+		switch name {
+		case "traceparent", "tracestate", "grpc-trace-bin", "destination-app-id":
+			continue
+		}
+		if isPermanentHTTPHeader(k) {
+			name = "dapr-" + name
+		}
+		out.Append(name, vs...)
+	}
+	return out
+}
+
+func isHopByHop(name string) bool {
+	switch name {
+	case "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade",
+		"http2-settings", "te", "trailer", "proxy-authorization", "proxy-authenticate":
+		return true
+	}
+	return false
+}
+
+// isPermanentHTTPHeader is daprd's list (IANA permanent request headers),
+// matched on the canonical form only, as daprd matches it.
+func isPermanentHTTPHeader(h string) bool {
+	switch h {
+	case "Accept", "Accept-Charset", "Accept-Language", "Accept-Ranges", "Connection", "Keep-Alive",
+		"Proxy-Connection", "Transfer-Encoding", "Upgrade", "Cache-Control", "Content-Type",
+		"Content-Length", "Cookie", "Date", "Expect", "From", "Host", "If-Match", "If-Modified-Since",
+		"If-None-Match", "If-Schedule-Tag-Match", "If-Unmodified-Since", "Max-Forwards", "Origin",
+		"Pragma", "Referer", "Via", "Warning":
+		return true
+	}
+	return false
+}
