@@ -14,6 +14,12 @@
 // Every failure is an *Error that renders itself for both transports
 // (AppendHTTPBody, HTTPStatus, GRPCStatus).
 //
+// The other building blocks follow the same shape, one type each: Secrets,
+// Configuration, Locks, Bindings and InputBindings, PubSub and Subscriber,
+// and Invoker (service invocation: the target rules, daprd's header
+// conversions ToHTTPHeaders/ToGRPCMetadata, and DoHTTP for HTTP callees;
+// the app channel implements InvokeApp).
+//
 // Invariants:
 //  1. The order of checks is daprd's (state-http.md §3.3): store lookup,
 //     (transaction support), body decode, empty shortcut, per-item checks in

@@ -180,6 +180,20 @@ func (v *Invoker) Invoke(ctx context.Context, target string, r *MethodRequest) (
 	return resp, nil
 }
 
+// ProxyTarget checks the target of a proxied gRPC call (daprd's proxy
+// isLocal): the own app id, with any namespace, is served; any other is
+// the resolver's error.
+func (v *Invoker) ProxyTarget(target string) error {
+	id, _, err := v.appIDAndNamespace(target)
+	if err != nil {
+		return err
+	}
+	if id != v.cfg.AppID {
+		return fmt.Errorf("couldn't find service: %s", id)
+	}
+	return nil
+}
+
 // appIDAndNamespace is daprd's requestAppIDAndNamespace.
 func (v *Invoker) appIDAndNamespace(target string) (id, ns string, err error) {
 	if target == "" {

@@ -696,6 +696,7 @@ func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root 
 		PubSub:            pubsubs,
 		Subscriber:        subscriber,
 		Invoker:           invoker,
+		ProxyApp:          rc.AppChannel,
 		AppID:             c.AppID,
 		APIToken:          c.APIToken,
 		MaxMsgSize:        int(c.MaxBodySize),

@@ -1,9 +1,11 @@
 // Package appchannel is the sidecar's channel to its application: the
 // calls daprd makes to the app on --app-channel-address:--app-port, over
-// HTTP(S) or gRPC(S) as --app-protocol says. It carries the Configuration
-// API's update deliveries (POST /configuration/{store}/{key}); it is where
-// the other app-bound calls of daprd (service invocation, pub/sub
-// delivery, input bindings) will go.
+// HTTP(S) or gRPC(S) as --app-protocol says. It carries service
+// invocations (InvokeMethod: the caller's verb, method, query, headers and
+// body, and the app's status, headers and body back), the Configuration
+// API's update deliveries (POST /configuration/{store}/{key}), pub/sub
+// deliveries and input binding events. The HTTP client follows no
+// redirect, as daprd's.
 //
 // Over HTTP a call is a plain request with daprd's headers
 // (Content-Type, and dapr-api-token when APP_API_TOKEN is set); https skips

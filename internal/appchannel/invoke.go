@@ -24,6 +24,17 @@ func (c *Channel) Invoker() api.InvokeApp {
 	return c
 }
 
+// Conn returns the app's gRPC connection and API token for proxied gRPC
+// calls (grpcserver.ProxyApp), whatever --app-protocol says, as daprd
+// dials the app for them; Unavailable without an app channel.
+func (c *Channel) Conn() (*grpc.ClientConn, string, error) {
+	if c == nil {
+		return nil, "", status.Error(codes.Unavailable, "failed to proxy request: app channel not initialized")
+	}
+	conn, err := c.grpcConn()
+	return conn, c.cfg.Token, err
+}
+
 // InvokeMethod calls the app's method: over HTTP, {verb} {base}/{method}?{query}
 // with the forwarded headers, Content-Type and the app token; over gRPC,
 // AppCallback.OnInvoke with the headers as metadata (daprd's

@@ -77,9 +77,8 @@ func (ic *interceptor) stream(srv any, ss grpc.ServerStream, info *grpc.StreamSe
 			return err
 		}
 	}
-	// daprd records stream metrics only for proxied service invocation,
-	// which statecar does not offer; Dapr's streaming RPCs answer
-	// Unimplemented.
+	// daprd records stream metrics only for proxied service invocation
+	// (dapr_service_invocation_*), which statecar does not record.
 	if ic.apiLog == nil {
 		return handler(srv, ss)
 	}

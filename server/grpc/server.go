@@ -68,6 +68,10 @@ type Config struct {
 	// Invoker serves InvokeService; nil answers it as a sidecar without an
 	// app channel.
 	Invoker *api.Invoker
+	// ProxyApp is the app's gRPC server for proxied calls (unknown
+	// services with dapr-app-id metadata naming the own app); nil answers
+	// them Unavailable.
+	ProxyApp ProxyApp
 	// AppID labels the metrics (app_id) and is the fallback GetMetadata id.
 	AppID string
 	// APIToken, when not empty, is required in the dapr-api-token metadata
@@ -177,6 +181,10 @@ func New(cfg Config) (*Server, error) {
 	opts := []grpc.ServerOption{
 		grpc.UnaryInterceptor(ic.unary),
 		grpc.StreamInterceptor(ic.stream),
+		// gRPC proxying: unknown services are forwarded, their messages
+		// passed through undecoded (proxyCodec falls back to proto).
+		grpc.UnknownServiceHandler(s.proxy),
+		grpc.ForceServerCodecV2(newProxyCodec()),
 		grpc.MaxRecvMsgSize(cfg.MaxMsgSize),
 		grpc.MaxSendMsgSize(cfg.MaxMsgSize),
 		// Fixed flow-control windows turn off grpc-go's BDP estimation,

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -18,6 +19,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/anypb"
@@ -209,6 +212,14 @@ func (a *invokeGRPCApp) OnInvoke(ctx context.Context, in *commonv1pb.InvokeReque
 	md, _ := metadata.FromIncomingContext(ctx)
 	_ = grpc.SetHeader(ctx, metadata.Pairs("x-reply", "h1"))
 	_ = grpc.SetTrailer(ctx, metadata.Pairs("x-trailer", "t1"))
+	if in.GetMethod() == "md" {
+		keys := make([]string, 0, len(md))
+		for k := range md {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		return &commonv1pb.InvokeResponse{Data: &anypb.Any{Value: []byte(strings.Join(keys, ","))}}, nil
+	}
 	if in.GetMethod() == "fail" {
 		st, _ := status.New(codes.NotFound, "no such thing").WithDetails(&errdetails.ErrorInfo{Reason: "NOPE", Domain: "app"})
 		return nil, st.Err()
@@ -234,6 +245,8 @@ func TestInvokeGRPCApp(t *testing.T) {
 	}
 	gsrv := grpc.NewServer()
 	runtimev1pb.RegisterAppCallbackServer(gsrv, &invokeGRPCApp{})
+	hs := health.NewServer()
+	healthpb.RegisterHealthServer(gsrv, hs)
 	go func() { _ = gsrv.Serve(ln) }()
 	t.Cleanup(gsrv.Stop)
 	sc := testutil.Start(t, testutil.Options{AppID: "grpcinv",
@@ -272,6 +285,47 @@ func TestInvokeGRPCApp(t *testing.T) {
 	if st.Code() != codes.NotFound || st.Message() != "no such thing" || len(st.Details()) != 1 {
 		t.Fatalf("InvokeService fail: %v", st)
 	}
+
+	// gRPC proxying: a service the sidecar does not serve, with dapr-app-id.
+	pctx := metadata.AppendToOutgoingContext(context.Background(), "dapr-app-id", "grpcinv", "x-custom", "p")
+	header, trailer = nil, nil
+	pr, err := runtimev1pb.NewAppCallbackClient(conn).OnInvoke(pctx, &commonv1pb.InvokeRequest{Method: "md"}, grpc.Header(&header), grpc.Trailer(&trailer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if keys := string(pr.GetData().GetValue()); strings.Contains(keys, "dapr-app-id") || !strings.Contains(keys, "x-custom") {
+		t.Fatalf("proxied metadata keys %s", keys)
+	}
+	if j(header, "x-reply") != "h1" || j(trailer, "x-trailer") != "t1" {
+		t.Fatalf("proxied header %v trailer %v", header, trailer)
+	}
+	_, err = runtimev1pb.NewAppCallbackClient(conn).OnInvoke(pctx, &commonv1pb.InvokeRequest{Method: "fail"})
+	if st := status.Convert(err); st.Code() != codes.NotFound || st.Message() != "no such thing" || len(st.Details()) != 1 {
+		t.Fatalf("proxied failure: %v", st)
+	}
+	_, err = runtimev1pb.NewAppCallbackClient(conn).OnInvoke(context.Background(), &commonv1pb.InvokeRequest{Method: "md"})
+	if st := status.Convert(err); st.Code() != codes.Unknown || st.Message() != "failed to proxy request: required metadata dapr-callee-app-id or dapr-app-id not found" {
+		t.Fatalf("no app id: %v", st)
+	}
+	_, err = runtimev1pb.NewAppCallbackClient(conn).OnInvoke(metadata.AppendToOutgoingContext(context.Background(), "dapr-app-id", "other"), &commonv1pb.InvokeRequest{Method: "md"})
+	if st := status.Convert(err); st.Code() != codes.Unknown || st.Message() != "couldn't find service: other" {
+		t.Fatalf("other app: %v", st)
+	}
+	// A server stream through the proxy.
+	wctx, wcancel := context.WithCancel(pctx)
+	defer wcancel()
+	watch, err := healthpb.NewHealthClient(conn).Watch(wctx, &healthpb.HealthCheckRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, err := watch.Recv(); err != nil || m.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		t.Fatalf("watch: %v %v", m, err)
+	}
+	hs.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
+	if m, err := watch.Recv(); err != nil || m.GetStatus() != healthpb.HealthCheckResponse_NOT_SERVING {
+		t.Fatalf("watch update: %v %v", m, err)
+	}
+	wcancel()
 	if code := sc.Stop(); code != 0 {
 		t.Errorf("exit %d:\n%s", code, sc.Output())
 	}
