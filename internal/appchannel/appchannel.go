@@ -58,7 +58,9 @@ func New(cfg Config) *Channel {
 	}
 	c := &Channel{cfg: cfg}
 	hostPort := net.JoinHostPort(cfg.Address, strconv.Itoa(cfg.Port))
-	tr := &http.Transport{MaxIdleConnsPerHost: 16, IdleConnTimeout: 90 * time.Second}
+	// daprd's app client: a local channel to one host keeps up to 64 idle
+	// connections (fewer would close and redial them under load).
+	tr := &http.Transport{MaxIdleConns: 64, MaxIdleConnsPerHost: 64, MaxConnsPerHost: 1024, IdleConnTimeout: 90 * time.Second}
 	scheme := "http"
 	if cfg.Protocol == "https" {
 		scheme = "https"
