@@ -153,7 +153,7 @@ func (v *Invoker) Invoke(ctx context.Context, target string, r *MethodRequest) (
 		return nil, NewDirectInvoke(target, status.Errorf(codes.InvalidArgument, "invalid method: %v", err))
 	}
 	r.Method = m
-	id, ns, err := v.appIDAndNamespace(target)
+	id, _, err := v.appIDAndNamespace(target)
 	if err != nil {
 		return nil, NewDirectInvoke(target, err)
 	}
@@ -164,7 +164,10 @@ func (v *Invoker) Invoke(ctx context.Context, target string, r *MethodRequest) (
 	case v.endpoints[id] != nil:
 		e := v.endpoints[id]
 		resp, err = DoHTTP(ctx, e.client, e.BaseURL, r, e.Headers, v.cfg.MaxBodySize)
-	case id == v.cfg.AppID && ns == v.cfg.Namespace:
+	case id == v.cfg.AppID:
+		// daprd compares the namespace too and otherwise resolves the id
+		// remotely, but its standalone resolver (mDNS) ignores namespaces,
+		// so "{own id}.{any namespace}" comes back to the own app.
 		if v.cfg.App == nil {
 			return nil, NewDirectInvoke(target, errors.New("cannot invoke local endpoint: app channel not initialized"))
 		}

@@ -3,11 +3,16 @@ package api
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"errors"
 	"io"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/types/known/anypb"
@@ -32,7 +37,14 @@ type MethodRequest struct {
 	Body   []byte
 	// TypeURL is the type of a gRPC caller's data (InvokeRequest.data).
 	TypeURL string
+	// NoHTTPExtension tells that a gRPC caller sent no http_extension: an
+	// HTTP callee refuses the call, a gRPC app gets none.
+	NoHTTPExtension bool
 }
+
+// ProtobufContentType is the content type daprd gives data that carries a
+// type URL (a packed protobuf Any).
+const ProtobufContentType = "application/x-protobuf"
 
 // MethodResponse is the callee's answer.
 type MethodResponse struct {
@@ -58,6 +70,13 @@ var ErrResponseTooLarge = errors.New("stream too large")
 // client, extra headers set last (an HTTPEndpoint's headers, the app token),
 // and returns the response with its body read up to limit bytes.
 func DoHTTP(ctx context.Context, client *http.Client, base string, r *MethodRequest, extra http.Header, limit int64) (*MethodResponse, error) {
+	// daprd's HTTP channel checks (pkg/channel/http InvokeMethod).
+	if r.NoHTTPExtension {
+		return nil, status.Error(codes.InvalidArgument, "missing HTTP extension field")
+	}
+	if r.Verb == "NONE" || r.Verb == http.MethodConnect {
+		return nil, status.Error(codes.InvalidArgument, "invalid HTTP verb")
+	}
 	var u strings.Builder
 	u.WriteString(base)
 	if len(r.Method) > 0 && r.Method[0] != '/' {
@@ -79,7 +98,9 @@ func DoHTTP(ctx context.Context, client *http.Client, base string, r *MethodRequ
 	if th.Tracestate != "" {
 		req.Header.Set("tracestate", th.Tracestate)
 	}
-	if r.ContentType != "" {
+	if r.TypeURL != "" {
+		req.Header.Set("Content-Type", ProtobufContentType)
+	} else if r.ContentType != "" {
 		req.Header.Set("Content-Type", r.ContentType)
 	} else {
 		req.Header.Del("Content-Type")
@@ -104,8 +125,104 @@ func DoHTTP(ctx context.Context, client *http.Client, base string, r *MethodRequ
 	if int64(len(body)) > limit {
 		return nil, ErrResponseTooLarge
 	}
-	return &MethodResponse{HTTP: true, Status: resp.StatusCode, Header: resp.Header,
+	return &MethodResponse{HTTP: true, Status: resp.StatusCode, Header: endToEnd(resp.Header),
 		ContentType: resp.Header.Get("Content-Type"), Body: body}, nil
+}
+
+// endToEnd is h without Content-Length, the hop-by-hop headers and those
+// the Connection header names (daprd's copyHeader and its Content-Length
+// removal).
+func endToEnd(h http.Header) http.Header {
+	var nominated []string
+	for _, v := range h.Values("Connection") {
+		for _, tok := range strings.Split(v, ",") {
+			if tok = strings.TrimSpace(tok); tok != "" {
+				nominated = append(nominated, http.CanonicalHeaderKey(tok))
+			}
+		}
+	}
+	out := make(http.Header, len(h))
+	for k, vs := range h {
+		if k == "Content-Length" || isHopByHop(strings.ToLower(k)) || slices.Contains(nominated, k) {
+			continue
+		}
+		out[k] = vs
+	}
+	return out
+}
+
+// TraceMetadata is daprd's processHTTPToGRPCTraceHeader and
+// processGRPCToGRPCTraceHeader for a caller's trace context (md: HTTP
+// headers or gRPC metadata): traceparent, tracestate and grpc-trace-bin
+// for a gRPC callee. Without a valid trace context it adds nothing
+// (statecar starts no spans of its own).
+func TraceMetadata(md map[string][]string, out metadata.MD) {
+	var tp, ts, bin string
+	for k, vs := range md {
+		if len(vs) == 0 {
+			continue
+		}
+		switch strings.ToLower(k) {
+		case "traceparent":
+			tp = vs[0]
+		case "tracestate":
+			ts = vs[0]
+		case "grpc-trace-bin":
+			bin = vs[0]
+		}
+	}
+	if tp == "" && bin != "" {
+		tp = traceparentFromBinary([]byte(bin))
+	}
+	b, ok := binaryFromTraceparent(tp)
+	if !ok {
+		return
+	}
+	out.Set("traceparent", tp)
+	if ts != "" {
+		out.Set("tracestate", ts)
+	}
+	out.Set("grpc-trace-bin", string(b))
+}
+
+// binaryFromTraceparent is OpenCensus's binary span context (daprd's
+// BinaryFromSpanContext) of a W3C traceparent "00-{trace}-{span}-{flags}".
+func binaryFromTraceparent(tp string) ([]byte, bool) {
+	parts := strings.Split(tp, "-")
+	if len(parts) < 4 || len(parts[0]) != 2 || len(parts[1]) != 32 || len(parts[2]) != 16 || len(parts[3]) != 2 {
+		return nil, false
+	}
+	tid, err1 := hex.DecodeString(parts[1])
+	sid, err2 := hex.DecodeString(parts[2])
+	flags, err3 := hex.DecodeString(parts[3])
+	if err1 != nil || err2 != nil || err3 != nil || allZero(tid) || allZero(sid) {
+		return nil, false
+	}
+	b := make([]byte, 0, 29)
+	b = append(b, 0, 0)
+	b = append(b, tid...)
+	b = append(b, 1)
+	b = append(b, sid...)
+	b = append(b, 2, flags[0]&1)
+	return b, true
+}
+
+// traceparentFromBinary is the inverse of binaryFromTraceparent ("" when b
+// is not a binary span context).
+func traceparentFromBinary(b []byte) string {
+	if len(b) < 29 || b[0] != 0 || b[1] != 0 || b[18] != 1 || b[27] != 2 {
+		return ""
+	}
+	return "00-" + hex.EncodeToString(b[2:18]) + "-" + hex.EncodeToString(b[19:27]) + "-0" + strconv.Itoa(int(b[28]&1))
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // TraceHeaders are the W3C trace context headers of an invocation's caller,

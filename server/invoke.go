@@ -1,7 +1,9 @@
 package server
 
 import (
+	"bytes"
 	"net/http"
+	"strings"
 
 	internalv1pb "github.com/dapr/dapr/pkg/proto/internals/v1"
 	"google.golang.org/grpc/codes"
@@ -26,6 +28,11 @@ func (s *Runtime) invoke(w response, r request) bool {
 	if target == "" {
 		return false
 	}
+	// The request's views (path, query, body) live in the transport's
+	// buffers, which the next request reuses once the handler returns;
+	// net/http's client may still be reading the body then (a RoundTripper
+	// may read it after RoundTrip returns), so the invocation owns copies.
+	target, method = strings.Clone(target), strings.Clone(method)
 	sc := getScratch()
 	defer putScratch(sc)
 	hdr := make(map[string][]string, 8)
@@ -40,10 +47,10 @@ func (s *Runtime) invoke(w response, r request) bool {
 	mr := &api.MethodRequest{
 		Verb:        api.InvokeVerb(r.method()),
 		Method:      method,
-		RawQuery:    r.rawQuery(),
+		RawQuery:    strings.Clone(r.rawQuery()),
 		ContentType: string(ct),
 		Header:      hdr,
-		Body:        r.body(),
+		Body:        bytes.Clone(r.body()),
 	}
 	if r.bodyTooLarge() {
 		s.writeError(w, api.NewDirectInvoke(target, errStreamTooLarge), sc)
@@ -68,6 +75,8 @@ func (s *Runtime) invoke(w response, r request) bool {
 				return true
 			}
 			body = b
+		} else if resp.TypeURL != "" {
+			w.addHeader("Content-Type", api.ProtobufContentType) // daprd: data with a type URL
 		} else if resp.ContentType != "" {
 			w.addHeader("Content-Type", resp.ContentType)
 		}

@@ -351,7 +351,10 @@ func buildConfig(fs *flagSet, log, root *slog.Logger) (*runtimeConfig, []*loader
 	comps := res.Components
 	loader.Resolve(lo, comps)
 	rc.subscriptions = res.Subscriptions
-	endpoints, failed := loader.ResolveHTTPEndpoints(res.HTTPEndpoints, comps)
+	endpoints, failed, warnings := loader.ResolveHTTPEndpoints(lo, res.HTTPEndpoints, comps)
+	for _, w := range warnings {
+		log.Warn(w)
+	}
 	for _, e := range res.HTTPEndpoints {
 		if err := failed[e.Name]; err != nil {
 			log.Warn(fmt.Sprintf("Failed to process HTTPEndpoint %s: %v", e.Name, err))
@@ -640,13 +643,7 @@ func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root 
 	rc.Bindings = outputs
 	rc.AppChannel = appchannel.New(appchannel.Config{Protocol: c.AppProtocol, Address: c.AppChannelAddress, Port: c.AppPort,
 		Token: os.Getenv("APP_API_TOKEN")})
-	// Service invocation compares namespaces as daprd does, with
-	// security.CurrentNamespace: "default" when NAMESPACE is unset.
-	invokeNS, ok := os.LookupEnv("NAMESPACE")
-	if !ok {
-		invokeNS = "default"
-	}
-	invoker := api.NewInvoker(api.InvokerConfig{AppID: c.AppID, Namespace: invokeNS, App: rc.AppChannel.Invoker(),
+	invoker := api.NewInvoker(api.InvokerConfig{AppID: c.AppID, Namespace: c.Namespace, App: rc.AppChannel.Invoker(),
 		Endpoints: rc.httpEndpoints, MaxBodySize: c.MaxBodySize})
 	rc.Invoker = invoker
 	pubsubs := api.NewPubSub(api.PubSubConfig{AppID: c.AppID, Namespace: c.Namespace, Brokers: brokers,

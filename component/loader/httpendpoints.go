@@ -29,6 +29,7 @@ type HTTPEndpoint struct {
 
 type valueRef struct {
 	Value        yaml.Node `yaml:"value"`
+	EnvRef       string    `yaml:"envRef"`
 	SecretKeyRef struct {
 		Name string `yaml:"name"`
 		Key  string `yaml:"key"`
@@ -80,14 +81,17 @@ func keepHTTPEndpoint(o *Options, e *HTTPEndpoint) bool {
 	return len(e.doc.Scopes) == 0 || slices.Contains(e.doc.Scopes, o.AppID)
 }
 
-// ResolveHTTPEndpoints resolves the headers and client TLS of endpoints
-// (values, and secretKeyRef entries through the secret store of
-// auth.secretStore among comps, opened by Resolve). An endpoint that does
-// not resolve is returned in failed with the reason; daprd logs it and
-// does not serve it.
-func ResolveHTTPEndpoints(endpoints []*HTTPEndpoint, comps []*Component) (ok []*HTTPEndpoint, failed map[string]error) {
+// ResolveHTTPEndpoints resolves the headers and client TLS of endpoints:
+// values, envRef entries (as for components), and secretKeyRef entries
+// through the secret store of auth.secretStore among comps (opened by
+// Resolve). A secret that cannot be read leaves its value empty, with a
+// warning, and the endpoint is served, as daprd does. An endpoint without
+// a baseUrl or whose TLS settings do not parse is returned in failed with
+// the reason and not served.
+func ResolveHTTPEndpoints(o Options, endpoints []*HTTPEndpoint, comps []*Component) (ok []*HTTPEndpoint, failed map[string]error, warnings []string) {
 	for _, e := range endpoints {
-		if err := resolveHTTPEndpoint(e, comps); err != nil {
+		warn := func(err error) { warnings = append(warnings, err.Error()) }
+		if err := resolveHTTPEndpoint(&o, e, comps, warn); err != nil {
 			if failed == nil {
 				failed = map[string]error{}
 			}
@@ -96,14 +100,21 @@ func ResolveHTTPEndpoints(endpoints []*HTTPEndpoint, comps []*Component) (ok []*
 		}
 		ok = append(ok, e)
 	}
-	return ok, failed
+	return ok, failed, warnings
 }
 
-func resolveHTTPEndpoint(e *HTTPEndpoint, comps []*Component) error {
+func resolveHTTPEndpoint(o *Options, e *HTTPEndpoint, comps []*Component, warn func(error)) error {
 	if e.BaseURL == "" {
 		return fmt.Errorf("http endpoint %s has no baseUrl", e.Name)
 	}
-	get := func(v *valueRef) (string, error) {
+	lookup := func(v *valueRef) (string, error) {
+		if v.EnvRef != "" {
+			if !envAllowed(o, v.EnvRef) {
+				return "", fmt.Errorf("http endpoint %s references an env variable that isn't allowed: %s", e.Name, v.EnvRef)
+			}
+			val, _ := o.lookup(v.EnvRef)
+			return val, nil
+		}
 		if v.SecretKeyRef.Name == "" {
 			return nodeString(&v.Value), nil
 		}
@@ -121,6 +132,14 @@ func resolveHTTPEndpoint(e *HTTPEndpoint, comps []*Component) error {
 			}
 		}
 		return "", fmt.Errorf("http endpoint %s references a secret store that isn't loaded: %s", e.Name, e.doc.Auth.SecretStore)
+	}
+	get := func(v *valueRef) (string, error) {
+		val, err := lookup(v)
+		if err != nil {
+			warn(err)
+			return "", nil
+		}
+		return val, nil
 	}
 	e.Headers = http.Header{}
 	for _, h := range e.doc.Spec.Headers {

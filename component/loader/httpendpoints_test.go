@@ -72,6 +72,12 @@ spec:
     value: 1
   - name: Authorization
     secretKeyRef: {name: token, key: token}
+  - name: x-env
+    envRef: EP_TEST_ENV
+  - name: x-denied
+    envRef: DAPR_API_TOKEN
+  - name: x-missing
+    secretKeyRef: {name: nope, key: nope}
 auth:
   secretStore: files
 ---
@@ -137,7 +143,8 @@ metadata:
 spec:
   baseUrl: http://example.com
 `)
-	o := Options{Paths: []string{dir}, AppID: "me", Namespace: "ns"}
+	env := map[string]string{"EP_TEST_ENV": "from-env", "DAPR_API_TOKEN": "tok"}
+	o := Options{Paths: []string{dir}, AppID: "me", Namespace: "ns", LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }}
 	res, err := LoadResources(o)
 	if err != nil {
 		t.Fatal(err)
@@ -150,12 +157,23 @@ spec:
 		t.Fatalf("loaded %v", names)
 	}
 	Resolve(o, res.Components)
-	ok, failed := ResolveHTTPEndpoints(res.HTTPEndpoints, res.Components)
-	if len(ok) != 2 || ok[0].Name != "plain" || ok[1].Name != "tls" {
+	ok, failed, warnings := ResolveHTTPEndpoints(o, res.HTTPEndpoints, res.Components)
+	if len(ok) != 3 || ok[0].Name != "plain" || ok[1].Name != "tls" || ok[2].Name != "nostore" {
 		t.Fatalf("resolved %v, failed %v", ok, failed)
 	}
-	if h := ok[0].Headers; h.Get("X-One") != "1" || h.Get("Authorization") != "s3cret" || ok[0].BaseURL != "http://example.com/api" || ok[0].TLS != nil {
+	if h := ok[0].Headers; h.Get("X-One") != "1" || h.Get("Authorization") != "s3cret" || h.Get("X-Env") != "from-env" ||
+		h.Get("X-Denied") != "" || h.Get("X-Missing") != "" || ok[0].BaseURL != "http://example.com/api" || ok[0].TLS != nil {
 		t.Fatalf("plain: %+v", ok[0])
+	}
+	// Unreadable values are warnings; the endpoints are served with empty
+	// values, as daprd does.
+	wantWarn := []string{
+		"http endpoint plain references an env variable that isn't allowed: DAPR_API_TOKEN",
+		"secret nope/nope not found in secret store files",
+		"http endpoint nostore references a secret store that isn't loaded: missing",
+	}
+	if strings.Join(warnings, "|") != strings.Join(wantWarn, "|") {
+		t.Fatalf("warnings %q", warnings)
 	}
 	tc := ok[1].TLS
 	if tc == nil || tc.RootCAs == nil || len(tc.Certificates) != 1 || tc.Renegotiation != tls.RenegotiateOnceAsClient || tc.MinVersion != tls.VersionTLS12 {
@@ -163,7 +181,6 @@ spec:
 	}
 	for name, want := range map[string]string{
 		"badreneg": "invalid renegotiation value Sometimes for http endpoint badreneg",
-		"nostore":  "http endpoint nostore references a secret store that isn't loaded: missing",
 		"nourl":    "http endpoint nourl has no baseUrl",
 	} {
 		if err := failed[name]; err == nil || err.Error() != want {

@@ -42,7 +42,7 @@ func (c *Channel) Conn() (*grpc.ClientConn, string, error) {
 // is read up to limit bytes (0: 4 MiB).
 func (c *Channel) InvokeMethod(ctx context.Context, r *api.MethodRequest, limit int64) (*api.MethodResponse, error) {
 	if c.IsGRPC() {
-		return c.invokeMethodGRPC(ctx, r)
+		return c.invokeMethodGRPC(ctx, r, limit)
 	}
 	var extra http.Header
 	if c.cfg.Token != "" {
@@ -51,12 +51,13 @@ func (c *Channel) InvokeMethod(ctx context.Context, r *api.MethodRequest, limit 
 	return api.DoHTTP(ctx, c.client, c.base, r, extra, limit)
 }
 
-func (c *Channel) invokeMethodGRPC(ctx context.Context, r *api.MethodRequest) (*api.MethodResponse, error) {
+func (c *Channel) invokeMethodGRPC(ctx context.Context, r *api.MethodRequest, limit int64) (*api.MethodResponse, error) {
 	conn, err := c.grpcConn()
 	if err != nil {
 		return nil, errors.New("error getting app connection: " + err.Error())
 	}
 	md := api.ToGRPCMetadata(r.Header)
+	api.TraceMetadata(r.Header, md)
 	if c.cfg.Token != "" {
 		md.Set(tokenHeader, c.cfg.Token)
 	}
@@ -64,15 +65,20 @@ func (c *Channel) invokeMethodGRPC(ctx context.Context, r *api.MethodRequest) (*
 	// (context.Background in invokeMethodV1): the caller's cancellation
 	// still applies here, which is what a caller expects.
 	ctx = metadata.NewOutgoingContext(ctx, md)
-	verb := commonv1pb.HTTPExtension_Verb(commonv1pb.HTTPExtension_Verb_value[r.Verb])
-	in := &commonv1pb.InvokeRequest{
-		Method:        r.Method,
-		Data:          &anypb.Any{TypeUrl: r.TypeURL, Value: r.Body},
-		ContentType:   r.ContentType,
-		HttpExtension: &commonv1pb.HTTPExtension{Verb: verb, Querystring: r.RawQuery},
+	in := &commonv1pb.InvokeRequest{Method: r.Method, ContentType: r.ContentType}
+	if len(r.Body) > 0 || r.TypeURL != "" {
+		in.Data = &anypb.Any{TypeUrl: r.TypeURL, Value: r.Body}
+	}
+	if !r.NoHTTPExtension {
+		verb := commonv1pb.HTTPExtension_Verb(commonv1pb.HTTPExtension_Verb_value[r.Verb])
+		in.HttpExtension = &commonv1pb.HTTPExtension{Verb: verb, Querystring: r.RawQuery}
+	}
+	if limit <= 0 {
+		limit = maxResponse
 	}
 	var header, trailer metadata.MD
-	resp, err := runtimev1pb.NewAppCallbackClient(conn).OnInvoke(ctx, in, grpc.Header(&header), grpc.Trailer(&trailer))
+	resp, err := runtimev1pb.NewAppCallbackClient(conn).OnInvoke(ctx, in, grpc.Header(&header), grpc.Trailer(&trailer),
+		grpc.MaxCallRecvMsgSize(int(limit)), grpc.MaxCallSendMsgSize(int(limit)))
 	out := &api.MethodResponse{Status: int(codes.OK), Header: header, Trailer: trailer}
 	if err != nil {
 		st := status.Convert(err)

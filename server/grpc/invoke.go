@@ -32,6 +32,9 @@ func (d *daprAPI) InvokeService(ctx context.Context, in *runtimev1pb.InvokeServi
 		ContentType: msg.GetContentType(),
 		Body:        msg.GetData().GetValue(),
 		TypeURL:     msg.GetData().GetTypeUrl(),
+		// daprd forwards the message as it is: an HTTP callee refuses one
+		// without http_extension, a gRPC app gets none.
+		NoHTTPExtension: msg.GetHttpExtension() == nil,
 	}
 	if md, ok := metadata.FromIncomingContext(ctx); ok {
 		if d.cfg.APIToken != "" {

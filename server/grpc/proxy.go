@@ -95,7 +95,11 @@ func (s *Server) proxy(_ any, ss grpc.ServerStream) error {
 	}
 	cctx, cancel := context.WithCancel(metadata.NewOutgoingContext(ctx, out))
 	defer cancel()
-	cs, err := grpc.NewClientStream(cctx, proxyDesc, conn, full, grpc.ForceCodecV2(newProxyCodec()))
+	opts := []grpc.CallOption{grpc.ForceCodecV2(newProxyCodec())}
+	if n := s.cfg.MaxMsgSize; n > 0 {
+		opts = append(opts, grpc.MaxCallRecvMsgSize(n), grpc.MaxCallSendMsgSize(n))
+	}
+	cs, err := grpc.NewClientStream(cctx, proxyDesc, conn, full, opts...)
 	if err != nil {
 		return err
 	}
@@ -114,7 +118,9 @@ func (s *Server) proxy(_ any, ss grpc.ServerStream) error {
 				return
 			}
 			if err := cs.SendMsg(f); err != nil {
-				c2s <- err
+				// The app ended the call (SendMsg reports io.EOF, the
+				// status comes from RecvMsg): stop sending, silently, as
+				// daprd's proxy does.
 				return
 			}
 		}
@@ -145,9 +151,13 @@ func (s *Server) proxy(_ any, ss grpc.ServerStream) error {
 		select {
 		case err := <-c2s:
 			if err != nil {
-				// The caller's stream failed (it went away): end the call.
+				// The caller's stream failed (it went away, or a message
+				// was too large): end the call with that status, as daprd.
 				cancel()
-				return status.Errorf(codes.Canceled, "failed proxying client to app: %v", err)
+				if _, ok := status.FromError(err); ok {
+					return err
+				}
+				return status.Errorf(codes.Internal, "failed proxying server-to-client: %v", err)
 			}
 			c2s = nil // half-closed; wait for the app's end
 		case err := <-s2c:

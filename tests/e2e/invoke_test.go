@@ -220,6 +220,9 @@ func (a *invokeGRPCApp) OnInvoke(ctx context.Context, in *commonv1pb.InvokeReque
 		sort.Strings(keys)
 		return &commonv1pb.InvokeResponse{Data: &anypb.Any{Value: []byte(strings.Join(keys, ","))}}, nil
 	}
+	if in.GetMethod() == "packed" {
+		return &commonv1pb.InvokeResponse{Data: &anypb.Any{TypeUrl: "type.googleapis.com/x.Y", Value: []byte{8, 1}}, ContentType: "ignored/type"}, nil
+	}
 	if in.GetMethod() == "fail" {
 		st, _ := status.New(codes.NotFound, "no such thing").WithDetails(&errdetails.ErrorInfo{Reason: "NOPE", Domain: "app"})
 		return nil, st.Err()
@@ -255,6 +258,10 @@ func TestInvokeGRPCApp(t *testing.T) {
 		req("PUT", "/v1.0/invoke/grpcinv/method/do/it?a=1", "payload", 200,
 			"PUT do/it q=a=1 ct=text/plain data=payload x-custom=c dapr-accept=*/*", "Content-Type: text/x-grpc-app", "X-Reply: h1", "!X-Trailer").
 			h("Content-Type: text/plain", "X-Custom: c", "Accept: */*"),
+		req("GET", "/v1.0/invoke/grpcinv/method/md", "", 200, "{{~any}}grpc-trace-bin,{{~any}}traceparent,{{~any}}").
+			h("traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01").note("the caller's trace context reaches the app"),
+		req("GET", "/v1.0/invoke/grpcinv/method/packed", "", 200, "\x08\x01", "Content-Type: application/x-protobuf").
+			note("data with a type URL is application/x-protobuf"),
 		req("GET", "/v1.0/invoke/grpcinv/method/fail", "", 404, `{"code":{{~any}}5,{{~any}}"message":{{~any}}"no such thing",{{~any}}"NOPE"{{~any}}`,
 			"Content-Type: text/plain; charset=utf-8"),
 	})
@@ -349,8 +356,14 @@ func TestInvokeGRPCApp(t *testing.T) {
 	if got := string(resp.GetData().GetValue()); got != "app:PUT /typed?a=b|text/plain|x|x-custom=g" || resp.GetContentType() != "text/x-typed" {
 		t.Fatalf("HTTP app over InvokeService: %q %q", got, resp.GetContentType())
 	}
-	if j(header, "dapr-http-status") != "201" || j(header, "x-reply") != "r1" || j(header, "dapr-content-type") != "text/x-typed" {
+	if j(header, "dapr-http-status") != "201" || j(header, "x-reply") != "r1" || j(header, "dapr-content-type") != "text/x-typed" ||
+		len(header.Get("dapr-content-length")) != 0 {
 		t.Fatalf("header %v", header)
+	}
+	_, err = client.InvokeService(ctx, &runtimev1pb.InvokeServiceRequest{Id: "httpinv", Message: &commonv1pb.InvokeRequest{Method: "typed"}})
+	if st := status.Convert(err); st.Code() != codes.Internal ||
+		st.Message() != "failed to invoke, id: httpinv, err: rpc error: code = InvalidArgument desc = missing HTTP extension field" {
+		t.Fatalf("no http_extension: %v", st)
 	}
 	header = nil
 	_, err = client.InvokeService(ctx, &runtimev1pb.InvokeServiceRequest{Id: "httpinv", Message: &commonv1pb.InvokeRequest{Method: "status/404",
