@@ -29,6 +29,7 @@ func (q *h1Req) param(i int) []byte                 { return q.r.Param(i) }
 func (q *h1Req) visitQuery(fn func(n, v []byte))    { q.r.VisitQuery(fn) }
 func (q *h1Req) queryValue(n string) ([]byte, bool) { return q.r.QueryValue(n) }
 func (q *h1Req) context() context.Context           { return context.Background() }
+func (q *h1Req) callerContext() context.Context     { return q.r.Context() }
 func (q *h1Req) rawQuery() string                   { return unsafeString(q.r.RawQuery()) }
 func (q *h1Req) setParams([2]string)                {} // h1 decodes params itself
 func (q *h1Req) chunked() bool                      { return q.r.Chunked() }

@@ -56,7 +56,8 @@ func (s *Runtime) invoke(w response, r request) bool {
 		s.writeError(w, api.NewDirectInvoke(target, errStreamTooLarge), sc)
 		return true
 	}
-	resp, e := s.invoker.Invoke(r.context(), target, mr)
+	// The callee's call ends when the caller goes away, as in daprd.
+	resp, e := s.invoker.Invoke(r.callerContext(), target, mr)
 	if e != nil {
 		s.writeError(w, e, sc)
 		return true

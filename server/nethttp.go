@@ -31,6 +31,9 @@ func (q *httpRequest) setParams(p [2]string)    { q.params = p }
 func (q *httpRequest) rawQuery() string         { return q.r.URL.RawQuery }
 func (q *httpRequest) param(i int) []byte       { return bytesOf(q.params[i]) }
 func (q *httpRequest) chunked() bool            { return q.r.ContentLength < 0 }
+func (q *httpRequest) callerContext() context.Context {
+	return q.r.Context()
+}
 func (q *httpRequest) decodedPath() (string, bool) {
 	return q.r.URL.Path, true
 }

@@ -42,6 +42,10 @@ type request interface {
 	decodedPath() (p string, ok bool)
 	// chunked reports a chunked request body (net/http's ContentLength -1).
 	chunked() bool
+	// callerContext is cancelled when the client's connection closes
+	// (net/http's request context). Only service invocation uses it: the
+	// state and other routes finish what they started (context()).
+	callerContext() context.Context
 }
 
 // response is what a route handler writes: status and headers first, then

@@ -50,7 +50,8 @@ func (f *fakeReq) header(n string) ([]byte, bool) {
 	}
 	return nil, false
 }
-func (f *fakeReq) chunked() bool { return false }
+func (f *fakeReq) chunked() bool                  { return false }
+func (f *fakeReq) callerContext() context.Context { return context.Background() }
 func (f *fakeReq) decodedPath() (string, bool) {
 	p, err := url.PathUnescape(f.path)
 	return p, err == nil

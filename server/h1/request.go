@@ -2,6 +2,7 @@ package h1
 
 import (
 	"bytes"
+	"context"
 	"net"
 )
 
@@ -49,6 +50,8 @@ type Request struct {
 	scratch []byte
 
 	remote net.Addr
+	// cs is the connection of a blocking request (nil inline).
+	cs *connState
 }
 
 // reset clears the request for reuse, keeping its buffers.
@@ -89,6 +92,18 @@ func (r *Request) VisitHeaders(fn func(name, value []byte)) {
 		h := &r.hdrs[i]
 		fn(r.view(h.name), r.view(h.value))
 	}
+}
+
+// Context returns a context cancelled when the client's connection closes
+// (for blocking routes; inline routes, which never wait, get
+// context.Background). The context is the connection's: it outlives one
+// request on a kept-alive connection. It is made on first use, so routes
+// that never ask pay nothing.
+func (r *Request) Context() context.Context {
+	if r.cs == nil {
+		return context.Background()
+	}
+	return r.cs.context()
 }
 
 // Chunked reports whether the body came with Transfer-Encoding: chunked

@@ -153,6 +153,40 @@ type connState struct {
 	fd       int          // the socket, for the task's direct write (immutable)
 	wmu      sync.Mutex   // held by the task around its direct write and by OnClose
 	closed   bool         // guarded by wmu: OnClose ran; the fd may be reused, never write to it
+
+	// ctx is the connection's context, made on first use by a handler
+	// (Request.Context) and cancelled by OnClose, so that work done for a
+	// caller that went away can stop (net/http cancels a request's context
+	// the same way). Guarded by ctxMu; cancelled is set by OnClose.
+	ctxMu     sync.Mutex
+	ctx       context.Context
+	cancel    context.CancelFunc
+	cancelled bool
+}
+
+// context returns the connection's context (see connState.ctx). (any
+// goroutine)
+func (cs *connState) context() context.Context {
+	cs.ctxMu.Lock()
+	defer cs.ctxMu.Unlock()
+	if cs.ctx == nil {
+		cs.ctx, cs.cancel = context.WithCancel(context.Background())
+		if cs.cancelled {
+			cs.cancel()
+		}
+	}
+	return cs.ctx
+}
+
+// cancelContext cancels the connection's context, now or when it is made.
+// (event loop, OnClose)
+func (cs *connState) cancelContext() {
+	cs.ctxMu.Lock()
+	cs.cancelled = true
+	if cs.cancel != nil {
+		cs.cancel()
+	}
+	cs.ctxMu.Unlock()
 }
 
 type timerKind uint8
@@ -514,6 +548,7 @@ func (s *Server) OnClose(c gnet.Conn, _ error) gnet.Action {
 	cs.wmu.Lock()
 	cs.closed = true // gnet closes the fd right after OnClose
 	cs.wmu.Unlock()
+	cs.cancelContext()
 	c.SetContext(nil)
 	return gnet.None
 }
@@ -917,6 +952,7 @@ func (t *task) load(cs *connState, src *Request, keep, isHead bool) {
 	r.buf = t.buf
 	r.body = t.buf[bs:len(t.buf):len(t.buf)]
 	r.head, r.meth, r.path, r.query = src.head, src.meth, src.path, src.query
+	r.cs = cs
 	r.hdrs = append(r.hdrs, src.hdrs...)
 	r.contentLength, r.major, r.minor = src.contentLength, src.major, src.minor
 	r.chunked, r.keepAlive, r.expect100, r.bodyTooLarge = src.chunked, src.keepAlive, src.expect100, src.bodyTooLarge

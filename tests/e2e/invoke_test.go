@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	commonv1pb "github.com/dapr/dapr/pkg/proto/common/v1"
 	runtimev1pb "github.com/dapr/dapr/pkg/proto/runtime/v1"
@@ -380,3 +381,43 @@ func TestInvokeGRPCApp(t *testing.T) {
 
 // j joins the values of metadata key k.
 func j(md metadata.MD, k string) string { return strings.Join(md.Get(k), ",") }
+
+// TestInvokeCallerGone: when the HTTP caller closes its connection during
+// an invocation, the call to the app is cancelled (daprd passes the
+// request's context on), so a slow app is not kept waiting for nobody.
+func TestInvokeCallerGone(t *testing.T) {
+	started, cancelled := make(chan struct{}, 1), make(chan struct{}, 1)
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		started <- struct{}{}
+		select {
+		case <-r.Context().Done():
+			cancelled <- struct{}{}
+		case <-time.After(20 * time.Second):
+		}
+	}))
+	t.Cleanup(app.Close)
+	sc := testutil.Start(t, testutil.Options{AppID: "goneapp", ExtraArgs: []string{"--app-port", portOf(app)}})
+	conn, err := net.Dial("tcp", sc.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(conn, "GET /v1.0/invoke/goneapp/method/hang HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the app was not called")
+	}
+	conn.Close()
+	select {
+	case <-cancelled:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the app's request was not cancelled after the caller left")
+	}
+	// The sidecar still serves.
+	r, err := rawDo(sc.Addr(), "GET", "/v1.0/healthz", nil, "")
+	if err != nil || r.Status != 204 {
+		t.Fatalf("healthz after: %v %v", r, err)
+	}
+}
