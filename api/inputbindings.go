@@ -73,20 +73,16 @@ type InputBindings struct {
 	cfg InputBindingsConfig
 	log *slog.Logger
 
-	mu       sync.Mutex
-	cancel   context.CancelFunc
-	stopped  bool
-	inflight sync.WaitGroup
-	started  chan struct{}
+	mu      sync.Mutex
+	cancel  context.CancelFunc
+	started chan struct{}
 
 	seriesMu sync.Mutex
 	series   map[[2]string]*ingressSeries // [binding, success]
 
-	// deliverCtx bounds the deliveries and forwards: not the binding's
-	// context (cancelled first when stopping), cancelled by Stop once its
-	// deadline has passed.
-	deliverCtx    context.Context
-	deliverCancel context.CancelFunc
+	// drain runs the shutdown; drain.ctx bounds the deliveries and
+	// forwards (not the binding's context, which is cancelled first).
+	drain drain
 }
 
 // NewInputBindings builds the runner; Start begins reading.
@@ -98,7 +94,7 @@ func NewInputBindings(cfg InputBindingsConfig) *InputBindings {
 		cfg.LatencyBuckets = defaultLatencyBuckets
 	}
 	ib := &InputBindings{cfg: cfg, log: cfg.Logger, started: make(chan struct{}), series: map[[2]string]*ingressSeries{}}
-	ib.deliverCtx, ib.deliverCancel = context.WithCancel(context.Background())
+	ib.drain.init()
 	return ib
 }
 
@@ -153,19 +149,15 @@ func (ib *InputBindings) startOne(ctx context.Context, e InputBindingEntry) {
 }
 
 func (ib *InputBindings) handle(ctx context.Context, e InputBindingEntry, ev *binding.ReadResponse) ([]byte, error) {
-	ib.mu.Lock()
-	if ib.stopped {
-		ib.mu.Unlock()
+	if !ib.drain.enter() {
 		return nil, fmt.Errorf("input binding is closed")
 	}
-	ib.inflight.Add(1)
-	ib.mu.Unlock()
-	defer ib.inflight.Done()
+	defer ib.drain.leave()
 	if ev == nil {
 		return nil, nil
 	}
 	start := time.Now()
-	resp, err := ib.cfg.App.DeliverBinding(ib.deliverCtx, e.Name, e.Route, ev.Data, ev.Metadata)
+	resp, err := ib.cfg.App.DeliverBinding(ib.drain.ctx, e.Name, e.Route, ev.Data, ev.Metadata)
 	ib.record(e.Name, err == nil, time.Since(start))
 	if err != nil {
 		ib.log.Debug(fmt.Sprintf("error from app consumer for binding [%s]: %s", e.Name, err))
@@ -178,7 +170,7 @@ func (ib *InputBindings) handle(ctx context.Context, e InputBindingEntry, ev *bi
 		ib.log.Warn(fmt.Sprintf("binding %s: the app's response asks to save state into %s, which statecar does not implement; ignored", e.Name, resp.StateStore))
 	}
 	if len(resp.To) > 0 {
-		if err := ib.forward(ib.deliverCtx, resp); err != nil {
+		if err := ib.forward(ib.drain.ctx, resp); err != nil {
 			ib.log.Error(fmt.Sprintf("error executing app response: %s", err))
 		}
 	}
@@ -251,25 +243,16 @@ func (ib *InputBindings) Stop(ctx context.Context) {
 	if ib == nil {
 		return
 	}
-	ib.mu.Lock()
-	if ib.stopped {
-		ib.mu.Unlock()
+	if !ib.drain.stop() {
 		return
 	}
-	ib.stopped = true
+	ib.mu.Lock()
 	cancel := ib.cancel
 	ib.mu.Unlock()
 	if cancel != nil {
 		cancel()
 	}
-	done := make(chan struct{})
-	go func() { ib.inflight.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		ib.deliverCancel() // the drain overran: cancel what is still running
-		<-done
-	}
+	ib.drain.wait(ctx)
 }
 
 // Close closes every input binding.

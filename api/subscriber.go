@@ -145,18 +145,13 @@ type Subscriber struct {
 	subs    []Subscription  // what /v1.0/metadata lists
 	streams []*Subscription // the streaming subscriptions open now
 	cancel  context.CancelFunc
-	stopped bool
-	// stoppedFlag mirrors stopped for readers that hold s.mu already.
-	stoppedFlag atomic.Bool
-	inflight    sync.WaitGroup
-	closing     chan struct{} // closed by Stop: handlers refuse new messages
-	started     chan struct{} // closed once the subscriptions are running
+	closing chan struct{} // closed by Stop: handlers refuse new messages
+	started chan struct{} // closed once the subscriptions are running
 
-	// deliverCtx is the context of every delivery to the app: not the
-	// broker's (a delivery outlives its subscription's cancellation while
-	// the sidecar drains), cancelled by Stop once its deadline has passed.
-	deliverCtx    context.Context
-	deliverCancel context.CancelFunc
+	// drain runs the shutdown; drain.ctx is every delivery's context (a
+	// delivery outlives its subscription's cancellation while the sidecar
+	// drains).
+	drain drain
 }
 
 // NewSubscriber builds the subscriber; Start begins delivering.
@@ -165,7 +160,7 @@ func NewSubscriber(cfg SubscriberConfig) *Subscriber {
 		cfg.Logger = slog.Default()
 	}
 	s := &Subscriber{cfg: cfg, log: cfg.Logger, closing: make(chan struct{}), started: make(chan struct{})}
-	s.deliverCtx, s.deliverCancel = context.WithCancel(context.Background())
+	s.drain.init()
 	for _, d := range cfg.Declarative {
 		if len(d.Scopes) > 0 && !slices.Contains(d.Scopes, cfg.AppID) {
 			continue
@@ -375,10 +370,7 @@ func (s *Subscriber) StartStream(sub Subscription, deliver func(ctx context.Cont
 	if s == nil {
 		return nil, nil, ErrSubscriberClosed
 	}
-	s.mu.Lock()
-	stopped := s.stopped
-	s.mu.Unlock()
-	if stopped {
+	if s.drain.stopping() {
 		return nil, errPubSubMetadata("", nil, ErrSubscriberClosed), nil
 	}
 	b := s.cfg.PubSub.lookup(sub.PubsubName)
@@ -430,35 +422,21 @@ func (s *Subscriber) Stop(ctx context.Context) {
 	if s == nil {
 		return
 	}
-	s.mu.Lock()
-	if s.stopped {
-		s.mu.Unlock()
+	if !s.drain.stop() {
 		return
 	}
-	s.stopped = true
-	s.stoppedFlag.Store(true)
+	s.mu.Lock()
 	close(s.closing)
 	cancel := s.cancel
 	s.mu.Unlock()
 	if cancel != nil {
 		cancel()
 	}
-	done := make(chan struct{})
-	go func() { s.inflight.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		// The drain overran: the deliveries still running are cancelled
-		// (their messages stay with the broker), so that closing the
-		// brokers does not wait for them.
-		s.deliverCancel()
-		<-done
-	}
+	s.drain.wait(ctx)
 }
 
-// stopping reports whether Stop was called (without s.mu: handle calls
-// it while holding it).
-func (s *Subscriber) stopping() bool { return s.stoppedFlag.Load() }
+// stopping reports whether Stop was called.
+func (s *Subscriber) stopping() bool { return s.drain.stopping() }
 
 // deliverFunc sends one event to its consumer (the app channel, or a
 // streaming subscriber).
@@ -469,18 +447,14 @@ type deliverFunc func(ctx context.Context, ev *TopicEvent) (Outcome, error)
 // ends): a message refused or failed then is left to the
 // broker, never sent to the dead-letter topic (daprd's closed check).
 func (s *Subscriber) handle(ctx context.Context, b *broker, sub Subscription, msg *pubsub.Message, deliver deliverFunc, closing func() bool) error {
-	s.mu.Lock()
-	if s.stopped || closing() {
-		s.mu.Unlock()
+	if closing() || !s.drain.enter() {
 		// Not taken. Wait for the subscription's end (Stop cancels it
 		// next) and fail with it, so that the broker keeps the message:
 		// Redis Streams acknowledge an error while the context lives.
 		<-ctx.Done()
 		return ctx.Err()
 	}
-	s.inflight.Add(1)
-	s.mu.Unlock()
-	defer s.inflight.Done()
+	defer s.drain.leave()
 
 	p := s.cfg.PubSub
 	name := b.name
@@ -601,7 +575,7 @@ func (s *Subscriber) handle(ctx context.Context, b *broker, sub Subscription, ms
 	}
 
 	start := time.Now()
-	out, derr := deliver(s.deliverCtx, &TopicEvent{PubsubName: name, Topic: topic, Path: path,
+	out, derr := deliver(s.drain.ctx, &TopicEvent{PubsubName: name, Topic: topic, Path: path,
 		CloudEvent: ce, Data: data, Metadata: md})
 	elapsed := time.Since(start)
 	// ending: the subscription is closing and the delivery failed: no dead
