@@ -265,3 +265,54 @@ func equalHeaders(a, b http.Header) bool {
 	}
 	return true
 }
+
+func TestTraceMetadata(t *testing.T) {
+	const tp = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-03"
+	tid := []byte{0x0a, 0xf7, 0x65, 0x19, 0x16, 0xcd, 0x43, 0xdd, 0x84, 0x48, 0xeb, 0x21, 0x1c, 0x80, 0x31, 0x9c}
+	sid := []byte{0xb7, 0xad, 0x6b, 0x71, 0x69, 0x20, 0x33, 0x31}
+	bin := string(append(append(append(append([]byte{0, 0}, tid...), 1), sid...), 2, 3))
+	md := metadata.MD{}
+	TraceMetadata(http.Header{"Traceparent": {tp}, "Tracestate": {"a=b"}}, md)
+	if j := md.Get("traceparent"); len(j) != 1 || j[0] != tp || md.Get("tracestate")[0] != "a=b" || md.Get("grpc-trace-bin")[0] != bin {
+		t.Fatalf("from traceparent: %v", md)
+	}
+	// A version above 00 with extra parts is accepted and rendered as 00.
+	md = metadata.MD{}
+	TraceMetadata(http.Header{"Traceparent": {"01-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-extra"}}, md)
+	if j := md.Get("traceparent"); len(j) != 1 || j[0] != "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" {
+		t.Fatalf("version 01: %v", md)
+	}
+	for _, bad := range []string{
+		"", "zz-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+		"ff-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+		"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-extra",
+		"00-0AF7651916CD43DD8448EB211C80319C-b7ad6b7169203331-01",
+		"00-00000000000000000000000000000000-b7ad6b7169203331-01",
+		"00-0af7651916cd43dd8448eb211c80319c-0000000000000000-01",
+		"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-",
+	} {
+		md = metadata.MD{}
+		TraceMetadata(http.Header{"Traceparent": {bad}, "Tracestate": {"a=b"}}, md)
+		if len(md) != 0 {
+			t.Errorf("%q gave %v", bad, md)
+		}
+	}
+	// A gRPC caller's binary context wins and is forwarded as it is, also
+	// when it carries a trace ID only.
+	md = metadata.MD{}
+	TraceMetadata(metadata.MD{"grpc-trace-bin": {bin}, "traceparent": {"00-11111111111111111111111111111111-2222222222222222-01"}}, md)
+	if md.Get("traceparent")[0] != tp || md.Get("grpc-trace-bin")[0] != bin || len(md.Get("tracestate")) != 0 {
+		t.Fatalf("from grpc-trace-bin: %v", md)
+	}
+	short := string(append([]byte{0, 0}, tid...))
+	md = metadata.MD{}
+	TraceMetadata(metadata.MD{"grpc-trace-bin": {short}}, md)
+	if md.Get("traceparent")[0] != "00-0af7651916cd43dd8448eb211c80319c-0000000000000000-00" || md.Get("grpc-trace-bin")[0] != short {
+		t.Fatalf("short grpc-trace-bin: %v", md)
+	}
+	md = metadata.MD{}
+	TraceMetadata(metadata.MD{"grpc-trace-bin": {"\x01junk"}}, md)
+	if len(md.Get("traceparent")) != 0 || md.Get("grpc-trace-bin")[0] != "\x01junk" {
+		t.Fatalf("undecodable grpc-trace-bin: %v", md)
+	}
+}

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 
 	"google.golang.org/grpc/codes"
@@ -153,9 +152,11 @@ func endToEnd(h http.Header) http.Header {
 
 // TraceMetadata is daprd's processHTTPToGRPCTraceHeader and
 // processGRPCToGRPCTraceHeader for a caller's trace context (md: HTTP
-// headers or gRPC metadata): traceparent, tracestate and grpc-trace-bin
-// for a gRPC callee. Without a valid trace context it adds nothing
-// (statecar starts no spans of its own).
+// headers or gRPC metadata), adding to out what a gRPC callee gets: a gRPC
+// caller's grpc-trace-bin is forwarded as it is, with the traceparent it
+// encodes; otherwise a valid traceparent is sent in daprd's rendering
+// (version 00), with the tracestate and as grpc-trace-bin. Without a trace
+// context it adds nothing (statecar starts no spans of its own).
 func TraceMetadata(md map[string][]string, out metadata.MD) {
 	var tp, ts, bin string
 	for k, vs := range md {
@@ -171,49 +172,89 @@ func TraceMetadata(md map[string][]string, out metadata.MD) {
 			bin = vs[0]
 		}
 	}
-	if tp == "" && bin != "" {
-		tp = traceparentFromBinary([]byte(bin))
+	if bin != "" {
+		if tid, sid, flags, ok := spanContextFromBinary([]byte(bin)); ok && !(allZero(tid) && allZero(sid) && flags == 0) {
+			out.Set("traceparent", w3c(tid, sid, flags))
+		}
+		out.Set("grpc-trace-bin", bin)
+		return
 	}
-	b, ok := binaryFromTraceparent(tp)
+	tid, sid, flags, ok := parseTraceparent(tp)
 	if !ok {
 		return
 	}
-	out.Set("traceparent", tp)
-	if ts != "" {
+	out.Set("traceparent", w3c(tid, sid, flags))
+	if ts != "" && len(ts) <= 512 {
 		out.Set("tracestate", ts)
-	}
-	out.Set("grpc-trace-bin", string(b))
-}
-
-// binaryFromTraceparent is OpenCensus's binary span context (daprd's
-// BinaryFromSpanContext) of a W3C traceparent "00-{trace}-{span}-{flags}".
-func binaryFromTraceparent(tp string) ([]byte, bool) {
-	parts := strings.Split(tp, "-")
-	if len(parts) < 4 || len(parts[0]) != 2 || len(parts[1]) != 32 || len(parts[2]) != 16 || len(parts[3]) != 2 {
-		return nil, false
-	}
-	tid, err1 := hex.DecodeString(parts[1])
-	sid, err2 := hex.DecodeString(parts[2])
-	flags, err3 := hex.DecodeString(parts[3])
-	if err1 != nil || err2 != nil || err3 != nil || allZero(tid) || allZero(sid) {
-		return nil, false
 	}
 	b := make([]byte, 0, 29)
 	b = append(b, 0, 0)
 	b = append(b, tid...)
 	b = append(b, 1)
 	b = append(b, sid...)
-	b = append(b, 2, flags[0]&1)
-	return b, true
+	b = append(b, 2, flags)
+	out.Set("grpc-trace-bin", string(b))
 }
 
-// traceparentFromBinary is the inverse of binaryFromTraceparent ("" when b
-// is not a binary span context).
-func traceparentFromBinary(b []byte) string {
-	if len(b) < 29 || b[0] != 0 || b[1] != 0 || b[18] != 1 || b[27] != 2 {
-		return ""
+// parseTraceparent is daprd's SpanContextFromW3CString: version (two hex
+// digits, at most fe; exactly four parts for 00), lower-case trace and span
+// IDs that are not all zero, flags.
+func parseTraceparent(h string) (tid, sid []byte, flags byte, ok bool) {
+	parts := strings.Split(h, "-")
+	if len(parts) < 4 || len(parts[0]) != 2 {
+		return nil, nil, 0, false
 	}
-	return "00-" + hex.EncodeToString(b[2:18]) + "-" + hex.EncodeToString(b[19:27]) + "-0" + strconv.Itoa(int(b[28]&1))
+	ver, err := hex.DecodeString(parts[0])
+	if err != nil || ver[0] > 254 || ver[0] == 0 && len(parts) != 4 {
+		return nil, nil, 0, false
+	}
+	if len(parts[1]) != 32 || len(parts[2]) != 16 || !lowerHex(parts[1]) || !lowerHex(parts[2]) {
+		return nil, nil, 0, false
+	}
+	tid, _ = hex.DecodeString(parts[1])
+	sid, _ = hex.DecodeString(parts[2])
+	opts, err := hex.DecodeString(parts[3])
+	if err != nil || len(opts) < 1 || allZero(tid) || allZero(sid) {
+		return nil, nil, 0, false
+	}
+	return tid, sid, opts[0], true
+}
+
+// spanContextFromBinary is daprd's SpanContextFromBinary (OpenCensus's
+// format): version 0, field 0 with the trace ID, then optionally field 1
+// with the span ID and field 2 with the flags.
+func spanContextFromBinary(b []byte) (tid, sid []byte, flags byte, ok bool) {
+	if len(b) == 0 || b[0] != 0 {
+		return nil, nil, 0, false
+	}
+	b = b[1:]
+	if len(b) < 17 || b[0] != 0 {
+		return nil, nil, 0, false
+	}
+	tid, b = b[1:17], b[17:]
+	sid = make([]byte, 8)
+	if len(b) >= 9 && b[0] == 1 {
+		copy(sid, b[1:9])
+		b = b[9:]
+	}
+	if len(b) >= 2 && b[0] == 2 {
+		flags = b[1]
+	}
+	return tid, sid, flags, true
+}
+
+// w3c is daprd's SpanContextToW3CString.
+func w3c(tid, sid []byte, flags byte) string {
+	return "00-" + hex.EncodeToString(tid) + "-" + hex.EncodeToString(sid) + "-" + hex.EncodeToString([]byte{flags})
+}
+
+func lowerHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 func allZero(b []byte) bool {

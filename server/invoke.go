@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"net/http"
 	"strings"
 
@@ -43,21 +44,25 @@ func (s *Runtime) invoke(w response, r request) bool {
 		}
 		hdr[k] = append(hdr[k], string(v))
 	})
+	if r.bodyTooLarge() {
+		s.writeError(w, api.NewDirectInvoke(target, errStreamTooLarge), sc)
+		return true
+	}
 	ct, _ := r.header("Content-Type")
 	mr := &api.MethodRequest{
-		Verb:        api.InvokeVerb(r.method()),
+		Verb:        strings.Clone(api.InvokeVerb(r.method())), // ToUpper may return its input
 		Method:      method,
 		RawQuery:    strings.Clone(r.rawQuery()),
 		ContentType: string(ct),
 		Header:      hdr,
 		Body:        bytes.Clone(r.body()),
 	}
-	if r.bodyTooLarge() {
-		s.writeError(w, api.NewDirectInvoke(target, errStreamTooLarge), sc)
-		return true
-	}
-	// The callee's call ends when the caller goes away, as in daprd.
-	resp, e := s.invoker.Invoke(r.callerContext(), target, mr)
+	// The callee's call ends when the caller goes away (the connection's
+	// context), as in daprd, and when this handler returns (net/http's
+	// request context), so nothing started for it outlives it.
+	ctx, cancel := context.WithCancel(r.callerContext())
+	defer cancel()
+	resp, e := s.invoker.Invoke(ctx, target, mr)
 	if e != nil {
 		s.writeError(w, e, sc)
 		return true

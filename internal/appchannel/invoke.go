@@ -65,10 +65,9 @@ func (c *Channel) invokeMethodGRPC(ctx context.Context, r *api.MethodRequest, li
 	// (context.Background in invokeMethodV1): the caller's cancellation
 	// still applies here, which is what a caller expects.
 	ctx = metadata.NewOutgoingContext(ctx, md)
-	in := &commonv1pb.InvokeRequest{Method: r.Method, ContentType: r.ContentType}
-	if len(r.Body) > 0 || r.TypeURL != "" {
-		in.Data = &anypb.Any{TypeUrl: r.TypeURL, Value: r.Body}
-	}
+	// daprd always sends data (ProtoWithData), empty or not.
+	in := &commonv1pb.InvokeRequest{Method: r.Method, ContentType: r.ContentType,
+		Data: &anypb.Any{TypeUrl: r.TypeURL, Value: r.Body}}
 	if !r.NoHTTPExtension {
 		verb := commonv1pb.HTTPExtension_Verb(commonv1pb.HTTPExtension_Verb_value[r.Verb])
 		in.HttpExtension = &commonv1pb.HTTPExtension{Verb: verb, Querystring: r.RawQuery}

@@ -125,24 +125,31 @@ func (s *Server) proxy(_ any, ss grpc.ServerStream) error {
 			}
 		}
 	}()
-	s2c := make(chan error, 1)
+	// s2c reports how the app side ended: fromApp when cs.RecvMsg failed
+	// (the app's status; its trailer is complete and may be read), else
+	// sending to the caller failed (the app's stream may still be open).
+	type s2cEnd struct {
+		err     error
+		fromApp bool
+	}
+	s2c := make(chan s2cEnd, 1)
 	go func() {
 		// Header blocks until the app sent its header (or the call ended,
 		// which RecvMsg then reports).
 		if h, err := cs.Header(); err == nil && len(h) > 0 {
 			if err := ss.SendHeader(h); err != nil {
-				s2c <- err
+				s2c <- s2cEnd{err: err}
 				return
 			}
 		}
 		for {
 			f := &frame{}
 			if err := cs.RecvMsg(f); err != nil {
-				s2c <- err
+				s2c <- s2cEnd{err: err, fromApp: true}
 				return
 			}
 			if err := ss.SendMsg(f); err != nil {
-				s2c <- err
+				s2c <- s2cEnd{err: err}
 				return
 			}
 		}
@@ -160,12 +167,16 @@ func (s *Server) proxy(_ any, ss grpc.ServerStream) error {
 				return status.Errorf(codes.Internal, "failed proxying server-to-client: %v", err)
 			}
 			c2s = nil // half-closed; wait for the app's end
-		case err := <-s2c:
+		case end := <-s2c:
+			if !end.fromApp {
+				cancel() // the caller is gone: end the app's call
+				return end.err
+			}
 			ss.SetTrailer(cs.Trailer())
-			if errors.Is(err, io.EOF) {
+			if errors.Is(end.err, io.EOF) {
 				return nil
 			}
-			return err
+			return end.err
 		}
 	}
 }
