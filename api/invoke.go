@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/VictoriaMetrics/metrics"
 	commonv1pb "github.com/dapr/dapr/pkg/proto/common/v1"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
@@ -78,6 +79,11 @@ type InvokerConfig struct {
 	Endpoints []HTTPEndpoint
 	// MaxBodySize bounds a callee's response body (--max-body-size).
 	MaxBodySize int64
+	// LatencyBuckets are the dapr_runtime_service_invocation_res_recv_latency_ms
+	// buckets in ms (nil: daprd's defaults); DisableMetrics turns the
+	// dapr_runtime_service_invocation_* series off.
+	LatencyBuckets []float64
+	DisableMetrics bool
 }
 
 // InvokeApp is the app channel as service invocation uses it
@@ -160,10 +166,16 @@ func (v *Invoker) Invoke(ctx context.Context, target string, r *MethodRequest) (
 	var resp *MethodResponse
 	switch {
 	case strings.HasPrefix(id, "http://") || strings.HasPrefix(id, "https://"):
+		start := time.Now()
+		v.recordSent(id)
 		resp, err = DoHTTP(ctx, v.external, id, r, nil, v.cfg.MaxBodySize)
+		v.recordReceived(id, resp, start)
 	case v.endpoints[id] != nil:
 		e := v.endpoints[id]
+		start := time.Now()
+		v.recordSent(id)
 		resp, err = DoHTTP(ctx, e.client, e.BaseURL, r, e.Headers, v.cfg.MaxBodySize)
+		v.recordReceived(id, resp, start)
 	case id == v.cfg.AppID:
 		// daprd compares the namespace too and otherwise resolves the id
 		// remotely, but its standalone resolver (mDNS) ignores namespaces,
@@ -398,4 +410,31 @@ func ErrorFromHTTPResponse(code int, detail string) error {
 // answer that cannot be rendered).
 func NewMalformedResponse(msg string) *Error {
 	return basic(http.StatusInternalServerError, codes.Internal, "ERR_MALFORMED_RESPONSE", msg)
+}
+
+// recordSent and recordReceived are daprd's ServiceInvocationRequestSent
+// and ServiceInvocationResponseReceived, which daprd records for calls that
+// leave the sidecar (HTTPEndpoints and external URLs here; the own app is
+// a local call): dapr_runtime_service_invocation_req_sent_total, and, when
+// the callee answered, _res_recv_total and _res_recv_latency_ms by status.
+func (v *Invoker) recordSent(dst string) {
+	if v.cfg.DisableMetrics {
+		return
+	}
+	metrics.GetOrCreateCounter(`dapr_runtime_service_invocation_req_sent_total{app_id=` + strconv.Quote(v.cfg.AppID) +
+		`,dst_app_id=` + strconv.Quote(dst) + `,type="unary"}`).Inc()
+}
+
+func (v *Invoker) recordReceived(src string, resp *MethodResponse, start time.Time) {
+	if v.cfg.DisableMetrics || resp == nil {
+		return
+	}
+	labels := `app_id=` + strconv.Quote(v.cfg.AppID) + `,src_app_id=` + strconv.Quote(src) + `,status="` + strconv.Itoa(resp.Status) + `"`
+	metrics.GetOrCreateCounter(`dapr_runtime_service_invocation_res_recv_total{` + labels + `,type="unary"}`).Inc()
+	buckets := v.cfg.LatencyBuckets
+	if buckets == nil {
+		buckets = defaultLatencyBuckets
+	}
+	metrics.GetOrCreatePrometheusHistogramExt(`dapr_runtime_service_invocation_res_recv_latency_ms{`+labels+`}`, buckets).
+		Update(float64(time.Since(start)) / float64(time.Millisecond))
 }

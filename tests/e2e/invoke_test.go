@@ -141,6 +141,22 @@ scopes: [someoneelse]
 			`{"errorCode":"ERR_DIRECT_INVOKE","message":"failed getting app id either from the URL path or the header dapr-app-id"}`),
 		req("GET", "/v1.0/metadata", "", 200, "{{~any}}\"httpEndpoints\":[{\"name\":\"extsvc\"}],\"appConnectionProperties\"{{~any}}"),
 	})
+	// Calls that leave the sidecar (HTTPEndpoints, external URLs) are
+	// counted in daprd's service invocation series; the own app is not.
+	m := scrape(t, sc)
+	for _, want := range []string{
+		`dapr_runtime_service_invocation_req_sent_total{app_id="invapp",dst_app_id="extsvc",type="unary"} 1`,
+		`dapr_runtime_service_invocation_res_recv_total{app_id="invapp",src_app_id="extsvc",status="200",type="unary"} 1`,
+		`dapr_runtime_service_invocation_res_recv_latency_ms_count{app_id="invapp",src_app_id="extsvc",status="200"} 1`,
+		`dapr_runtime_service_invocation_req_sent_total{app_id="invapp",dst_app_id="` + ext.URL + `",type="unary"} 1`,
+	} {
+		if !strings.Contains(m, want) {
+			t.Errorf("metrics lack %s:\n%s", want, grepLines(m, "service_invocation"))
+		}
+	}
+	if strings.Contains(m, `dst_app_id="invapp"`) {
+		t.Errorf("the own app counted as a remote call:\n%s", grepLines(m, "service_invocation"))
+	}
 	// A chunked request is streamed in daprd: a failed answer is passed on
 	// as it is (no JSON type, nothing counted).
 	resp, err := http.Post(sc.URL("/v1.0/invoke/invapp/method/status/418"), "", io.MultiReader(strings.NewReader("chunk")))
