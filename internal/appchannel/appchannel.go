@@ -67,6 +67,12 @@ func New(cfg Config) *Channel {
 		tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // daprd's app channel does not verify the app's certificate
 	}
 	c.base = scheme + "://" + hostPort
+	if cfg.Protocol == "h2c" {
+		// daprd's h2c app client: HTTP/2 over plain TCP, prior knowledge.
+		var p http.Protocols
+		p.SetUnencryptedHTTP2(true)
+		tr.Protocols = &p
+	}
 	// daprd's app client follows no redirect: the app's 3xx is the answer.
 	c.client = &http.Client{Transport: tr, Timeout: cfg.Timeout, CheckRedirect: func(*http.Request, []*http.Request) error {
 		return http.ErrUseLastResponse

@@ -5,7 +5,8 @@
 // body, and the app's status, headers and body back), the Configuration
 // API's update deliveries (POST /configuration/{store}/{key}), pub/sub
 // deliveries and input binding events. The HTTP client follows no
-// redirect, as daprd's.
+// redirect, as daprd's; with --app-protocol h2c it speaks HTTP/2 over plain
+// TCP (prior knowledge), as daprd's h2c client.
 //
 // Over HTTP a call is a plain request with daprd's headers
 // (Content-Type, and dapr-api-token when APP_API_TOKEN is set); https skips

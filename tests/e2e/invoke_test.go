@@ -437,3 +437,23 @@ func TestInvokeCallerGone(t *testing.T) {
 		t.Fatalf("healthz after: %v %v", r, err)
 	}
 }
+
+// TestInvokeH2CApp: with --app-protocol h2c the app is called over HTTP/2
+// without TLS (prior knowledge), as daprd's h2c app client does.
+func TestInvokeH2CApp(t *testing.T) {
+	app := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = fmt.Fprintf(w, "%s %s proto=%d", r.Method, r.URL.Path, r.ProtoMajor)
+	}))
+	var p http.Protocols
+	p.SetHTTP1(true)
+	p.SetUnencryptedHTTP2(true)
+	app.Config.Protocols = &p
+	app.Start()
+	t.Cleanup(app.Close)
+	sc := testutil.Start(t, testutil.Options{AppID: "h2capp", ExtraArgs: []string{"--app-port", portOf(app), "--app-protocol", "h2c"}})
+	runSteps(t, target{addr: sc.Addr(), sc: sc}, nil, []step{
+		req("POST", "/v1.0/invoke/h2capp/method/a/b", "x", 200, "POST /a/b proto=2", "Content-Type: text/plain"),
+		req("GET", "/v1.0/metadata", "", 200, `{{~any}}"appConnectionProperties":{"port":`+portOf(app)+`,"protocol":"h2c"{{~any}}`),
+	})
+}
