@@ -27,22 +27,10 @@ type HTTPEndpoint struct {
 	doc httpEndpointYAML
 }
 
-type valueRef struct {
-	Value        yaml.Node `yaml:"value"`
-	EnvRef       string    `yaml:"envRef"`
-	SecretKeyRef struct {
-		Name string `yaml:"name"`
-		Key  string `yaml:"key"`
-	} `yaml:"secretKeyRef"`
-}
-
 type httpEndpointYAML struct {
 	Spec struct {
-		BaseURL string `yaml:"baseUrl"`
-		Headers []struct {
-			Name     string `yaml:"name"`
-			valueRef `yaml:",inline"`
-		} `yaml:"headers"`
+		BaseURL   string      `yaml:"baseUrl"`
+		Headers   []metaEntry `yaml:"headers"`
 		ClientTLS *struct {
 			RootCA        *valueRef `yaml:"rootCA"`
 			Certificate   *valueRef `yaml:"certificate"`

@@ -137,7 +137,13 @@ type componentDoc struct {
 }
 
 type metaEntry struct {
-	Name         string    `yaml:"name"`
+	Name     string `yaml:"name"`
+	valueRef `yaml:",inline"`
+}
+
+// valueRef is a value as Dapr resources write one: value, envRef or
+// secretKeyRef (component metadata, HTTPEndpoint headers and TLS).
+type valueRef struct {
 	Value        yaml.Node `yaml:"value"`
 	EnvRef       string    `yaml:"envRef"`
 	SecretKeyRef struct {
