@@ -45,6 +45,10 @@ func NewDirectInvokeNoAppID() *Error {
 	return e
 }
 
+// CountDirectInvoke counts one ERR_DIRECT_INVOKE answer that is not an
+// *Error (a callee's failed answer passed on as daprd records it).
+func CountDirectInvoke() { CountErrorCode(categoryInvoke, CodeDirectInvoke) }
+
 // NewDirectInvoke is daprd's ErrDirectInvoke: 500 (gRPC Internal) "failed
 // to invoke, id: {id}, err: {err}"; a PermissionDenied cause answers 403 on
 // HTTP, as daprd's onDirectMessage does.
@@ -73,7 +77,7 @@ type HTTPEndpoint struct {
 
 // InvokerConfig configures an Invoker.
 type InvokerConfig struct {
-	AppID, Namespace string
+	AppID string
 	// App is the app channel; nil when there is none (no --app-port).
 	App       InvokeApp
 	Endpoints []HTTPEndpoint
@@ -159,24 +163,17 @@ func (v *Invoker) Invoke(ctx context.Context, target string, r *MethodRequest) (
 		return nil, NewDirectInvoke(target, status.Errorf(codes.InvalidArgument, "invalid method: %v", err))
 	}
 	r.Method = m
-	id, _, err := v.appIDAndNamespace(target)
+	id, err := appID(target)
 	if err != nil {
 		return nil, NewDirectInvoke(target, err)
 	}
 	var resp *MethodResponse
-	switch {
-	case strings.HasPrefix(id, "http://") || strings.HasPrefix(id, "https://"):
+	if client, base, extra, remote := v.httpTarget(id); remote {
 		start := time.Now()
 		v.recordSent(id)
-		resp, err = DoHTTP(ctx, v.external, id, r, nil, v.cfg.MaxBodySize)
+		resp, err = DoHTTP(ctx, client, base, r, extra, v.cfg.MaxBodySize)
 		v.recordReceived(id, resp, start)
-	case v.endpoints[id] != nil:
-		e := v.endpoints[id]
-		start := time.Now()
-		v.recordSent(id)
-		resp, err = DoHTTP(ctx, e.client, e.BaseURL, r, e.Headers, v.cfg.MaxBodySize)
-		v.recordReceived(id, resp, start)
-	case id == v.cfg.AppID:
+	} else if id == v.cfg.AppID {
 		// daprd compares the namespace too and otherwise resolves the id
 		// remotely, but its standalone resolver (mDNS) ignores namespaces,
 		// so "{own id}.{any namespace}" comes back to the own app.
@@ -184,7 +181,7 @@ func (v *Invoker) Invoke(ctx context.Context, target string, r *MethodRequest) (
 			return nil, NewDirectInvoke(target, errors.New("cannot invoke local endpoint: app channel not initialized"))
 		}
 		resp, err = v.cfg.App.InvokeMethod(ctx, r, v.cfg.MaxBodySize)
-	default:
+	} else {
 		// daprd standalone resolves app ids with mDNS; statecar resolves
 		// none but its own (its mDNS resolver's error text).
 		return nil, NewDirectInvoke(target, fmt.Errorf("couldn't find service: %s", id))
@@ -195,11 +192,23 @@ func (v *Invoker) Invoke(ctx context.Context, target string, r *MethodRequest) (
 	return resp, nil
 }
 
+// httpTarget resolves an id that leaves the sidecar: an http(s):// base
+// URL, or an HTTPEndpoint by name (its base URL and headers).
+func (v *Invoker) httpTarget(id string) (client *http.Client, base string, extra http.Header, ok bool) {
+	if strings.HasPrefix(id, "http://") || strings.HasPrefix(id, "https://") {
+		return v.external, id, nil, true
+	}
+	if e := v.endpoints[id]; e != nil {
+		return e.client, e.BaseURL, e.Headers, true
+	}
+	return nil, "", nil, false
+}
+
 // ProxyTarget checks the target of a proxied gRPC call (daprd's proxy
 // isLocal): the own app id, with any namespace, is served; any other is
 // the resolver's error.
 func (v *Invoker) ProxyTarget(target string) error {
-	id, _, err := v.appIDAndNamespace(target)
+	id, err := appID(target)
 	if err != nil {
 		return err
 	}
@@ -209,23 +218,21 @@ func (v *Invoker) ProxyTarget(target string) error {
 	return nil
 }
 
-// appIDAndNamespace is daprd's requestAppIDAndNamespace.
-func (v *Invoker) appIDAndNamespace(target string) (id, ns string, err error) {
+// appID is daprd's requestAppIDAndNamespace without the namespace, which
+// statecar never needs (see Invoke): an http(s):// URL as it is, "id" or
+// "id.namespace".
+func appID(target string) (string, error) {
 	if target == "" {
-		return "", "", errors.New("app id is empty")
+		return "", errors.New("app id is empty")
 	}
 	if strings.HasPrefix(target, "http://") || strings.HasPrefix(target, "https://") {
-		return target, "", nil
+		return target, nil
 	}
 	items := strings.Split(target, ".")
-	switch len(items) {
-	case 1:
-		return target, v.cfg.Namespace, nil
-	case 2:
-		return items[0], items[1], nil
-	default:
-		return "", "", fmt.Errorf("invalid app id %s", target)
+	if len(items) > 2 {
+		return "", fmt.Errorf("invalid app id %s", target)
 	}
+	return items[0], nil
 }
 
 // NormalizeMethod is daprd's method.NormalizeMethod: '#', '?', NUL and

@@ -183,7 +183,7 @@ func TestInvokerTargets(t *testing.T) {
 	}))
 	defer ext.Close()
 	app := &fakeInvokeApp{resp: &MethodResponse{HTTP: true, Status: 200, Body: []byte("local")}}
-	v := NewInvoker(InvokerConfig{AppID: "me", Namespace: "ns", App: app, MaxBodySize: 1000,
+	v := NewInvoker(InvokerConfig{AppID: "me", App: app, MaxBodySize: 1000,
 		Endpoints: []HTTPEndpoint{{Name: "ep", BaseURL: ext.URL + "/base", Headers: http.Header{"X-Ep": {"secret"}, "X-Custom": {"replaced"}}}}})
 	defer v.Close()
 	if got := v.Endpoints(); !slices.Equal(got, []string{"ep"}) {

@@ -62,8 +62,9 @@ type MethodResponse struct {
 	TypeURL     string
 }
 
-// ErrResponseTooLarge is returned when a callee's body exceeds the limit.
-var ErrResponseTooLarge = errors.New("stream too large")
+// ErrStreamTooLarge is the cause of an invocation whose request or
+// response body exceeds --max-body-size (daprd's streamutils error text).
+var ErrStreamTooLarge = errors.New("stream too large")
 
 // DoHTTP sends r to base (an http(s) URL without a trailing path) with
 // client, extra headers set last (an HTTPEndpoint's headers, the app token),
@@ -122,7 +123,7 @@ func DoHTTP(ctx context.Context, client *http.Client, base string, r *MethodRequ
 		return nil, err
 	}
 	if int64(len(body)) > limit {
-		return nil, ErrResponseTooLarge
+		return nil, ErrStreamTooLarge
 	}
 	return &MethodResponse{HTTP: true, Status: resp.StatusCode, Header: endToEnd(resp.Header),
 		ContentType: resp.Header.Get("Content-Type"), Body: body}, nil
@@ -132,17 +133,10 @@ func DoHTTP(ctx context.Context, client *http.Client, base string, r *MethodRequ
 // the Connection header names (daprd's copyHeader and its Content-Length
 // removal).
 func endToEnd(h http.Header) http.Header {
-	var nominated []string
-	for _, v := range h.Values("Connection") {
-		for _, tok := range strings.Split(v, ",") {
-			if tok = strings.TrimSpace(tok); tok != "" {
-				nominated = append(nominated, http.CanonicalHeaderKey(tok))
-			}
-		}
-	}
+	nominated := connectionTokens(h)
 	out := make(http.Header, len(h))
 	for k, vs := range h {
-		if k == "Content-Length" || isHopByHop(strings.ToLower(k)) || slices.Contains(nominated, k) {
+		if name := strings.ToLower(k); name == "content-length" || isHopByHop(name) || slices.Contains(nominated, name) {
 			continue
 		}
 		out[k] = vs
@@ -278,18 +272,7 @@ type TraceHeaders struct{ Traceparent, Tracestate string }
 // dapr-authority).
 func ToHTTPHeaders(md map[string][]string, add func(name, value string)) TraceHeaders {
 	var th TraceHeaders
-	var nominated []string
-	for k, vs := range md {
-		if strings.EqualFold(k, "Connection") {
-			for _, v := range vs {
-				for _, tok := range strings.Split(v, ",") {
-					if tok = strings.TrimSpace(tok); tok != "" {
-						nominated = append(nominated, strings.ToLower(tok))
-					}
-				}
-			}
-		}
-	}
+	nominated := connectionTokens(md)
 	for k, vs := range md {
 		if len(vs) == 0 {
 			continue
@@ -344,6 +327,25 @@ func ToGRPCMetadata(md map[string][]string) metadata.MD {
 			name = "dapr-" + name
 		}
 		out.Append(name, vs...)
+	}
+	return out
+}
+
+// connectionTokens are the header names (lower case) that md's
+// Connection headers nominate as hop-by-hop (RFC 7230 §6.1).
+func connectionTokens(md map[string][]string) []string {
+	var out []string
+	for k, vs := range md {
+		if !strings.EqualFold(k, "Connection") {
+			continue
+		}
+		for _, v := range vs {
+			for _, tok := range strings.Split(v, ",") {
+				if tok = strings.TrimSpace(tok); tok != "" {
+					out = append(out, strings.ToLower(tok))
+				}
+			}
+		}
 	}
 	return out
 }

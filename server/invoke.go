@@ -45,7 +45,7 @@ func (s *Runtime) invoke(w response, r request) bool {
 		hdr[k] = append(hdr[k], string(v))
 	})
 	if r.bodyTooLarge() {
-		s.writeError(w, api.NewDirectInvoke(target, errStreamTooLarge), sc)
+		s.writeError(w, api.NewDirectInvoke(target, api.ErrStreamTooLarge), sc)
 		return true
 	}
 	ct, _ := r.header("Content-Type")
@@ -90,7 +90,7 @@ func (s *Runtime) invoke(w response, r request) bool {
 		// daprd buffers a failed answer for its resiliency policy and
 		// writes it as a raw response: JSON when the app named no type,
 		// and ERR_DIRECT_INVOKE counted.
-		api.CountErrorCode("service-invocation", api.CodeDirectInvoke)
+		api.CountDirectInvoke()
 		if resp.ContentType != "" {
 			w.addHeader("Content-Type", resp.ContentType)
 		} else {
@@ -105,11 +105,3 @@ func (s *Runtime) invoke(w response, r request) bool {
 	w.write(body)
 	return true
 }
-
-// errStreamTooLarge is the cause daprd reports for a body over
-// --max-body-size.
-var errStreamTooLarge = stringError("stream too large")
-
-type stringError string
-
-func (e stringError) Error() string { return string(e) }

@@ -394,7 +394,7 @@ var epoch = time.Now()
 func nowFunc() int64 { return int64(time.Since(epoch)) }
 
 var (
-	bodyDirectInvoke = []byte(`{"errorCode":"ERR_DIRECT_INVOKE","message":"failed getting app id either from the URL path or the header dapr-app-id"}`)
+	bodyDirectInvoke = api.NewDirectInvokeNoAppID().AppendHTTPBody(nil)
 	bodyInvalidToken = []byte("invalid api token\n")
 	zeroTraceparent  = []byte("00-00000000000000000000000000000000-0000000000000000-00")
 )
@@ -440,7 +440,7 @@ func (s *Runtime) notFound(w response, r request) {
 	if s.invoke(w, r) {
 		return
 	}
-	api.CountErrorCode("service-invocation", api.CodeDirectInvoke)
+	api.CountDirectInvoke()
 	w.addHeader("Content-Type", ctJSON)
 	w.setStatus(http.StatusNotFound)
 	w.write(bodyDirectInvoke)

@@ -95,7 +95,7 @@ func New(cfg Config, state *api.State, comps []api.ComponentInfo) (*Runtime, err
 	}
 	r.invoker = cfg.Invoker
 	if r.invoker == nil {
-		r.invoker = api.NewInvoker(api.InvokerConfig{AppID: cfg.AppID, Namespace: cfg.Namespace,
+		r.invoker = api.NewInvoker(api.InvokerConfig{AppID: cfg.AppID,
 			App: cfg.AppChannel.Invoker(), MaxBodySize: cfg.MaxBodySize})
 	}
 	r.extended.m = map[string]string{}

@@ -643,7 +643,7 @@ func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root 
 	rc.Bindings = outputs
 	rc.AppChannel = appchannel.New(appchannel.Config{Protocol: c.AppProtocol, Address: c.AppChannelAddress, Port: c.AppPort,
 		Token: os.Getenv("APP_API_TOKEN")})
-	invoker := api.NewInvoker(api.InvokerConfig{AppID: c.AppID, Namespace: c.Namespace, App: rc.AppChannel.Invoker(),
+	invoker := api.NewInvoker(api.InvokerConfig{AppID: c.AppID, App: rc.AppChannel.Invoker(),
 		Endpoints: rc.httpEndpoints, MaxBodySize: c.MaxBodySize, LatencyBuckets: c.Metrics.LatencyBuckets, DisableMetrics: !c.MetricsEnabled})
 	rc.Invoker = invoker
 	pubsubs := api.NewPubSub(api.PubSubConfig{AppID: c.AppID, Namespace: c.Namespace, Brokers: brokers,

@@ -1,7 +1,6 @@
 package loader
 
 import (
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
@@ -95,47 +94,34 @@ func resolveHTTPEndpoint(o *Options, e *HTTPEndpoint, comps []*Component, warn f
 	if e.BaseURL == "" {
 		return fmt.Errorf("http endpoint %s has no baseUrl", e.Name)
 	}
-	lookup := func(v *valueRef) (string, error) {
-		if v.EnvRef != "" {
+	// A value that cannot be read is empty, with a warning, as in daprd.
+	get := func(v *valueRef) string {
+		switch {
+		case v.EnvRef != "":
 			if !envAllowed(o, v.EnvRef) {
-				return "", fmt.Errorf("http endpoint %s references an env variable that isn't allowed: %s", e.Name, v.EnvRef)
+				warn(fmt.Errorf("http endpoint %s references an env variable that isn't allowed: %s", e.Name, v.EnvRef))
+				return ""
 			}
 			val, _ := o.lookup(v.EnvRef)
-			return val, nil
-		}
-		if v.SecretKeyRef.Name == "" {
-			return nodeString(&v.Value), nil
-		}
-		key := v.SecretKeyRef.Key
-		if key == "" {
-			key = v.SecretKeyRef.Name
+			return val
+		case v.SecretKeyRef.Name == "":
+			return nodeString(&v.Value)
 		}
 		for _, c := range comps {
 			if c.Name == e.doc.Auth.SecretStore && c.secrets != nil {
-				data, err := c.secrets.Get(context.Background(), v.SecretKeyRef.Name, map[string]string{"namespace": e.Namespace})
-				if val, found := data[key]; err == nil && found {
-					return val, nil
+				val, err := secretValue(c.secrets, c.Name, v.SecretKeyRef.Name, v.SecretKeyRef.Key, e.Namespace)
+				if err != nil {
+					warn(err)
 				}
-				return "", fmt.Errorf("secret %s/%s not found in secret store %s", v.SecretKeyRef.Name, key, c.Name)
+				return val
 			}
 		}
-		return "", fmt.Errorf("http endpoint %s references a secret store that isn't loaded: %s", e.Name, e.doc.Auth.SecretStore)
-	}
-	get := func(v *valueRef) (string, error) {
-		val, err := lookup(v)
-		if err != nil {
-			warn(err)
-			return "", nil
-		}
-		return val, nil
+		warn(fmt.Errorf("http endpoint %s references a secret store that isn't loaded: %s", e.Name, e.doc.Auth.SecretStore))
+		return ""
 	}
 	e.Headers = http.Header{}
 	for _, h := range e.doc.Spec.Headers {
-		v, err := get(&h.valueRef)
-		if err != nil {
-			return err
-		}
-		e.Headers.Set(h.Name, v)
+		e.Headers.Set(h.Name, get(&h.valueRef))
 	}
 	t := e.doc.Spec.ClientTLS
 	if t == nil {
@@ -143,11 +129,7 @@ func resolveHTTPEndpoint(o *Options, e *HTTPEndpoint, comps []*Component, warn f
 	}
 	var cfg *tls.Config
 	if t.RootCA != nil {
-		ca, err := get(t.RootCA)
-		if err != nil {
-			return err
-		}
-		if ca != "" {
+		if ca := get(t.RootCA); ca != "" {
 			pool := x509.NewCertPool()
 			if !pool.AppendCertsFromPEM([]byte(ca)) {
 				return fmt.Errorf("failed to add root cert to cert pool for http endpoint %s", e.Name)
@@ -156,15 +138,7 @@ func resolveHTTPEndpoint(o *Options, e *HTTPEndpoint, comps []*Component, warn f
 		}
 	}
 	if t.PrivateKey != nil && t.Certificate != nil {
-		certPEM, err := get(t.Certificate)
-		if err != nil {
-			return err
-		}
-		keyPEM, err := get(t.PrivateKey)
-		if err != nil {
-			return err
-		}
-		if keyPEM != "" {
+		if certPEM, keyPEM := get(t.Certificate), get(t.PrivateKey); keyPEM != "" {
 			cert, err := tls.X509KeyPair([]byte(certPEM), []byte(keyPEM))
 			if err != nil {
 				return fmt.Errorf("failed to load client certificate for http endpoint %s: %w", e.Name, err)

@@ -480,7 +480,6 @@ func Resolve(o Options, comps []*Component) {
 		c.secrets = s
 		stores[c.Name] = s
 	}
-	ctx := context.Background()
 	for _, c := range comps {
 		if len(c.refs) == 0 || c.Category() == "secretstores" {
 			continue
@@ -491,15 +490,28 @@ func Resolve(o Options, comps []*Component) {
 			continue
 		}
 		for _, r := range c.refs {
-			data, err := s.Get(ctx, r.secret, map[string]string{"namespace": c.Namespace})
-			v, ok := data[r.key]
-			if err != nil || !ok {
-				c.resolveErr = fmt.Errorf("secret %s/%s not found in secret store %s", r.secret, r.key, c.SecretStore)
+			v, err := secretValue(s, c.SecretStore, r.secret, r.key, c.Namespace)
+			if err != nil {
+				c.resolveErr = err
 				break
 			}
 			c.Metadata[r.name] = v
 		}
 	}
+}
+
+// secretValue reads pair key (default: name) of secret name from store s
+// (named storeName), in namespace, as daprd resolves a secretKeyRef.
+func secretValue(s secretstore.Store, storeName, name, key, namespace string) (string, error) {
+	if key == "" {
+		key = name
+	}
+	data, err := s.Get(context.Background(), name, map[string]string{"namespace": namespace})
+	v, ok := data[key]
+	if err != nil || !ok {
+		return "", fmt.Errorf("secret %s/%s not found in secret store %s", name, key, storeName)
+	}
+	return v, nil
 }
 
 // SecretStore returns the store Resolve opened for a secretstores
