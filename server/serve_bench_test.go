@@ -1,10 +1,15 @@
 package server
 
 import (
+	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/statecar/statecar/internal/appchannel"
 )
 
 // The benchmarks of this file drive the route glue through serve (the
@@ -127,4 +132,48 @@ func BenchmarkServeGetRandom(b *testing.B) {
 		reqs = append(reqs, &fakeReq{meth: "GET", path: "/v1.0/state/statestore/k" + strconv.Itoa(k)})
 	}
 	benchServe(b, rt, reqs, http.StatusOK)
+}
+
+// BenchmarkServeInvoke is one service invocation of the own HTTP app
+// (POST /v1.0/invoke/myapp/method/orders, 100-byte body) through serve:
+// the route glue, header conversion and the app channel's net/http client,
+// with a loopback httptest app answering 100 bytes.
+func BenchmarkServeInvoke(b *testing.B) {
+	reply := []byte(strings.Repeat("r", 100))
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = w.Write(reply)
+	}))
+	b.Cleanup(app.Close)
+	port := app.Listener.Addr().(*net.TCPAddr).Port
+	ch := appchannel.New(appchannel.Config{Port: port})
+	b.Cleanup(func() { _ = ch.Close() })
+	rt := newTestRuntime(b, Config{AppChannel: ch, AppPort: port})
+	req := &fakeReq{meth: "POST", path: "/v1.0/invoke/myapp/method/orders", data: []byte(benchValue),
+		hdr: map[string]string{"Content-Type": "application/json", "User-Agent": "bench"}}
+	benchServe(b, rt, []*fakeReq{req}, http.StatusOK)
+}
+
+// BenchmarkInvokePeerNetHTTP is the floor of BenchmarkServeInvoke: the same
+// POST to the same kind of app with a bare net/http client, no sidecar.
+func BenchmarkInvokePeerNetHTTP(b *testing.B) {
+	reply := []byte(strings.Repeat("r", 100))
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = w.Write(reply)
+	}))
+	b.Cleanup(app.Close)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	body := []byte(benchValue)
+	b.ReportAllocs()
+	for b.Loop() {
+		resp, err := client.Post(app.URL+"/orders", "application/json", strings.NewReader(string(body)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		_ = resp.Body.Close()
+	}
 }
