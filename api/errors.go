@@ -274,6 +274,12 @@ func errBodyRead(err string) *Error {
 	return basic(http.StatusBadRequest, codes.InvalidArgument, CodeBodyRead, "failed to read request body: "+err)
 }
 
+// NewInternal returns daprd's 500 ERR_INTERNAL (errorcodes.CommonInternal),
+// e.g. a response it could not encode.
+func NewInternal(msg string) *Error {
+	return basic(http.StatusInternalServerError, codes.Internal, "ERR_INTERNAL", msg)
+}
+
 // NewBodyTooLarge returns 400 ERR_BODY_READ for a request body larger than
 // --max-body-size, as every daprd route that reads its body answers it.
 func NewBodyTooLarge() *Error { return errBodyRead(msgTooLarge) }

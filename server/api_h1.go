@@ -119,6 +119,8 @@ var h1Routes = []struct {
 	{"PUT", "/v1.0/publish/bulk/{pubsubname}/*", routeBulkPublish},
 	{"POST", "/v1.0-alpha1/publish/bulk/{pubsubname}/*", routeBulkPublishAlpha},
 	{"PUT", "/v1.0-alpha1/publish/bulk/{pubsubname}/*", routeBulkPublishAlpha},
+	{"POST", "/v1.0-alpha1/conversation/{name}/converse", routeConverseAlpha1},
+	{"POST", "/v1.0-alpha2/conversation/{name}/converse", routeConverseAlpha2},
 }
 
 // DefaultSpinWorker is the HTTP server's spin budget (Config.HTTPSpinWorker)

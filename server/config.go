@@ -28,6 +28,9 @@ type Config struct {
 	// Locks serves the Distributed Lock API; nil answers it as daprd does
 	// without lock stores (500 ERR_LOCK_STORE_NOT_CONFIGURED).
 	Locks *api.Locks
+	// Conversations serves the Conversation API; nil answers it as daprd
+	// does without conversation components (400 ERR_CONVERSATION_NOT_FOUND).
+	Conversations *api.Conversations
 	// Bindings serves the output Bindings API; nil answers it as daprd does
 	// without bindings (500 ERR_INVOKE_OUTPUT_BINDING, "couldn't find output
 	// binding").

@@ -92,6 +92,8 @@ const (
 	routePublish
 	routeBulkPublish
 	routeBulkPublishAlpha
+	routeConverseAlpha1
+	routeConverseAlpha2
 	// routeInvoke is the service-invocation fallback (daprd's invoke/*
 	// endpoint with IsFallback): never matched, only checked against the
 	// allow/deny lists and used by notFound.
@@ -140,6 +142,9 @@ var routes = [...]routeInfo{
 	routePublish:          {h: (*Runtime).handlePublish, group: "publish", version: "v1", blocking: true, rawParams: true},
 	routeBulkPublish:      {h: (*Runtime).handleBulkPublish, group: "publish", version: "v1", blocking: true, rawParams: true},
 	routeBulkPublishAlpha: {h: (*Runtime).handleBulkPublish, group: "publish", version: "v1alpha1", blocking: true, rawParams: true},
+
+	routeConverseAlpha1: {h: (*Runtime).handleConverseAlpha1, group: "conversation", version: "v1alpha1", blocking: true},
+	routeConverseAlpha2: {h: (*Runtime).handleConverseAlpha2, group: "conversation", version: "v1alpha2", blocking: true},
 
 	routeInvoke: {group: "invoke", version: "v1", blocking: true}, // h: notFound (an initialization cycle)
 }
@@ -238,6 +243,14 @@ func match(method, p string) (id routeID, params [2]string) {
 			}
 			return routeUnlock, params
 		}
+	case len(segs) == 4 && (segs[0] == "v1.0-alpha1" || segs[0] == "v1.0-alpha2") && segs[1] == "conversation" && segs[3] == "converse":
+		if method == http.MethodPost {
+			params[0] = segs[2]
+			if segs[0] == "v1.0-alpha1" {
+				return routeConverseAlpha1, params
+			}
+			return routeConverseAlpha2, params
+		}
 	case len(segs) == 4 && segs[0] == "v1.0-alpha1" && segs[1] == "state" && segs[3] == "query":
 		if method == http.MethodPost || method == http.MethodPut {
 			params[0] = segs[2]
@@ -330,6 +343,9 @@ var legacyRoutes = [...]string{
 	routeBulkPublish:      "v1.0/publish/bulk/{pubsubname}/*",
 	routeBulkPublishAlpha: "v1.0-alpha1/publish/bulk/{pubsubname}/*",
 
+	routeConverseAlpha1: "v1.0-alpha1/conversation/{name}/converse",
+	routeConverseAlpha2: "v1.0-alpha2/conversation/{name}/converse",
+
 	routeInvoke: "v1.0/invoke/*",
 }
 
@@ -386,6 +402,9 @@ var paramNames = [...][2]string{
 	routeUnlock: {"storeName"},
 
 	routeBinding: {"name"},
+
+	routeConverseAlpha1: {"name"},
+	routeConverseAlpha2: {"name"},
 }
 
 var epoch = time.Now()

@@ -421,7 +421,11 @@ func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root 
 	var outBindings []api.OutputBinding
 	var brokers []api.PubSubEntry
 	var inBindings []api.InputBindingEntry
+	var convs []api.ConversationEntry
 	closeAll := func() {
+		for _, cv := range convs {
+			_ = cv.Component.Close()
+		}
 		for _, ib := range inBindings {
 			_ = ib.Binding.Close()
 		}
@@ -517,6 +521,21 @@ func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root 
 			loaded(comp)
 			lockStores = append(lockStores, api.LockStore{Name: comp.Name, Store: ls, KeyPrefix: prefix})
 			continue
+		case "conversation":
+			if !loader.HasConversation(comp) {
+				log.Warn(fmt.Sprintf("Component %s is not supported by statecar (of the conversation components only conversation.echo is); it is skipped", comp.LogName()))
+				continue
+			}
+			cv, err := loader.InitConversation(ctx, comp, env)
+			if err != nil {
+				if code, exit := failed(comp, err); exit {
+					return code
+				}
+				continue
+			}
+			loaded(comp)
+			convs = append(convs, api.ConversationEntry{Name: comp.Name, Component: cv})
+			continue
 		case "bindings":
 			hasIn, hasOut := loader.HasInputBinding(comp), loader.HasOutputBinding(comp)
 			if !hasIn && !hasOut {
@@ -570,7 +589,7 @@ func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root 
 			continue
 		case "state", "":
 		default:
-			log.Warn(fmt.Sprintf("Component %s is not supported by statecar (only state, local secret, configuration and lock stores, pub/sub brokers and output bindings are); it is skipped", comp.LogName()))
+			log.Warn(fmt.Sprintf("Component %s is not supported by statecar (only state, local secret, configuration and lock stores, pub/sub brokers, bindings and conversation components are); it is skipped", comp.LogName()))
 			continue
 		}
 		st, err := loader.InitState(ctx, comp, env)
@@ -637,6 +656,12 @@ func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root 
 		locks = api.NewLocks(c.AppID, lockStores)
 	}
 	rc.Locks = locks
+	var conversations *api.Conversations
+	if len(convs) > 0 {
+		conversations = api.NewConversations(api.ConversationsConfig{AppID: c.AppID, Namespace: c.Namespace, Components: convs,
+			LatencyBuckets: c.Metrics.LatencyBuckets, DisableMetrics: !c.MetricsEnabled})
+	}
+	rc.Conversations = conversations
 	// Always present: daprd counts calls of unknown bindings too.
 	outputs := api.NewBindings(api.BindingsConfig{AppID: c.AppID, Namespace: c.Namespace, Bindings: outBindings,
 		LatencyBuckets: c.Metrics.LatencyBuckets, DisableMetrics: !c.MetricsEnabled})
@@ -660,7 +685,7 @@ func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root 
 	// the bindings, the brokers and the app channel.
 	closeStores := closerFunc(func() error {
 		invoker.Close()
-		return errors.Join(state.Close(), conf.Close(), locks.Close(), inputs.Close(), outputs.Close(), pubsubs.Close(), rc.AppChannel.Close())
+		return errors.Join(state.Close(), conf.Close(), locks.Close(), conversations.Close(), inputs.Close(), outputs.Close(), pubsubs.Close(), rc.AppChannel.Close())
 	})
 	rc.ForceShutdown = func() { forceExit(log, closeStores) }
 	rt, err := server.New(rc.Config, state, infos)
@@ -689,6 +714,7 @@ func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root 
 		Secrets:           secrets,
 		Configuration:     conf,
 		Locks:             locks,
+		Conversations:     conversations,
 		Bindings:          outputs,
 		PubSub:            pubsubs,
 		Subscriber:        subscriber,

@@ -20,6 +20,7 @@ import (
 	"github.com/statecar/statecar/component"
 	"github.com/statecar/statecar/component/binding"
 	"github.com/statecar/statecar/component/configstore"
+	"github.com/statecar/statecar/component/conversation"
 	"github.com/statecar/statecar/component/lockstore"
 	"github.com/statecar/statecar/component/pubsub"
 	"github.com/statecar/statecar/component/secretstore"
@@ -617,6 +618,33 @@ func InitLock(ctx context.Context, c *Component, env component.Env) (lockstore.S
 		return nil, "", &ProcessError{Name: c.Name, Reason: "init", Err: &InitError{Kind: "INIT_COMPONENT_FAILURE", Entity: c.LogName(), Err: err}}
 	}
 	return st, prefix, nil
+}
+
+// HasConversation reports whether c is a conversation component statecar
+// implements (conversation.echo).
+func HasConversation(c *Component) bool {
+	return c.Category() == "conversation" && slices.Contains(conversation.Types(), strings.ToLower(c.Type))
+}
+
+// InitConversation creates a conversation component within its
+// InitTimeout. Errors are *ProcessError with daprd's texts.
+func InitConversation(ctx context.Context, c *Component, env component.Env) (conversation.Conversation, error) {
+	if c.Category() != "conversation" {
+		return nil, &ProcessError{Name: c.Name, Reason: "creation", Err: fmt.Errorf("incorrect type %s", c.Type)}
+	}
+	if c.resolveErr != nil {
+		return nil, creationError(c, c.resolveErr)
+	}
+	spec, err := expandSpec(c, env)
+	if err != nil {
+		return nil, initError(c, err)
+	}
+	switch v := strings.ToLower(c.Version); v {
+	case "", "v0", "v1": // the one version of conversation.echo
+	default:
+		return nil, creationError(c, fmt.Errorf("%w %s/%s", conversation.ErrUnknownType, strings.ToLower(c.Type), v))
+	}
+	return initWithin(ctx, c, func(ctx context.Context) (conversation.Conversation, error) { return conversation.Open(ctx, spec, env) })
 }
 
 // HasOutputBinding reports whether c is a bindings component statecar

@@ -369,6 +369,26 @@ func (d *daprAPI) UnlockAlpha1(ctx context.Context, in *runtimev1pb.UnlockReques
 	return &runtimev1pb.UnlockResponse{Status: runtimev1pb.UnlockResponse_Status(st)}, nil
 }
 
+// ConverseAlpha1 is daprd's deprecated universal ConverseAlpha1.
+//
+//lint:ignore SA1019 the alpha1 messages are deprecated, and daprd still serves them.
+func (d *daprAPI) ConverseAlpha1(ctx context.Context, in *runtimev1pb.ConversationRequest) (*runtimev1pb.ConversationResponse, error) {
+	out, e := d.cfg.Conversations.ConverseAlpha1(ctx, in)
+	if e != nil {
+		return nil, fail(e)
+	}
+	return out, nil
+}
+
+// ConverseAlpha2 is daprd's universal ConverseAlpha2.
+func (d *daprAPI) ConverseAlpha2(ctx context.Context, in *runtimev1pb.ConversationRequestAlpha2) (*runtimev1pb.ConversationResponseAlpha2, error) {
+	out, e := d.cfg.Conversations.ConverseAlpha2(ctx, in)
+	if e != nil {
+		return nil, fail(e)
+	}
+	return out, nil
+}
+
 // GetMetadata answers with Config.Metadata's data.
 func (d *daprAPI) GetMetadata(context.Context, *runtimev1pb.GetMetadataRequest) (*runtimev1pb.GetMetadataResponse, error) {
 	if d.cfg.Metadata != nil {

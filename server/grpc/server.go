@@ -53,6 +53,9 @@ type Config struct {
 	// UnsubscribeConfiguration (and their Alpha1 aliases); nil answers
 	// them as daprd does without a configuration store.
 	Configuration *api.Configuration
+	// Conversations serves ConverseAlpha1 and ConverseAlpha2; nil answers
+	// them as daprd without conversation components.
+	Conversations *api.Conversations
 	// Locks serves TryLockAlpha1 and UnlockAlpha1; nil answers them as
 	// daprd does without lock stores (FailedPrecondition).
 	Locks *api.Locks
