@@ -31,7 +31,7 @@ func (q *h1Req) queryValue(n string) ([]byte, bool) { return q.r.QueryValue(n) }
 func (q *h1Req) context() context.Context           { return context.Background() }
 func (q *h1Req) callerContext() context.Context     { return q.r.Context() }
 func (q *h1Req) rawQuery() string                   { return unsafeString(q.r.RawQuery()) }
-func (q *h1Req) setParams([2]string)                {} // h1 decodes params itself
+func (q *h1Req) setParams(routeParams)              {} // h1 decodes params itself
 func (q *h1Req) chunked() bool                      { return q.r.Chunked() }
 func (q *h1Req) visitHeaders(fn func(n, v []byte)) {
 	q.r.VisitHeaders(func(n, v []byte) {
@@ -121,6 +121,20 @@ var h1Routes = []struct {
 	{"PUT", "/v1.0-alpha1/publish/bulk/{pubsubname}/*", routeBulkPublishAlpha},
 	{"POST", "/v1.0-alpha1/conversation/{name}/converse", routeConverseAlpha1},
 	{"POST", "/v1.0-alpha2/conversation/{name}/converse", routeConverseAlpha2},
+	{"POST", "/v1.0/actors/{actorType}/{actorId}/state", routeActorStateTx},
+	{"PUT", "/v1.0/actors/{actorType}/{actorId}/state", routeActorStateTx},
+	{"GET", "/v1.0/actors/{actorType}/{actorId}/method/{method}", routeActorMethod},
+	{"POST", "/v1.0/actors/{actorType}/{actorId}/method/{method}", routeActorMethod},
+	{"PUT", "/v1.0/actors/{actorType}/{actorId}/method/{method}", routeActorMethod},
+	{"DELETE", "/v1.0/actors/{actorType}/{actorId}/method/{method}", routeActorMethod},
+	{"GET", "/v1.0/actors/{actorType}/{actorId}/state/{key}", routeActorStateGet},
+	{"POST", "/v1.0/actors/{actorType}/{actorId}/reminders/{name}", routeActorReminderSet},
+	{"PUT", "/v1.0/actors/{actorType}/{actorId}/reminders/{name}", routeActorReminderSet},
+	{"POST", "/v1.0/actors/{actorType}/{actorId}/timers/{name}", routeActorTimerSet},
+	{"PUT", "/v1.0/actors/{actorType}/{actorId}/timers/{name}", routeActorTimerSet},
+	{"DELETE", "/v1.0/actors/{actorType}/{actorId}/reminders/{name}", routeActorReminderDelete},
+	{"DELETE", "/v1.0/actors/{actorType}/{actorId}/timers/{name}", routeActorTimerDelete},
+	{"GET", "/v1.0/actors/{actorType}/{actorId}/reminders/{name}", routeActorReminderGet},
 }
 
 // DefaultSpinWorker is the HTTP server's spin budget (Config.HTTPSpinWorker)

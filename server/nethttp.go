@@ -15,7 +15,7 @@ import (
 type httpRequest struct {
 	r        *http.Request
 	path     string
-	params   [2]string
+	params   routeParams
 	data     []byte
 	tooLarge bool
 	query    [][2]string // parsed once, in order
@@ -27,7 +27,7 @@ func (q *httpRequest) rawPath() string          { return q.path }
 func (q *httpRequest) body() []byte             { return q.data }
 func (q *httpRequest) bodyTooLarge() bool       { return q.tooLarge }
 func (q *httpRequest) context() context.Context { return q.r.Context() }
-func (q *httpRequest) setParams(p [2]string)    { q.params = p }
+func (q *httpRequest) setParams(p routeParams)  { q.params = p }
 func (q *httpRequest) rawQuery() string         { return q.r.URL.RawQuery }
 func (q *httpRequest) param(i int) []byte       { return bytesOf(q.params[i]) }
 func (q *httpRequest) chunked() bool            { return q.r.ContentLength < 0 }

@@ -22,8 +22,8 @@ import (
 // /v1.0-alpha1/publish/bulk/{pubsub}/{topic...}. "bulk" is the bulk route
 // only when a pubsub and a topic follow it (chi prefers the static
 // segment, then backtracks to the parameter).
-func matchPublish(method, p string) (routeID, [2]string) {
-	var params [2]string
+func matchPublish(method, p string) (routeID, routeParams) {
+	var params routeParams
 	if method != http.MethodPost && method != http.MethodPut {
 		return routeNone, params
 	}

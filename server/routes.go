@@ -33,7 +33,7 @@ type request interface {
 	// rawQuery is the raw (escaped) query string.
 	rawQuery() string
 	// setParams stores the unescaped path parameters of the matched route.
-	setParams(p [2]string)
+	setParams(p routeParams)
 	// visitHeaders calls fn for every header in order, with the name as
 	// written (not Host, which net/http keeps apart).
 	visitHeaders(fn func(name, value []byte))
@@ -60,6 +60,10 @@ type response interface {
 }
 
 type handler func(s *Runtime, w response, r request)
+
+// routeParams are a matched route's path parameters, in pattern order
+// (the actor routes have three).
+type routeParams [3]string
 
 // routeID names a route of the table; group and version drive the API
 // allow/deny lists.
@@ -94,6 +98,14 @@ const (
 	routeBulkPublishAlpha
 	routeConverseAlpha1
 	routeConverseAlpha2
+	routeActorStateTx
+	routeActorMethod
+	routeActorStateGet
+	routeActorReminderSet
+	routeActorTimerSet
+	routeActorReminderDelete
+	routeActorTimerDelete
+	routeActorReminderGet
 	// routeInvoke is the service-invocation fallback (daprd's invoke/*
 	// endpoint with IsFallback): never matched, only checked against the
 	// allow/deny lists and used by notFound.
@@ -146,12 +158,21 @@ var routes = [...]routeInfo{
 	routeConverseAlpha1: {h: (*Runtime).handleConverseAlpha1, group: "conversation", version: "v1alpha1", blocking: true},
 	routeConverseAlpha2: {h: (*Runtime).handleConverseAlpha2, group: "conversation", version: "v1alpha2", blocking: true},
 
+	routeActorStateTx:        {h: (*Runtime).handleActorStateTx, group: "actors", version: "v1"},
+	routeActorMethod:         {h: (*Runtime).handleActorMethod, group: "actors", version: "v1"},
+	routeActorStateGet:       {h: (*Runtime).handleActorStateGet, group: "actors", version: "v1"},
+	routeActorReminderSet:    {h: (*Runtime).handleActorReminderSet, group: "actors", version: "v1"},
+	routeActorTimerSet:       {h: (*Runtime).handleActorTimerSet, group: "actors", version: "v1"},
+	routeActorReminderDelete: {h: (*Runtime).handleActorReminderDelete, group: "actors", version: "v1"},
+	routeActorTimerDelete:    {h: (*Runtime).handleActorTimerDelete, group: "actors", version: "v1"},
+	routeActorReminderGet:    {h: (*Runtime).handleActorReminderGet, group: "actors", version: "v1"},
+
 	routeInvoke: {group: "invoke", version: "v1", blocking: true}, // h: notFound (an initialization cycle)
 }
 
 // match finds the route of method and escaped path p (already cleaned) and
 // returns the start/end offsets of up to two parameters in p.
-func match(method, p string) (id routeID, params [2]string) {
+func match(method, p string) (id routeID, params routeParams) {
 	if strings.HasPrefix(p, "/v1.0/publish/") || strings.HasPrefix(p, "/v1.0-alpha1/publish/bulk/") {
 		return matchPublish(method, p)
 	}
@@ -251,6 +272,8 @@ func match(method, p string) (id routeID, params [2]string) {
 			}
 			return routeConverseAlpha2, params
 		}
+	case len(segs) >= 5 && segs[0] == "v1.0" && segs[1] == "actors":
+		return matchActor(method, segs, params)
 	case len(segs) == 4 && segs[0] == "v1.0-alpha1" && segs[1] == "state" && segs[3] == "query":
 		if method == http.MethodPost || method == http.MethodPut {
 			params[0] = segs[2]
@@ -262,7 +285,7 @@ func match(method, p string) (id routeID, params [2]string) {
 
 // maxSegs bounds the segments splitPath reports; longer paths match no
 // route.
-const maxSegs = 5
+const maxSegs = 6
 
 // pathSegs holds the segments of a path without allocating.
 type pathSegs struct {
@@ -346,6 +369,15 @@ var legacyRoutes = [...]string{
 	routeConverseAlpha1: "v1.0-alpha1/conversation/{name}/converse",
 	routeConverseAlpha2: "v1.0-alpha2/conversation/{name}/converse",
 
+	routeActorStateTx:        "v1.0/actors/{actorType}/{actorId}/state",
+	routeActorMethod:         "v1.0/actors/{actorType}/{actorId}/method/{method}",
+	routeActorStateGet:       "v1.0/actors/{actorType}/{actorId}/state/{key}",
+	routeActorReminderSet:    "v1.0/actors/{actorType}/{actorId}/reminders/{name}",
+	routeActorTimerSet:       "v1.0/actors/{actorType}/{actorId}/timers/{name}",
+	routeActorReminderDelete: "v1.0/actors/{actorType}/{actorId}/reminders/{name}",
+	routeActorTimerDelete:    "v1.0/actors/{actorType}/{actorId}/timers/{name}",
+	routeActorReminderGet:    "v1.0/actors/{actorType}/{actorId}/reminders/{name}",
+
 	routeInvoke: "v1.0/invoke/*",
 }
 
@@ -380,7 +412,7 @@ func (s *Runtime) allowed(id routeID) bool {
 
 // paramNames are daprd's names of the path parameters, for the unescape
 // error text.
-var paramNames = [...][2]string{
+var paramNames = [...]routeParams{
 	routeMetadataPut: {"key"},
 	routeStateSave:   {"storeName"},
 	routeStateGet:    {"storeName", "key"},
@@ -405,6 +437,15 @@ var paramNames = [...][2]string{
 
 	routeConverseAlpha1: {"name"},
 	routeConverseAlpha2: {"name"},
+
+	routeActorStateTx:        {"actorType", "actorId"},
+	routeActorMethod:         {"actorType", "actorId", "method"},
+	routeActorStateGet:       {"actorType", "actorId", "key"},
+	routeActorReminderSet:    {"actorType", "actorId", "name"},
+	routeActorTimerSet:       {"actorType", "actorId", "name"},
+	routeActorReminderDelete: {"actorType", "actorId", "name"},
+	routeActorTimerDelete:    {"actorType", "actorId", "name"},
+	routeActorReminderGet:    {"actorType", "actorId", "name"},
 }
 
 var epoch = time.Now()

@@ -25,7 +25,7 @@ type fakeReq struct {
 	hdr        map[string]string
 	q          [][2]string
 	data       []byte
-	params     [2]string
+	params     routeParams
 }
 
 func (f *fakeReq) method() string           { return f.meth }
@@ -34,7 +34,7 @@ func (f *fakeReq) body() []byte             { return f.data }
 func (f *fakeReq) bodyTooLarge() bool       { return false }
 func (f *fakeReq) param(i int) []byte       { return bytesOf(f.params[i]) }
 func (f *fakeReq) context() context.Context { return context.Background() }
-func (f *fakeReq) setParams(p [2]string)    { f.params = p }
+func (f *fakeReq) setParams(p routeParams)  { f.params = p }
 func (f *fakeReq) rawQuery() string {
 	var b strings.Builder
 	for _, kv := range f.q {
