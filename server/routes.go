@@ -106,6 +106,9 @@ const (
 	routeActorReminderDelete
 	routeActorTimerDelete
 	routeActorReminderGet
+	routeWorkflowAlpha1
+	routeWorkflowBeta1
+	routeWorkflow
 	// routeInvoke is the service-invocation fallback (daprd's invoke/*
 	// endpoint with IsFallback): never matched, only checked against the
 	// allow/deny lists and used by notFound.
@@ -166,6 +169,10 @@ var routes = [...]routeInfo{
 	routeActorReminderDelete: {h: (*Runtime).handleActorReminderDelete, group: "actors", version: "v1"},
 	routeActorTimerDelete:    {h: (*Runtime).handleActorTimerDelete, group: "actors", version: "v1"},
 	routeActorReminderGet:    {h: (*Runtime).handleActorReminderGet, group: "actors", version: "v1"},
+
+	routeWorkflowAlpha1: {h: (*Runtime).handleWorkflow, group: "workflows", version: "v1alpha1"},
+	routeWorkflowBeta1:  {h: (*Runtime).handleWorkflow, group: "workflows", version: "v1beta1"},
+	routeWorkflow:       {h: (*Runtime).handleWorkflow, group: "workflows", version: "v1"},
 
 	routeInvoke: {group: "invoke", version: "v1", blocking: true}, // h: notFound (an initialization cycle)
 }
@@ -272,6 +279,8 @@ func match(method, p string) (id routeID, params routeParams) {
 			}
 			return routeConverseAlpha2, params
 		}
+	case len(segs) >= 4 && segs[1] == "workflows":
+		return matchWorkflow(method, segs, params)
 	case len(segs) >= 5 && segs[0] == "v1.0" && segs[1] == "actors":
 		return matchActor(method, segs, params)
 	case len(segs) == 4 && segs[0] == "v1.0-alpha1" && segs[1] == "state" && segs[3] == "query":
@@ -378,6 +387,10 @@ var legacyRoutes = [...]string{
 	routeActorTimerDelete:    "v1.0/actors/{actorType}/{actorId}/timers/{name}",
 	routeActorReminderGet:    "v1.0/actors/{actorType}/{actorId}/reminders/{name}",
 
+	routeWorkflowAlpha1: "v1.0-alpha1/workflows/{workflowComponent}",
+	routeWorkflowBeta1:  "v1.0-beta1/workflows/{workflowComponent}",
+	routeWorkflow:       "v1.0/workflows/{workflowComponent}",
+
 	routeInvoke: "v1.0/invoke/*",
 }
 
@@ -446,6 +459,10 @@ var paramNames = [...]routeParams{
 	routeActorReminderDelete: {"actorType", "actorId", "name"},
 	routeActorTimerDelete:    {"actorType", "actorId", "name"},
 	routeActorReminderGet:    {"actorType", "actorId", "name"},
+
+	routeWorkflowAlpha1: {"workflowComponent", "instanceID", "eventName"},
+	routeWorkflowBeta1:  {"workflowComponent", "instanceID", "eventName"},
+	routeWorkflow:       {"workflowComponent", "instanceID", "eventName"},
 }
 
 var epoch = time.Now()
