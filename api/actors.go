@@ -163,3 +163,40 @@ func DecodeActorBody(body []byte, into any) *Error {
 	}
 	return nil
 }
+
+// Error codes of the Cryptography API (category "crypto") and daprd's
+// answer for an API its build leaves out.
+const (
+	CodeCryptoProvidersNotConfigured = "ERR_CRYPTO_PROVIDERS_NOT_CONFIGURED"
+	CodeCrypto                       = "ERR_CRYPTO"
+	CodeAPIUnimplemented             = "ERR_API_UNIMPLEMENTED"
+)
+
+// NewCryptoProvidersNotConfigured is daprd's
+// ErrCryptoProvidersNotConfigured: 500 "crypto providers not configured"
+// (gRPC Internal), an APIError. statecar loads no crypto components, so
+// every encrypt and decrypt call ends here.
+func NewCryptoProvidersNotConfigured() *Error {
+	e := basic(http.StatusInternalServerError, codes.Internal, CodeCryptoProvidersNotConfigured, "crypto providers not configured")
+	e.category = "crypto"
+	e.apiError = true
+	return e
+}
+
+// NewCryptoOperation is daprd's ErrCryptoOperation: 500 ERR_CRYPTO
+// "failed to perform operation: {err}".
+func NewCryptoOperation(err error) *Error {
+	e := basic(http.StatusInternalServerError, codes.Internal, CodeCrypto, "failed to perform operation: "+err.Error())
+	e.category = "crypto"
+	e.apiError = true
+	return e
+}
+
+// NewAPIUnimplemented is daprd's ErrAPIUnimplemented: 501 "this API is
+// currently not implemented" (gRPC Unimplemented), which daprd's default
+// build answers for the subtle crypto API.
+func NewAPIUnimplemented() *Error {
+	e := basic(http.StatusNotImplemented, codes.Unimplemented, CodeAPIUnimplemented, "this API is currently not implemented")
+	e.apiError = true
+	return e
+}

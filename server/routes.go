@@ -109,6 +109,8 @@ const (
 	routeWorkflowAlpha1
 	routeWorkflowBeta1
 	routeWorkflow
+	routeCrypto
+	routeSubtleCrypto
 	// routeInvoke is the service-invocation fallback (daprd's invoke/*
 	// endpoint with IsFallback): never matched, only checked against the
 	// allow/deny lists and used by notFound.
@@ -173,6 +175,9 @@ var routes = [...]routeInfo{
 	routeWorkflowAlpha1: {h: (*Runtime).handleWorkflow, group: "workflows", version: "v1alpha1"},
 	routeWorkflowBeta1:  {h: (*Runtime).handleWorkflow, group: "workflows", version: "v1beta1"},
 	routeWorkflow:       {h: (*Runtime).handleWorkflow, group: "workflows", version: "v1"},
+
+	routeCrypto:       {h: (*Runtime).handleCrypto, group: "crypto", version: "v1alpha1"},
+	routeSubtleCrypto: {h: (*Runtime).handleSubtleCrypto, group: "subtlecrypto", version: "v1alpha1"},
 
 	routeInvoke: {group: "invoke", version: "v1", blocking: true}, // h: notFound (an initialization cycle)
 }
@@ -278,6 +283,16 @@ func match(method, p string) (id routeID, params routeParams) {
 				return routeConverseAlpha1, params
 			}
 			return routeConverseAlpha2, params
+		}
+	case len(segs) == 4 && segs[0] == "v1.0-alpha1" && segs[1] == "crypto":
+		if method == http.MethodPut && (segs[3] == "encrypt" || segs[3] == "decrypt") {
+			params[0] = segs[2]
+			return routeCrypto, params
+		}
+	case len(segs) == 4 && segs[0] == "v1.0-alpha1" && segs[1] == "subtlecrypto":
+		if method == http.MethodPost && subtleCryptoBody(segs[3]) != nil {
+			params[0] = segs[2]
+			return routeSubtleCrypto, params
 		}
 	case len(segs) >= 4 && segs[1] == "workflows":
 		return matchWorkflow(method, segs, params)
@@ -391,6 +406,9 @@ var legacyRoutes = [...]string{
 	routeWorkflowBeta1:  "v1.0-beta1/workflows/{workflowComponent}",
 	routeWorkflow:       "v1.0/workflows/{workflowComponent}",
 
+	routeCrypto:       "v1.0-alpha1/crypto/{name}",
+	routeSubtleCrypto: "v1.0-alpha1/subtlecrypto/{name}",
+
 	routeInvoke: "v1.0/invoke/*",
 }
 
@@ -463,6 +481,9 @@ var paramNames = [...]routeParams{
 	routeWorkflowAlpha1: {"workflowComponent", "instanceID", "eventName"},
 	routeWorkflowBeta1:  {"workflowComponent", "instanceID", "eventName"},
 	routeWorkflow:       {"workflowComponent", "instanceID", "eventName"},
+
+	routeCrypto:       {"name"},
+	routeSubtleCrypto: {"name"},
 }
 
 var epoch = time.Now()
