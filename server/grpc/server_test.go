@@ -565,8 +565,11 @@ func TestUnimplemented(t *testing.T) {
 	// daprd's not-found error.
 	_, err := env.client.PublishEvent(context.Background(), &runtimev1pb.PublishEventRequest{PubsubName: "p", Topic: "t"})
 	wantStatus(t, err, codes.InvalidArgument, "pubsub p is not found", "ErrorInfo{dapr.io DAPR_PUBSUB_NOT_FOUND []}")
-	_, err = env.client.ScheduleJobAlpha1(context.Background(), &runtimev1pb.ScheduleJobRequest{Job: &runtimev1pb.Job{Name: "j"}})
-	wantStatus(t, err, codes.Unimplemented, "method ScheduleJobAlpha1 not implemented")
+	st, err := env.client.SubscribeActorEventsAlpha1(context.Background())
+	if err == nil {
+		_, err = st.Recv()
+	}
+	wantStatus(t, err, codes.Unimplemented, "method SubscribeActorEventsAlpha1 not implemented")
 	// The actor RPCs answer as daprd without a placement service.
 	_, err = env.client.GetActorState(context.Background(), &runtimev1pb.GetActorStateRequest{ActorType: "t", ActorId: "i", Key: "k"})
 	wantStatus(t, err, codes.Unavailable, "placement service is not configured")
