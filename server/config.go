@@ -28,6 +28,9 @@ type Config struct {
 	// Locks serves the Distributed Lock API; nil answers it as daprd does
 	// without lock stores (500 ERR_LOCK_STORE_NOT_CONFIGURED).
 	Locks *api.Locks
+	// Jobs answers the Jobs API (there is no scheduler); nil answers as
+	// api.NewJobs(AppID, "default").
+	Jobs *api.Jobs
 	// Conversations serves the Conversation API; nil answers it as daprd
 	// does without conversation components (400 ERR_CONVERSATION_NOT_FOUND).
 	Conversations *api.Conversations

@@ -111,6 +111,8 @@ const (
 	routeWorkflow
 	routeCrypto
 	routeSubtleCrypto
+	routeJobsAlpha1
+	routeJobs
 	// routeInvoke is the service-invocation fallback (daprd's invoke/*
 	// endpoint with IsFallback): never matched, only checked against the
 	// allow/deny lists and used by notFound.
@@ -178,6 +180,9 @@ var routes = [...]routeInfo{
 
 	routeCrypto:       {h: (*Runtime).handleCrypto, group: "crypto", version: "v1alpha1"},
 	routeSubtleCrypto: {h: (*Runtime).handleSubtleCrypto, group: "subtlecrypto", version: "v1alpha1"},
+
+	routeJobsAlpha1: {h: (*Runtime).handleJobs, group: "jobs", version: "v1alpha1"},
+	routeJobs:       {h: (*Runtime).handleJobs, group: "jobs", version: "v1"},
 
 	routeInvoke: {group: "invoke", version: "v1", blocking: true}, // h: notFound (an initialization cycle)
 }
@@ -294,6 +299,15 @@ func match(method, p string) (id routeID, params routeParams) {
 			params[0] = segs[2]
 			return routeSubtleCrypto, params
 		}
+	case len(segs) == 3 && (segs[0] == "v1.0-alpha1" || segs[0] == "v1.0") && segs[1] == "jobs":
+		switch method {
+		case http.MethodPost, http.MethodGet, http.MethodDelete:
+			params[0] = segs[2]
+			if segs[0] == "v1.0" {
+				return routeJobs, params
+			}
+			return routeJobsAlpha1, params
+		}
 	case len(segs) >= 4 && segs[1] == "workflows":
 		return matchWorkflow(method, segs, params)
 	case len(segs) >= 5 && segs[0] == "v1.0" && segs[1] == "actors":
@@ -409,6 +423,9 @@ var legacyRoutes = [...]string{
 	routeCrypto:       "v1.0-alpha1/crypto/{name}",
 	routeSubtleCrypto: "v1.0-alpha1/subtlecrypto/{name}",
 
+	routeJobsAlpha1: "v1.0-alpha1/jobs/{name}",
+	routeJobs:       "v1.0/jobs/{name}",
+
 	routeInvoke: "v1.0/invoke/*",
 }
 
@@ -484,6 +501,9 @@ var paramNames = [...]routeParams{
 
 	routeCrypto:       {"name"},
 	routeSubtleCrypto: {"name"},
+
+	routeJobsAlpha1: {"name"},
+	routeJobs:       {"name"},
 }
 
 var epoch = time.Now()

@@ -662,6 +662,14 @@ func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root 
 			LatencyBuckets: c.Metrics.LatencyBuckets, DisableMetrics: !c.MetricsEnabled})
 	}
 	rc.Conversations = conversations
+	// daprd's runtime namespace (security.CurrentNamespace), which the
+	// jobs errors carry.
+	jobsNamespace, ok := os.LookupEnv("NAMESPACE")
+	if !ok {
+		jobsNamespace = "default"
+	}
+	jobs := api.NewJobs(c.AppID, jobsNamespace)
+	rc.Jobs = jobs
 	// Always present: daprd counts calls of unknown bindings too.
 	outputs := api.NewBindings(api.BindingsConfig{AppID: c.AppID, Namespace: c.Namespace, Bindings: outBindings,
 		LatencyBuckets: c.Metrics.LatencyBuckets, DisableMetrics: !c.MetricsEnabled})
@@ -715,6 +723,7 @@ func serve(rc *runtimeConfig, comps []*loader.Component, fs *flagSet, log, root 
 		Configuration:     conf,
 		Locks:             locks,
 		Conversations:     conversations,
+		Jobs:              jobs,
 		Bindings:          outputs,
 		PubSub:            pubsubs,
 		Subscriber:        subscriber,

@@ -53,6 +53,9 @@ type Config struct {
 	// UnsubscribeConfiguration (and their Alpha1 aliases); nil answers
 	// them as daprd does without a configuration store.
 	Configuration *api.Configuration
+	// Jobs answers the Jobs RPCs (there is no scheduler); nil answers as
+	// api.NewJobs(AppID, "default").
+	Jobs *api.Jobs
 	// Conversations serves ConverseAlpha1 and ConverseAlpha2; nil answers
 	// them as daprd without conversation components.
 	Conversations *api.Conversations
